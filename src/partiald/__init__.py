@@ -1,0 +1,26 @@
+"""partiald: partial derivatives for machine learning.
+
+Exact derivatives of NumPy code in forward and reverse mode, to any order,
+over pytrees of parameters. See README.md and API.md.
+"""
+from . import ops as _ops  # noqa: F401  (registers the primitives)
+from . import numpy  # noqa: F401
+from . import nn  # noqa: F401
+from .api import (grad, hessian, hessian_diag, hvp, jacfwd, jacobian, jacrev, jvp, laplacian,
+                  linearize, make_graph, stop_gradient, value_and_grad, vjp)
+from .check import check_grads
+from .core.errors import (EscapedTracerError, ExpressionTooLarge, MemoryBudgetError, ParseError,
+                          TracerConversionError)
+from .core.graph import Graph
+from .core.interpret import interpret
+from .core.pytree import ravel_pytree, tree_flatten, tree_leaves, tree_map, tree_unflatten
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "grad", "value_and_grad", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "jacobian", "hessian",
+    "hvp", "hessian_diag", "laplacian", "make_graph", "check_grads", "stop_gradient", "interpret",
+    "Graph", "ravel_pytree", "tree_flatten", "tree_unflatten", "tree_map", "tree_leaves",
+    "ParseError", "ExpressionTooLarge", "MemoryBudgetError", "EscapedTracerError",
+    "TracerConversionError", "numpy", "nn",
+]

@@ -1,0 +1,510 @@
+"""The function transformations of API.md section 2, as thin compositions.
+
+Every transformation traces the function into a Graph (``_stage``), then
+either linearizes it (``linearize_graph``) and evaluates the linear Graph
+forwards (forward mode) or transposes it (reverse mode). Derivatives are
+Graphs of primitives again, so transformations nest to any depth.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import numpy as pnp
+from .core.errors import MemoryBudgetError
+from .core.graph import Graph, aval_of
+from .core.interpret import interpret
+from .core.pytree import tree_flatten, tree_unflatten
+from .core.trace import Builder, Tracer
+from .transforms.forward import jvp_graph_eval
+from .transforms.reverse import linearize_graph, transpose_eval
+
+#: Dense Jacobians and Hessians larger than this many bytes raise MemoryBudgetError.
+MEMORY_BUDGET = 1 << 30
+
+
+# -- argument handling ------------------------------------------------------------
+
+def _prepare(x, fname):
+    """A leaf to differentiate with respect to: float arrays; Python ints are promoted."""
+    if isinstance(x, Tracer):
+        if x.dtype.kind != "f":
+            raise TypeError(f"{fname}: cannot differentiate with respect to an array of dtype {x.dtype}; "
+                            "derivatives need float64 (or float32) inputs")
+        return x
+    if isinstance(x, bool) or isinstance(x, np.bool_):
+        raise TypeError(f"{fname}: cannot differentiate with respect to a bool; pass a float (float64)")
+    if isinstance(x, int):
+        return np.asarray(float(x))
+    if isinstance(x, float):
+        return np.asarray(x, dtype=np.float64)
+    try:
+        a = np.asarray(x)
+    except Exception:
+        a = None
+    if a is None or a.dtype == object:
+        raise TypeError(f"{fname}: argument of type {type(x).__name__} is not an array; "
+                        "pass NumPy arrays, Python floats, or pytrees (tuple/list/dict) of them")
+    if a.dtype.kind in "biu":
+        raise TypeError(f"{fname}: cannot differentiate with respect to an integer array (dtype {a.dtype}); "
+                        f"convert it first, e.g. x.astype(np.float64) (or np.float32)")
+    if a.dtype.kind != "f":
+        raise TypeError(f"{fname}: inputs of dtype {a.dtype} are not supported; use float64 or float32")
+    return a
+
+
+def _finalize(x):
+    """Results leave as NumPy arrays or NumPy scalars (0-d), like NumPy's own functions."""
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        return x[()]
+    return x
+
+
+def _zeros_like(x):
+    z = np.zeros(np.shape(x), dtype=x.dtype)
+    return z[()] if z.ndim == 0 else z
+
+
+def _argnums(argnums, nargs, fname):
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums:
+        raise ValueError(f"{fname}: argnums must not be empty")
+    for i in nums:
+        if not isinstance(i, int) or not -nargs <= i < nargs:
+            raise ValueError(f"{fname}: argnums={argnums!r} but the function was called with "
+                             f"{nargs} positional argument(s)")
+    return tuple(i % nargs for i in nums)
+
+
+def _partial_args(f, args, nums, kwargs):
+    def g(*dyn):
+        full = list(args)
+        for i, v in zip(nums, dyn):
+            full[i] = v
+        return f(*full, **kwargs)
+    return g
+
+
+class _Staged:
+    """A function traced on concrete inputs: its Graph and every intermediate value."""
+
+    def __init__(self, f, primals: tuple, fname: str, has_aux=False):
+        flat, self.in_tree = tree_flatten(primals)
+        self.flat = [_prepare(x, fname) for x in flat]
+        b = Builder(fname)
+        tracers = [b.new_arg(aval_of(x), x) for x in self.flat]
+        out = f(*tree_unflatten(self.in_tree, tracers))
+        self.aux = None
+        if has_aux:
+            if not isinstance(out, (tuple, list)) or len(out) != 2:
+                raise TypeError(f"{fname}(has_aux=True) requires the function to return a pair "
+                                f"(output, auxiliary data), got {type(out).__name__}")
+            out, aux = out
+            aux_flat, aux_tree = tree_flatten(aux)
+            self.aux = tree_unflatten(aux_tree, [_finalize(b.value_of(a._var)) if isinstance(a, Tracer)
+                                                 and a._builder is b else a for a in aux_flat])
+        out_flat, self.out_tree = tree_flatten(out)
+        for o in out_flat:
+            if not isinstance(o, (Tracer, np.ndarray, np.generic, int, float)):
+                raise TypeError(f"{fname}: the function returned a {type(o).__name__}; "
+                                "outputs must be arrays, numbers, or pytrees of them")
+        self.graph: Graph = b.finish([t._var for t in tracers], out_flat)
+        self.builder = b
+        self.out_flat = [np.asarray(o) if isinstance(o, (int, float)) else o for o in
+                         (b.value_of(v) if v is not None else None for v in self.graph.outvars)]
+        self._lin = None
+
+    @property
+    def lin(self) -> Graph:
+        if self._lin is None:
+            self._lin = linearize_graph(self.graph, self.builder.values)
+        return self._lin
+
+    def out(self):
+        return tree_unflatten(self.out_tree, [_finalize(o) for o in self.out_flat])
+
+    def jvp_flat(self, tangents_flat):
+        return jvp_graph_eval(self.graph, self.builder.values, tangents_flat)
+
+    def lin_jvp_flat(self, tangents_flat):
+        """Forward mode through the linearized Graph (cheap to repeat)."""
+        lin = self.lin
+        ins = [t for t, m in zip(tangents_flat, lin.in_mask) if m]
+        return interpret(lin, *ins)
+
+    def vjp_flat(self, cts_flat):
+        lin = self.lin
+        cts = iter(transpose_eval(lin, cts_flat))
+        out = []
+        for x, m in zip(self.flat, lin.in_mask):
+            c = next(cts) if m else None
+            out.append(_zeros_like(x) if c is None else c)
+        return out
+
+
+def _check_like(name, given, expected_flat, expected_tree, what):
+    flat, tree = tree_flatten(given)
+    if tree != expected_tree:
+        raise ValueError(f"{name}: {what} has structure {tree}, expected {expected_tree}")
+    out = []
+    for g, e in zip(flat, expected_flat):
+        gs, es = np.shape(g), np.shape(e)
+        if gs != es:
+            raise ValueError(f"{name}: {what} has shape {gs}, but the value it pairs with has shape {es}")
+        edt = np.dtype(e.dtype) if hasattr(e, "dtype") else np.result_type(e)
+        if isinstance(g, (int, float)) and not isinstance(g, bool):
+            g = np.asarray(g, dtype=edt)
+        gdt = np.dtype(g.dtype) if hasattr(g, "dtype") else np.result_type(g)
+        if gdt != edt and edt.kind == "f":
+            raise ValueError(f"{name}: {what} has dtype {gdt}, but the value it pairs with has dtype {edt}; "
+                             f"pass a {edt} {what}")
+        out.append(g)
+    return out
+
+
+# -- forward and reverse mode ----------------------------------------------------------
+
+def jvp(f: Callable, primals: Sequence, tangents: Sequence):
+    """Forward mode: ``(f(*primals), J @ tangents)``.
+
+    Args:
+      f: a function of arrays (or pytrees of arrays).
+      primals: tuple of arguments to ``f``.
+      tangents: tuple of the same structure, shapes and dtypes.
+
+    Returns:
+      ``(out, out_tangent)`` with ``out_tangent`` structured like ``out``.
+
+    Examples:
+      >>> import partiald as pdx, partiald.numpy as pnp
+      >>> pdx.jvp(pnp.sin, (0.0,), (2.0,))
+      (0.0, 2.0)
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp(f, primals, tangents): primals and tangents must be tuples, "
+                        "e.g. jvp(f, (x,), (v,))")
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    st = _Staged(f, tuple(primals), "jvp")
+    t_flat = _check_like("jvp", tuple(tangents), st.flat, st.in_tree, "tangent")
+    t_out = st.jvp_flat(t_flat)
+    t_out = [_zeros_like(o) if t is None else t for t, o in zip(t_out, st.out_flat)]
+    return st.out(), tree_unflatten(st.out_tree, [_finalize(t) for t in t_out])
+
+
+def linearize(f: Callable, *primals):
+    """``(f(*primals), f_jvp)`` where ``f_jvp(*tangents)`` is the JVP at ``primals``.
+
+    The linear map is a Graph built once; calling ``f_jvp`` repeatedly is cheap.
+    """
+    st = _Staged(f, primals, "linearize")
+
+    def f_jvp(*tangents):
+        t_flat = _check_like("linearize", tangents, st.flat, st.in_tree, "tangent")
+        outs = st.lin_jvp_flat(t_flat)
+        outs = [_zeros_like(o) if t is None else t for t, o in zip(outs, st.out_flat)]
+        return tree_unflatten(st.out_tree, [_finalize(t) for t in outs])
+    f_jvp.graph = st.lin
+    return st.out(), f_jvp
+
+
+def vjp(f: Callable, *primals, has_aux: bool = False):
+    """Reverse mode: ``(f(*primals), vjp_fn)`` with ``vjp_fn(ct) -> tuple of J^T ct``.
+
+    ``vjp_fn`` returns one cotangent per primal, structured like the primals.
+    With ``has_aux=True``, ``f`` returns ``(out, aux)`` and the result is
+    ``(out, vjp_fn, aux)``.
+
+    Examples:
+      >>> import partiald as pdx, partiald.numpy as pnp
+      >>> y, back = pdx.vjp(lambda x: x * x, 3.0)
+      >>> back(1.0)
+      (6.0,)
+    """
+    st = _Staged(f, primals, "vjp", has_aux=has_aux)
+
+    def vjp_fn(ct):
+        ct_flat = _check_like("vjp_fn", ct, st.out_flat, st.out_tree, "cotangent")
+        grads = st.vjp_flat(ct_flat)
+        return tuple(_finalize_tree(tree_unflatten(st.in_tree, grads)))
+    vjp_fn.graph = lambda: st.lin
+    if has_aux:
+        return st.out(), vjp_fn, st.aux
+    return st.out(), vjp_fn
+
+
+def _finalize_tree(tree):
+    flat, t = tree_flatten(tree)
+    return tree_unflatten(t, [_finalize(x) for x in flat])
+
+
+def value_and_grad(f: Callable, argnums=0, has_aux: bool = False):
+    """``f`` and its gradient with respect to the ``argnums`` arguments, in one pass.
+
+    Returns a function giving ``(value, grad)`` (``((value, aux), grad)`` with
+    ``has_aux``); ``grad`` has the structure of the differentiated argument
+    (a tuple of them when ``argnums`` is a tuple).
+    """
+    @functools.wraps(f)
+    def vg(*args, **kwargs):
+        nums = _argnums(argnums, len(args), "grad")
+        g = _partial_args(f, args, nums, kwargs)
+        st = _Staged(g, tuple(args[i] for i in nums), "grad", has_aux=has_aux)
+        if st.out_tree.kind != "leaf":
+            raise TypeError("grad requires the function to return a single scalar, but it returned a "
+                            f"{st.out_tree}; use has_aux=True to return (loss, aux), or pdx.jacobian / "
+                            "pdx.vjp for several outputs")
+        out = st.out_flat[0]
+        shape = np.shape(out)
+        if shape != ():
+            raise TypeError(f"grad requires a scalar output, but the function returned shape {shape}. "
+                            "For a non-scalar output use pdx.jacobian (jacrev/jacfwd) or pdx.vjp "
+                            "with a cotangent, or reduce it (e.g. pnp.sum) first.")
+        dt = np.dtype(out.dtype) if hasattr(out, "dtype") else np.result_type(out)
+        if dt.kind != "f":
+            raise TypeError(f"grad requires a floating-point output, got dtype {dt}")
+        grads = st.vjp_flat([np.ones((), dtype=dt)[()]])
+        grads = tree_unflatten(st.in_tree, [_finalize(x) for x in grads])
+        grads = grads[0] if isinstance(argnums, int) else grads
+        value = st.out()
+        return ((value, st.aux) if has_aux else value), grads
+    return vg
+
+
+def grad(f: Callable, argnums=0, has_aux: bool = False):
+    """The gradient of a scalar function with respect to argument ``argnums``.
+
+    Examples:
+      >>> import partiald as pdx, partiald.numpy as pnp
+      >>> pdx.grad(lambda x, y: x**2 + 3*x*y)(1.0, 2.0)
+      8.0
+      >>> pdx.grad(pdx.grad(pnp.sin))(0.0)
+      -0.0
+    """
+    vg = value_and_grad(f, argnums, has_aux)
+
+    @functools.wraps(f)
+    def g(*args, **kwargs):
+        value, gr = vg(*args, **kwargs)
+        return (gr, value[1]) if has_aux else gr
+    return g
+
+
+# -- Jacobians -------------------------------------------------------------------------
+
+def _size(x):
+    return int(np.prod(np.shape(x), dtype=np.int64))
+
+
+def _check_budget(n_out, n_in, dtype, fname, budget):
+    nbytes = n_out * n_in * np.dtype(dtype).itemsize
+    if nbytes > budget:
+        raise MemoryBudgetError(
+            f"{fname}: the dense result would take {nbytes / 2**30:.2f} GiB ({n_out} x {n_in} entries), "
+            f"over the memory budget of {budget / 2**30:.2f} GiB. Use pdx.hvp or pdx.vjp/jvp products "
+            "instead of the dense matrix, pdx.sparse_hessian/sparse_jacobian if it is sparse, "
+            "chunk_size to bound intermediate memory, or raise memory_budget.")
+
+
+def _basis(flat, k):
+    """The k-th unit vector over the concatenation of the leaves in ``flat``."""
+    out, start = [], 0
+    for x in flat:
+        n = _size(x)
+        e = np.zeros(n, dtype=x.dtype)
+        if start <= k < start + n:
+            e[k - start] = 1
+        out.append(e.reshape(np.shape(x)))
+        start += n
+    return out
+
+
+def _jacobian(f, argnums, has_aux, mode, fname, memory_budget):
+    def jac(*args, **kwargs):
+        nums = _argnums(argnums, len(args), fname)
+        g = _partial_args(f, args, nums, kwargs)
+        st = _Staged(g, tuple(args[i] for i in nums), fname, has_aux=has_aux)
+        ins, outs = st.flat, st.out_flat
+        n_in = sum(_size(x) for x in ins)
+        n_out = sum(_size(o) for o in outs)
+        out_dtypes = [np.dtype(getattr(o, "dtype", np.float64)) for o in outs]
+        dt = np.result_type(*[x.dtype for x in ins], *out_dtypes) if ins else np.float64
+        _check_budget(n_out, n_in, dt, fname, memory_budget or MEMORY_BUDGET)
+        m = mode if mode != "auto" else ("rev" if n_out < n_in else "fwd")
+        blocks = [[None] * len(ins) for _ in outs]   # blocks[i][j]: d out_i / d in_j
+        if m == "fwd":
+            cols = [[] for _ in outs]
+            for k in range(n_in):
+                t_out = st.lin_jvp_flat(_basis(ins, k))
+                for i, (t, o) in enumerate(zip(t_out, outs)):
+                    cols[i].append(pnp.reshape(_zeros_like(o) if t is None else t, (-1,)))
+            for i, o in enumerate(outs):
+                mat = pnp.stack(cols[i], axis=1) if cols[i] else np.zeros((_size(o), 0), o.dtype)
+                start = 0
+                for j, x in enumerate(ins):
+                    n = _size(x)
+                    blocks[i][j] = pnp.reshape(mat[:, start:start + n], np.shape(o) + np.shape(x))
+                    start += n
+        elif m == "rev":
+            rows = [[] for _ in ins]
+            for k in range(n_out):
+                cts = _basis(outs, k)
+                for j, c in enumerate(st.vjp_flat(cts)):
+                    rows[j].append(pnp.reshape(c, (-1,)))
+            for j, x in enumerate(ins):
+                mat = pnp.stack(rows[j], axis=0) if rows[j] else np.zeros((0, _size(x)), x.dtype)
+                start = 0
+                for i, o in enumerate(outs):
+                    n = _size(o)
+                    blocks[i][j] = pnp.reshape(mat[start:start + n], np.shape(o) + np.shape(x))
+                    start += n
+        else:
+            raise ValueError(f"{fname}: mode must be 'auto', 'fwd' or 'rev', got {mode!r}")
+        per_out = []
+        for i in range(len(outs)):
+            tree = tree_unflatten(st.in_tree, [_finalize(b) for b in blocks[i]])
+            per_out.append(tree[0] if isinstance(argnums, int) else tree)
+        res = tree_unflatten(st.out_tree, per_out)
+        return (res, st.aux) if has_aux else res
+    return functools.wraps(f)(jac)
+
+
+def jacfwd(f, argnums=0, has_aux=False, *, memory_budget=None):
+    """Jacobian by forward mode: one JVP per input element.
+
+    ``jacfwd(f)(x).shape == f(x).shape + x.shape``; pytrees nest like JAX
+    (output structure outside, input structure inside).
+    """
+    return _jacobian(f, argnums, has_aux, "fwd", "jacfwd", memory_budget)
+
+
+def jacrev(f, argnums=0, has_aux=False, *, memory_budget=None):
+    """Jacobian by reverse mode: one VJP per output element."""
+    return _jacobian(f, argnums, has_aux, "rev", "jacrev", memory_budget)
+
+
+def jacobian(f, argnums=0, has_aux=False, *, mode="auto", memory_budget=None):
+    """Jacobian; ``mode="auto"`` uses reverse mode when there are fewer outputs than inputs."""
+    return _jacobian(f, argnums, has_aux, mode, "jacobian", memory_budget)
+
+
+def hessian(f, argnums=0, has_aux=False, *, memory_budget=None):
+    """Hessian by forward-over-reverse: ``hessian(f)(x).shape == f(x).shape + x.shape + x.shape``.
+
+    Examples:
+      >>> import numpy as np, partiald as pdx, partiald.numpy as pnp
+      >>> A = np.array([[1.0, 2.0], [0.0, 3.0]])
+      >>> pdx.hessian(lambda x: x @ A @ x)(np.ones(2))
+      array([[2., 2.],
+             [2., 6.]])
+    """
+    return jacfwd(jacrev(f, argnums, has_aux=has_aux, memory_budget=memory_budget), argnums,
+                  has_aux=has_aux, memory_budget=memory_budget)
+
+
+def hvp(f, primals, tangents):
+    """Hessian-vector product ``H(primals) @ tangents`` without forming H (forward over reverse).
+
+    ``primals`` and ``tangents`` are tuples; the result is structured like the
+    single primal, or a tuple when there are several.
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("hvp(f, primals, tangents): primals and tangents must be tuples, e.g. hvp(f, (x,), (v,))")
+    nums = tuple(range(len(primals)))
+    g = grad(f, argnums=nums[0] if len(nums) == 1 else nums)
+    return jvp(g, tuple(primals), tuple(tangents))[1]
+
+
+def hessian_diag(f, argnums=0):
+    """The diagonal of the Hessian of a scalar ``f`` (structured like the argument),
+    from one linearization of the gradient, without forming H."""
+    def diag(*args, **kwargs):
+        nums = _argnums(argnums, len(args), "hessian_diag")
+        g = grad(_partial_args(f, args, nums, kwargs), argnums=tuple(range(len(nums))))
+        st = _Staged(g, tuple(args[i] for i in nums), "hessian_diag")
+        ins = st.flat
+        out = [np.zeros(_size(x), dtype=x.dtype) for x in ins]
+        parts = [[] for _ in ins]
+        start = 0
+        offsets = []
+        for x in ins:
+            offsets.append(start)
+            start += _size(x)
+        for k in range(start):
+            col = st.lin_jvp_flat(_basis(ins, k))
+            j = max(i for i, o in enumerate(offsets) if o <= k)
+            c = col[j]
+            parts[j].append(pnp.reshape(c, (-1,))[k - offsets[j]] if c is not None else ins[j].dtype.type(0))
+        res = []
+        for j, x in enumerate(ins):
+            vals = pnp.stack(parts[j]) if parts[j] else out[j]
+            res.append(_finalize(pnp.reshape(vals, np.shape(x))))
+        tree = tree_unflatten(st.in_tree, res)
+        return tree[0] if isinstance(argnums, int) else tree
+    return functools.wraps(f)(diag)
+
+
+def laplacian(f, argnums=0):
+    """The trace of the Hessian (sum of unmixed second partials), without forming H."""
+    def lap(*args, **kwargs):
+        d = hessian_diag(f, argnums)(*args, **kwargs)
+        leaves, _ = tree_flatten(d)
+        total = leaves[0].sum() if hasattr(leaves[0], "sum") else leaves[0]
+        for leaf in leaves[1:]:
+            total = total + pnp.sum(leaf)
+        return _finalize(pnp.sum(total) if hasattr(total, "shape") and np.shape(total) else total)
+    return functools.wraps(f)(lap)
+
+
+# -- the traced program ------------------------------------------------------------------
+
+def make_graph(f: Callable, static_argnums: Sequence[int] = ()):
+    """A function returning the Graph that ``f`` records on the given arguments.
+
+    Traced on concrete values, so Python control flow works and the printed
+    Graph shows each variable's value. Python ``int`` and ``bool`` arguments,
+    and those in ``static_argnums``, are treated as constants.
+
+    Examples:
+      >>> import partiald as pdx
+      >>> print(pdx.make_graph(lambda x, y: x**2 + 3*x*y)(1.0, 2.0))
+      graph(a:f64[], b:f64[]) {
+        c:f64[] = integer_pow[n=2] a                   # 1.0
+        d:f64[] = mul 3 a                              # 3.0
+        e:f64[] = mul d b                              # 6.0
+        f:f64[] = add c e                              # 7.0
+        return f
+      }
+    """
+    static = set(static_argnums)
+
+    def make(*args, **kwargs):
+        b = Builder("make_graph")
+        invars = []
+
+        def lift(x):
+            if isinstance(x, (bool, int)) or isinstance(x, str) or x is None:
+                return x
+            a = np.asarray(x, dtype=np.float64) if isinstance(x, float) else np.asarray(x)
+            t = b.new_arg(aval_of(a), a)
+            invars.append(t._var)
+            return t
+        new_args = []
+        for i, a in enumerate(args):
+            if i in static:
+                new_args.append(a)
+            else:
+                flat, tree = tree_flatten(a)
+                new_args.append(tree_unflatten(tree, [lift(x) for x in flat]))
+        out = f(*new_args, **kwargs)
+        out_flat, _ = tree_flatten(out)
+        return b.finish(invars, out_flat)
+    return make
+
+
+def stop_gradient(x: Any):
+    """The value of ``x`` (a pytree), treated as a constant by every derivative."""
+    flat, tree = tree_flatten(x)
+    return tree_unflatten(tree, [pnp.stop_gradient(v) for v in flat])

@@ -1,0 +1,1 @@
+"""The IR, tracing, interpretation and tree utilities: the engine's core."""

@@ -1,0 +1,101 @@
+"""Primitive records and ``bind``, the single entry point for every operation.
+
+Each primitive is one record holding everything the operation knows:
+its NumPy implementation, its shape/dtype rule, its JVP rule and (for linear
+primitives) its transpose rule. Reverse mode needs no VJP table: it
+linearizes with the JVP rules and transposes the linear program.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+REGISTRY: dict[str, "Primitive"] = {}
+
+
+def zero_jvp(tangents, ans, *primals, **params):
+    """JVP rule of a primitive whose derivative is zero by definition."""
+    return None
+
+
+@dataclass(eq=False)
+class Primitive:
+    """One operation of the IR.
+
+    Attributes:
+      name: the name printed in graphs (``mul``, ``reduce_sum``).
+      impl: ``impl(*arrays, **params) -> array``, the NumPy evaluation.
+      abstract_eval: ``abstract_eval(*avals, **params) -> ShapedArray``; Python
+        scalars are passed as themselves (weakly typed, as in NumPy 2).
+      jvp: ``jvp(tangents, ans, *primals, **params) -> tangent or None``.
+        ``tangents`` holds ``None`` for a zero tangent. Rules are written with
+        primitives, so derivatives of derivatives work. ``None`` (the field)
+        means the primitive is not differentiable and says so when asked.
+      transpose: for primitives linear in some inputs,
+        ``transpose(ct, *args, **params) -> list`` with a cotangent per
+        :class:`UndefinedPrimal` argument (``None`` elsewhere).
+      linear: linear jointly in all of its floating inputs, so reverse mode
+        transposes it directly instead of linearizing it first.
+      batch: batching rule (vmap), filled in by the batching transformation.
+      rule_name: the calculus rule this primitive's derivative applies,
+        shown by explanations (``"chain rule (exp)"``).
+    """
+
+    name: str
+    impl: Callable
+    abstract_eval: Callable
+    jvp: Callable | None = None
+    transpose: Callable | None = None
+    linear: bool = False
+    batch: Callable | None = None
+    rule_name: str = ""
+    extras: dict = field(default_factory=dict)
+
+    def bind(self, *args, **params):
+        return bind(self, *args, **params)
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+
+def register(prim: Primitive) -> Primitive:
+    if prim.name in REGISTRY:
+        raise ValueError(f"primitive {prim.name!r} is already registered")
+    REGISTRY[prim.name] = prim
+    return prim
+
+
+class UndefinedPrimal:
+    """Marks the linear input of an equation being transposed."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval):
+        self.aval = aval
+
+    @property
+    def shape(self):
+        return self.aval.shape
+
+    @property
+    def dtype(self):
+        return self.aval.dtype
+
+    @property
+    def ndim(self):
+        return len(self.aval.shape)
+
+    def __repr__(self):
+        return f"UndefinedPrimal({self.aval})"
+
+
+def bind(prim: Primitive, *args, **params):
+    """Apply ``prim`` to ``args``: evaluate it, or record it in the innermost trace."""
+    top = None
+    for a in args:
+        b = getattr(a, "_builder", None)
+        if b is not None and (top is None or b.id > top.id):
+            top = b
+    if top is None:
+        return prim.impl(*args, **params)
+    return top.process(prim, args, params)

@@ -1,0 +1,155 @@
+"""Pytrees: nested tuples, lists and dicts (and None) of array leaves.
+
+Dicts flatten in sorted-key order, like JAX. ``None`` is an empty subtree.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+
+class TreeDef(NamedTuple):
+    kind: str            # "leaf", "none", "tuple", "list", "dict", or "namedtuple"
+    meta: Any            # dict keys or namedtuple class
+    children: tuple      # child TreeDefs
+
+    @property
+    def num_leaves(self) -> int:
+        if self.kind == "leaf":
+            return 1
+        return sum(c.num_leaves for c in self.children)
+
+    def __repr__(self):
+        return f"PyTreeDef({_tree_repr(self)})"
+
+
+LEAF = TreeDef("leaf", None, ())
+_NONE = TreeDef("none", None, ())
+
+
+def _tree_repr(t: TreeDef) -> str:
+    if t.kind == "leaf":
+        return "*"
+    if t.kind == "none":
+        return "None"
+    inner = [_tree_repr(c) for c in t.children]
+    if t.kind == "tuple":
+        return "(" + ", ".join(inner) + ("," if len(inner) == 1 else "") + ")"
+    if t.kind == "list":
+        return "[" + ", ".join(inner) + "]"
+    if t.kind == "dict":
+        return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(t.meta, inner)) + "}"
+    return f"{t.meta.__name__}(" + ", ".join(inner) + ")"
+
+
+def tree_flatten(tree) -> tuple[list, TreeDef]:
+    """Return the leaves of ``tree`` (left to right) and its structure."""
+    leaves: list = []
+    # Iterative, so deep trees do not hit the recursion limit.
+    def build(node):
+        stack = [(node, None)]
+        results: list = []
+        while stack:
+            item, state = stack.pop()
+            if state is None:
+                if item is None:
+                    results.append(_NONE)
+                elif isinstance(item, tuple) and hasattr(item, "_fields"):
+                    stack.append(((type(item), len(item)), "namedtuple"))
+                    stack.extend((c, None) for c in reversed(item))
+                elif isinstance(item, (tuple, list)):
+                    stack.append(((type(item) is list, len(item)), "seq"))
+                    stack.extend((c, None) for c in reversed(item))
+                elif isinstance(item, dict):
+                    try:
+                        keys = tuple(sorted(item))
+                    except TypeError:
+                        raise TypeError("pytree dict keys must be sortable (e.g. all strings)") from None
+                    stack.append(((keys, len(keys)), "dict"))
+                    stack.extend((item[k], None) for k in reversed(keys))
+                else:
+                    leaves.append(item)
+                    results.append(LEAF)
+            else:
+                meta, n = item
+                kids = tuple(results[len(results) - n:]) if n else ()
+                del results[len(results) - n:]
+                if state == "seq":
+                    results.append(TreeDef("list" if meta else "tuple", None, kids))
+                elif state == "dict":
+                    results.append(TreeDef("dict", meta, kids))
+                else:
+                    results.append(TreeDef("namedtuple", meta, kids))
+        return results[0]
+    treedef = build(tree)
+    return leaves, treedef
+
+
+def tree_unflatten(treedef: TreeDef, leaves) -> Any:
+    """Inverse of :func:`tree_flatten`."""
+    it = iter(leaves)
+
+    def build(t):
+        if t.kind == "leaf":
+            return next(it)
+        if t.kind == "none":
+            return None
+        kids = [build(c) for c in t.children]
+        if t.kind == "tuple":
+            return tuple(kids)
+        if t.kind == "list":
+            return kids
+        if t.kind == "dict":
+            return dict(zip(t.meta, kids))
+        return t.meta(*kids)
+    return build(treedef)
+
+
+def tree_leaves(tree) -> list:
+    return tree_flatten(tree)[0]
+
+
+def tree_structure(tree) -> TreeDef:
+    return tree_flatten(tree)[1]
+
+
+def tree_map(f, tree, *rest):
+    """Apply ``f`` leafwise to ``tree`` and trees of the same structure."""
+    leaves, treedef = tree_flatten(tree)
+    others = []
+    for r in rest:
+        rl, rt = tree_flatten(r)
+        if rt != treedef:
+            raise ValueError(f"tree_map: structures differ: {treedef} vs {rt}")
+        others.append(rl)
+    return tree_unflatten(treedef, [f(*xs) for xs in zip(leaves, *others)])
+
+
+def ravel_pytree(tree):
+    """Flatten a pytree of arrays into one 1-D array.
+
+    Returns ``(flat, unravel)`` where ``unravel(flat)`` rebuilds the tree with
+    the original shapes and dtypes. Works on traced values too.
+    """
+    from .. import numpy as pnp
+
+    leaves, treedef = tree_flatten(tree)
+    shapes = [np.shape(x) for x in leaves]
+    dtypes = [getattr(x, "dtype", np.result_type(x)) for x in leaves]
+    sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
+    if leaves:
+        flat = pnp.concatenate([pnp.reshape(x, (-1,)) for x in leaves])
+    else:
+        flat = np.zeros((0,))
+
+    def unravel(v):
+        if np.shape(v) != (sum(sizes),):
+            raise ValueError(f"unravel expects shape {(sum(sizes),)}, got {np.shape(v)}")
+        out, start = [], 0
+        for shape, size, dt in zip(shapes, sizes, dtypes):
+            piece = pnp.reshape(v[start:start + size], shape)
+            out.append(piece.astype(dt) if piece.dtype != dt else piece)
+            start += size
+        return tree_unflatten(treedef, out)
+    return flat, unravel

@@ -1,0 +1,194 @@
+"""NumPy-style operators and methods on Tracer, and dispatch of raw NumPy calls.
+
+``np.sin(t)`` on a traced ``t`` reaches ``Tracer.__array_ufunc__`` and
+``np.linalg.norm(t)`` reaches ``Tracer.__array_function__``; both dispatch to
+the partiald.numpy function of the same name, or raise naming the function.
+"""
+from __future__ import annotations
+
+import numpy as _np
+
+from ..core.primitive import bind
+from ..core.trace import Tracer
+from ..ops import shape as _sh
+from .. import numpy as pnp
+
+
+# -- indexing ---------------------------------------------------------------------
+
+def _index_spec(x, idx):
+    """Normalize a NumPy index into (spec, arrays) for the gather primitive."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    # boolean masks become integer arrays (their values must be known)
+    expanded = []
+    for item in idx:
+        if isinstance(item, (list,)):
+            item = pnp.asarray(item)
+        if hasattr(item, "dtype") and _np.dtype(item.dtype) == _np.bool_:
+            if isinstance(item, Tracer):
+                item = _np.asarray(item.concrete_value("indexing with a boolean mask"))
+            item = _np.asarray(item)
+            expanded.extend(_np.nonzero(item))
+            continue
+        expanded.append(item)
+    n_real = sum(1 for i in expanded if i is not None and i is not Ellipsis)
+    if n_real > x.ndim:
+        raise IndexError(f"too many indices for array: array is {x.ndim}-dimensional, but {n_real} were indexed")
+    spec, arrays = [], []
+    dim = 0
+    for item in expanded:
+        if item is Ellipsis:
+            for _ in range(x.ndim - n_real):
+                spec.append(("slice", None, None, None))
+                dim += 1
+        elif item is None:
+            spec.append(("none",))
+        elif isinstance(item, slice):
+            spec.append(("slice", *(None if v is None else int(_np.asarray(v)) if not isinstance(v, Tracer) else int(v)
+                                    for v in (item.start, item.stop, item.step))))
+            dim += 1
+        elif isinstance(item, (int, _np.integer)) and not isinstance(item, bool):
+            n = x.shape[dim]
+            if not -n <= int(item) < n:
+                raise IndexError(f"index {int(item)} is out of bounds for axis {dim} with size {n}")
+            spec.append(("int", int(item)))
+            dim += 1
+        elif hasattr(item, "dtype") or isinstance(item, _np.ndarray):
+            if _np.dtype(item.dtype).kind not in "iu":
+                raise IndexError(f"arrays used as indices must be of integer (or boolean) type, got {item.dtype}")
+            if not isinstance(item, Tracer):
+                item = _np.asarray(item)
+                n = x.shape[dim]
+                if item.size and (item.max() >= n or item.min() < -n):
+                    raise IndexError(f"index array has values out of bounds for axis {dim} with size {n}")
+            spec.append(("array", len(arrays)))
+            arrays.append(item)
+            dim += 1
+        else:
+            raise IndexError(f"unsupported index {item!r}: use integers, slices, None, ..., "
+                             "or integer/boolean arrays")
+    return tuple(spec), arrays
+
+
+def _getitem(self, idx):
+    spec, arrays = _index_spec(self, idx)
+    return _sh.gather(self, spec, *arrays)
+
+
+class _AtIndexer:
+    __slots__ = ("x",)
+
+    def __init__(self, x):
+        self.x = x
+
+    def __getitem__(self, idx):
+        return _At(self.x, idx)
+
+
+class _At:
+    """Functional updates: ``x.at[idx].set(v)`` and ``x.at[idx].add(v)`` return new arrays."""
+
+    __slots__ = ("x", "idx")
+
+    def __init__(self, x, idx):
+        self.x, self.idx = x, idx
+
+    def _scatter(self, v):
+        x = self.x
+        spec, arrays = _index_spec(x, self.idx)
+        target = _sh.gather(pnp.zeros(x.shape, x.dtype), spec, *arrays)
+        v = pnp.broadcast_to(pnp.astype(pnp.asarray(v) if not isinstance(v, Tracer) else v, x.dtype), target.shape)
+        return spec, arrays, v
+
+    def add(self, v):
+        spec, arrays, v = self._scatter(v)
+        return pnp.add(self.x, bind(_sh.scatter_add_p, v, *arrays, spec=spec, shape=self.x.shape))
+
+    def set(self, v):
+        """Replace the indexed elements by ``v`` (with repeated indices, their values add up)."""
+        spec, arrays, v = self._scatter(v)
+        ones = _np.ones(_np.shape(v), dtype=self.x.dtype)
+        mask = pnp.greater(bind(_sh.scatter_add_p, ones, *arrays, spec=spec, shape=self.x.shape), 0)
+        return pnp.where(mask, bind(_sh.scatter_add_p, v, *arrays, spec=spec, shape=self.x.shape), self.x)
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    name = _UFUNC_NAMES.get(ufunc.__name__, ufunc.__name__)
+    if method != "__call__" or kwargs.get("out") is not None:
+        raise TypeError(f"numpy.{ufunc.__name__}.{method} (or out=) is not supported on traced arrays; "
+                        f"use pnp.{name} functionally")
+    f = getattr(pnp, name, None) if name in pnp.__all__ else None
+    if f is None:
+        raise pnp._unsupported(ufunc.__name__)
+    return f(*inputs)
+
+
+_UFUNC_NAMES = {"absolute": "abs", "true_divide": "divide", "rint": "round"}
+
+
+def _array_function(self, func, types, args, kwargs):
+    mod = getattr(func, "__module__", "") or ""
+    name = func.__name__
+    ns = pnp.linalg if "linalg" in mod else pnp
+    f = getattr(ns, name, None) if name in ns.__all__ else None
+    if f is None:
+        raise pnp._unsupported(("linalg." if ns is pnp.linalg else "") + name)
+    return f(*args, **kwargs)
+
+
+def _install():
+    T = Tracer
+    T.__add__ = lambda s, o: pnp.add(s, o)
+    T.__radd__ = lambda s, o: pnp.add(o, s)
+    T.__sub__ = lambda s, o: pnp.subtract(s, o)
+    T.__rsub__ = lambda s, o: pnp.subtract(o, s)
+    T.__mul__ = lambda s, o: pnp.multiply(s, o)
+    T.__rmul__ = lambda s, o: pnp.multiply(o, s)
+    T.__truediv__ = lambda s, o: pnp.divide(s, o)
+    T.__rtruediv__ = lambda s, o: pnp.divide(o, s)
+    T.__pow__ = lambda s, o: pnp.power(s, o)
+    T.__rpow__ = lambda s, o: pnp.power(o, s)
+    T.__matmul__ = lambda s, o: pnp.matmul(s, o)
+    T.__rmatmul__ = lambda s, o: pnp.matmul(o, s)
+    T.__neg__ = lambda s: pnp.negative(s)
+    T.__pos__ = lambda s: s
+    T.__abs__ = lambda s: pnp.abs(s)
+    T.__lt__ = lambda s, o: pnp.less(s, o)
+    T.__le__ = lambda s, o: pnp.less_equal(s, o)
+    T.__gt__ = lambda s, o: pnp.greater(s, o)
+    T.__ge__ = lambda s, o: pnp.greater_equal(s, o)
+    T.__eq__ = lambda s, o: pnp.equal(s, o)
+    T.__ne__ = lambda s, o: pnp.not_equal(s, o)
+    T.__and__ = lambda s, o: pnp.logical_and(s, o)
+    T.__or__ = lambda s, o: pnp.logical_or(s, o)
+    T.__xor__ = lambda s, o: pnp.logical_xor(s, o)
+    T.__invert__ = lambda s: pnp.logical_not(s)
+    T.__getitem__ = _getitem
+    T.__array_ufunc__ = _array_ufunc
+    T.__array_function__ = _array_function
+    T.T = property(lambda s: pnp.transpose(s))
+    T.at = property(lambda s: _AtIndexer(s))
+    T.sum = lambda s, axis=None, keepdims=False: pnp.sum(s, axis, keepdims)
+    T.mean = lambda s, axis=None, keepdims=False: pnp.mean(s, axis, keepdims)
+    T.max = lambda s, axis=None, keepdims=False: pnp.max(s, axis, keepdims)
+    T.min = lambda s, axis=None, keepdims=False: pnp.min(s, axis, keepdims)
+    T.prod = lambda s, axis=None, keepdims=False: pnp.prod(s, axis, keepdims)
+    T.var = lambda s, axis=None, ddof=0, keepdims=False: pnp.var(s, axis, ddof, keepdims)
+    T.std = lambda s, axis=None, ddof=0, keepdims=False: pnp.std(s, axis, ddof, keepdims)
+    T.argmax = lambda s, axis=None: pnp.argmax(s, axis)
+    T.argmin = lambda s, axis=None: pnp.argmin(s, axis)
+    T.reshape = lambda s, *shape: pnp.reshape(s, shape[0] if len(shape) == 1 else shape)
+    T.transpose = lambda s, *axes: pnp.transpose(s, (axes[0] if len(axes) == 1 else axes) or None)
+    T.astype = lambda s, dtype: pnp.astype(s, dtype)
+    T.dot = lambda s, o: pnp.dot(s, o)
+    T.squeeze = lambda s, axis=None: pnp.squeeze(s, axis)
+    T.ravel = lambda s: pnp.ravel(s)
+    T.flatten = lambda s: pnp.ravel(s)
+    T.clip = lambda s, a_min=None, a_max=None: pnp.clip(s, a_min, a_max)
+    T.copy = lambda s: s
+    T.item = lambda s: s.concrete_value("item()").item()
+    T.tolist = lambda s: _np.asarray(s.concrete_value("tolist()")).tolist()
+
+
+_install()

@@ -1,0 +1,363 @@
+"""Elementwise primitives (NumPy broadcasting) and their derivative rules.
+
+Conventions, identical in forward and reverse mode (tested exactly in
+tests/test_special_values.py):
+
+* A zero tangent or cotangent contributes exactly 0, even where the local
+  derivative is inf or NaN (``safe_mul`` implements 0 * inf = 0). This is what
+  keeps the branch that ``where`` did not take out of the gradient.
+* Kinks: ``abs'(0) = sign(0) = 0``; ``maximum(x, y)`` is ``where(x > y, x, y)``
+  and ``minimum(x, y)`` is ``where(x < y, x, y)``: at a tie the whole
+  derivative goes to ``y``, so ``relu(x) = maximum(x, 0)`` has ``relu'(0) = 0``,
+  the same as ``where(x > 0, x, 0)``.
+* ``x ** y``: the derivative in x is 0 where y == 0 (also at x = 0), and the
+  derivative in y is 0 where x == 0, so ``x**1.875`` and ``0.0**y`` (y > 0) have
+  zero derivatives at 0 instead of NaN.
+* ``sign``, ``floor``, ``round``, comparisons and ``stop_gradient`` have
+  derivative 0 everywhere.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.graph import ShapedArray
+from ..core.primitive import Primitive, bind, register, zero_jvp
+from .common import (bool_elementwise_aval, elementwise_aval, float_elementwise_aval,
+                     shape_of)
+
+
+def _prim(name, impl, aval_rule, jvp=None, transpose=None, linear=False, rule_name=""):
+    return register(Primitive(name, impl, aval_rule, jvp=jvp, transpose=transpose,
+                              linear=linear, rule_name=rule_name))
+
+
+# -- helpers used by the rules (they bind primitives, so rules can be traced) --
+
+def add(x, y): return bind(add_p, x, y)
+def sub(x, y): return bind(sub_p, x, y)
+def mul(x, y): return bind(mul_p, x, y)
+def div(x, y): return bind(div_p, x, y)
+def neg(x): return bind(neg_p, x)
+def safe_mul(x, y): return bind(safe_mul_p, x, y)
+def select(c, x, y): return bind(select_p, c, x, y)
+def compare(x, y, op): return bind(compare_p, x, y, op=op)
+def integer_pow(x, n): return bind(integer_pow_p, x, n=n)
+
+
+def unbroadcast(ct, shape):
+    """Sum ``ct`` down to ``shape`` (the transpose of NumPy broadcasting)."""
+    from .reduce import reduce_sum
+    from .shape import reshape
+    ct_shape = shape_of(ct)
+    if ct_shape == tuple(shape):
+        return ct
+    lead = len(ct_shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and ct_shape[lead + i] != 1)
+    out = reduce_sum(ct, axes) if axes else ct
+    return reshape(out, tuple(shape)) if shape_of(out) != tuple(shape) else out
+
+
+def broadcast_tangent(t, shape):
+    from .shape import broadcast_to
+    return t if shape_of(t) == tuple(shape) else broadcast_to(t, tuple(shape))
+
+
+def _scale_jvp(coef):
+    """JVP rule ``t * coef(ans, x)`` for a unary primitive, with 0 * inf = 0."""
+    def rule(tangents, ans, x):
+        return safe_mul(tangents[0], coef(ans, x))
+    return rule
+
+
+def _unary(name, impl, coef=None, rule_name=""):
+    return _prim(name, impl, float_elementwise_aval,
+                 jvp=_scale_jvp(coef) if coef is not None else zero_jvp,
+                 rule_name=rule_name)
+
+
+# -- linear primitives --------------------------------------------------------
+
+def _add_jvp(tangents, ans, x, y):
+    tx, ty = tangents
+    if tx is None:
+        return broadcast_tangent(ty, shape_of(ans))
+    if ty is None:
+        return broadcast_tangent(tx, shape_of(ans))
+    return add(tx, ty)
+
+
+def _add_transpose(ct, x, y):
+    return [unbroadcast(ct, x.shape) if _undef(x) else None,
+            unbroadcast(ct, y.shape) if _undef(y) else None]
+
+
+def _sub_jvp(tangents, ans, x, y):
+    tx, ty = tangents
+    if ty is None:
+        return broadcast_tangent(tx, shape_of(ans))
+    if tx is None:
+        return broadcast_tangent(neg(ty), shape_of(ans))
+    return sub(tx, ty)
+
+
+def _sub_transpose(ct, x, y):
+    return [unbroadcast(ct, x.shape) if _undef(x) else None,
+            unbroadcast(neg(ct), y.shape) if _undef(y) else None]
+
+
+def _undef(x):
+    return type(x).__name__ == "UndefinedPrimal"
+
+
+add_p = _prim("add", np.add, elementwise_aval, _add_jvp, _add_transpose, linear=True, rule_name="sum rule")
+sub_p = _prim("sub", np.subtract, elementwise_aval, _sub_jvp, _sub_transpose, linear=True, rule_name="difference rule")
+neg_p = _prim("neg", np.negative, elementwise_aval,
+              lambda ts, ans, x: neg(ts[0]), lambda ct, x: [neg(ct)], linear=True,
+              rule_name="constant multiple rule")
+
+
+def _select_jvp(tangents, ans, c, x, y):
+    _, tx, ty = tangents
+    dt = ans.dtype
+    return select(c, tx if tx is not None else dt.type(0), ty if ty is not None else dt.type(0))
+
+
+def _select_transpose(ct, c, x, y):
+    zero = ct.dtype.type(0)
+    return [None,
+            unbroadcast(select(c, ct, zero), x.shape) if _undef(x) else None,
+            unbroadcast(select(c, zero, ct), y.shape) if _undef(y) else None]
+
+
+def _select_aval(c, x, y):
+    aval = elementwise_aval(x, y)
+    return ShapedArray(np.broadcast_shapes(shape_of(c), aval.shape), aval.dtype)
+
+
+select_p = _prim("select", np.where, _select_aval, _select_jvp, _select_transpose, linear=True,
+                 rule_name="piecewise rule")
+
+
+def _convert_impl(x, dtype):
+    return np.asarray(x).astype(dtype, copy=True) if np.ndim(x) else np.asarray(x, dtype=dtype)[()]
+
+
+def _convert_jvp(tangents, ans, x, dtype):
+    return bind(convert_p, tangents[0], dtype=dtype) if np.dtype(dtype).kind in "fc" else None
+
+
+def _convert_transpose(ct, x, dtype):
+    return [bind(convert_p, ct, dtype=x.dtype)]
+
+
+convert_p = _prim("convert", _convert_impl, lambda x, dtype: ShapedArray(shape_of(x), dtype),
+                  _convert_jvp, _convert_transpose, linear=True)
+
+
+# -- products -----------------------------------------------------------------
+
+def _safe_mul_impl(x, y):
+    # 0 * anything = 0: a zero (co)tangent contributes nothing, even times inf/NaN.
+    out = np.multiply(x, y)
+    bad = np.isnan(out)
+    if bad.any():
+        zero = (np.asarray(x) == 0) | (np.asarray(y) == 0)
+        out = np.where(bad & zero, out.dtype.type(0), out)
+        if out.ndim == 0:
+            out = out[()]
+    return out
+
+
+def _mul_jvp(tangents, ans, x, y):
+    tx, ty = tangents
+    terms = []
+    if tx is not None:
+        terms.append(safe_mul(tx, y))
+    if ty is not None:
+        terms.append(safe_mul(x, ty))
+    out = terms[0] if len(terms) == 1 else add(*terms)
+    return broadcast_tangent(out, shape_of(ans))
+
+
+def _mul_transpose(ct, x, y):
+    if _undef(x) and _undef(y):
+        raise NotImplementedError("internal error: mul is not linear in both arguments")
+    if _undef(x):
+        return [unbroadcast(safe_mul(ct, y), x.shape), None]
+    return [None, unbroadcast(safe_mul(x, ct), y.shape)]
+
+
+mul_p = _prim("mul", np.multiply, elementwise_aval, _mul_jvp, _mul_transpose, rule_name="product rule")
+safe_mul_p = _prim("safe_mul", _safe_mul_impl, elementwise_aval, _mul_jvp, _mul_transpose,
+                   rule_name="product rule")
+
+
+def _div_jvp(tangents, ans, x, y):
+    tx, ty = tangents
+    inv_y = div(1.0, y)
+    terms = []
+    if tx is not None:
+        terms.append(safe_mul(tx, inv_y))
+    if ty is not None:
+        terms.append(neg(safe_mul(ty, mul(ans, inv_y))))
+    out = terms[0] if len(terms) == 1 else add(*terms)
+    return broadcast_tangent(out, shape_of(ans))
+
+
+div_p = _prim("div", np.true_divide, float_elementwise_aval, _div_jvp, rule_name="quotient rule")
+
+
+def _integer_pow_impl(x, n):
+    if n == 0:
+        return np.ones_like(x)
+    if n == 1:
+        return np.array(x, copy=True) if np.ndim(x) else x
+    if n == 2:
+        return np.multiply(x, x)
+    return np.power(x, n)
+
+
+def _integer_pow_jvp(tangents, ans, x, n):
+    # d/dx x^n = n x^(n-1)
+    if n == 0:
+        return None
+    coef = n if n == 1 else mul(integer_pow(x, n - 1), float(n))
+    if n == 1:
+        return tangents[0]
+    return safe_mul(tangents[0], coef)
+
+
+integer_pow_p = _prim("integer_pow", _integer_pow_impl, elementwise_aval, _integer_pow_jvp,
+                      rule_name="power rule")
+
+
+def _pow_impl(x, y):
+    return np.power(x, y)
+
+
+def _pow_jvp(tangents, ans, x, y):
+    tx, ty = tangents
+    terms = []
+    if tx is not None:
+        # d/dx x^y = y x^(y-1); defined as 0 where y == 0 (x**0 is constant 1)
+        coef = select(compare(y, 0, "eq"), 0.0, mul(y, bind(pow_p, x, sub(y, 1.0))))
+        terms.append(safe_mul(tx, coef))
+    if ty is not None:
+        # d/dy x^y = x^y log x; defined as 0 where x == 0 (0**y is constant 0 for y > 0)
+        safe_x = select(compare(x, 0, "eq"), 1.0, x)
+        terms.append(safe_mul(ty, mul(ans, log(safe_x))))
+    out = terms[0] if len(terms) == 1 else add(*terms)
+    return broadcast_tangent(out, shape_of(ans))
+
+
+pow_p = _prim("pow", _pow_impl, float_elementwise_aval, _pow_jvp, rule_name="power rule")
+
+
+def _maximum_jvp(tangents, ans, x, y, op="gt"):
+    # maximum(x, y) = where(x > y, x, y): ties send the derivative to y.
+    tx, ty = tangents
+    zero = ans.dtype.type(0)
+    c = compare(x, y, op)
+    return broadcast_tangent(select(c, zero if tx is None else tx, zero if ty is None else ty), shape_of(ans))
+
+
+maximum_p = _prim("maximum", np.maximum, elementwise_aval, _maximum_jvp, rule_name="piecewise rule")
+minimum_p = _prim("minimum", np.minimum, elementwise_aval,
+                  lambda ts, ans, x, y: _maximum_jvp(ts, ans, x, y, op="lt"), rule_name="piecewise rule")
+
+
+def _arctan2_jvp(tangents, ans, y, x):
+    # d atan2(y, x) = (x dy - y dx) / (x^2 + y^2)
+    ty, tx = tangents
+    denom = add(mul(x, x), mul(y, y))
+    terms = []
+    if ty is not None:
+        terms.append(safe_mul(ty, div(x, denom)))
+    if tx is not None:
+        terms.append(neg(safe_mul(tx, div(y, denom))))
+    out = terms[0] if len(terms) == 1 else add(*terms)
+    return broadcast_tangent(out, shape_of(ans))
+
+
+arctan2_p = _prim("arctan2", np.arctan2, float_elementwise_aval, _arctan2_jvp, rule_name="chain rule (atan2)")
+
+
+def _logaddexp_weight(a, b, ans):
+    # d/da log(e^a + e^b) = e^(a - ans); when that is NaN (both inputs the same
+    # infinity) use the limit: 1 if a > b, 0 if a < b, 1/2 on a tie.
+    d = sub(a, ans)
+    fallback = select(compare(a, b, "gt"), 1.0, select(compare(a, b, "lt"), 0.0, 0.5))
+    return select(compare(d, d, "ne"), fallback, exp(d))
+
+
+def _logaddexp_jvp(tangents, ans, a, b):
+    ta, tb = tangents
+    terms = []
+    if ta is not None:
+        terms.append(safe_mul(ta, _logaddexp_weight(a, b, ans)))
+    if tb is not None:
+        terms.append(safe_mul(tb, _logaddexp_weight(b, a, ans)))
+    out = terms[0] if len(terms) == 1 else add(*terms)
+    return broadcast_tangent(out, shape_of(ans))
+
+
+logaddexp_p = _prim("logaddexp", np.logaddexp, float_elementwise_aval, _logaddexp_jvp,
+                    rule_name="chain rule (log-sum-exp)")
+
+
+_COMPARE = {"lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
+            "eq": np.equal, "ne": np.not_equal}
+compare_p = _prim("compare", lambda x, y, op: _COMPARE[op](x, y),
+                  lambda x, y, op: bool_elementwise_aval(x, y), zero_jvp)
+_LOGICAL = {"and": np.logical_and, "or": np.logical_or, "xor": np.logical_xor}
+logical_p = _prim("logical", lambda x, y, op: _LOGICAL[op](x, y),
+                  lambda x, y, op: bool_elementwise_aval(x, y), zero_jvp)
+logical_not_p = _prim("logical_not", np.logical_not, bool_elementwise_aval, zero_jvp)
+isfinite_p = _prim("isfinite", np.isfinite, bool_elementwise_aval, zero_jvp)
+
+# -- unary --------------------------------------------------------------------
+
+
+def exp(x): return bind(exp_p, x)
+def log(x): return bind(log_p, x)
+def sin(x): return bind(sin_p, x)
+def cos(x): return bind(cos_p, x)
+def cosh(x): return bind(cosh_p, x)
+def sinh(x): return bind(sinh_p, x)
+def sqrt(x): return bind(sqrt_p, x)
+def sign(x): return bind(sign_p, x)
+
+
+def _recip(x):
+    return div(1.0, x)
+
+
+exp_p = _unary("exp", np.exp, lambda ans, x: ans, rule_name="exponential rule")
+log_p = _unary("log", np.log, lambda ans, x: _recip(x), rule_name="logarithm rule")
+log1p_p = _unary("log1p", np.log1p, lambda ans, x: _recip(add(x, 1.0)), rule_name="logarithm rule")
+expm1_p = _unary("expm1", np.expm1, lambda ans, x: add(ans, 1.0), rule_name="exponential rule")
+sin_p = _unary("sin", np.sin, lambda ans, x: cos(x), rule_name="trig rule")
+cos_p = _unary("cos", np.cos, lambda ans, x: neg(sin(x)), rule_name="trig rule")
+tan_p = _unary("tan", np.tan, lambda ans, x: add(1.0, mul(ans, ans)), rule_name="trig rule")
+tanh_p = _unary("tanh", np.tanh, lambda ans, x: sub(1.0, mul(ans, ans)), rule_name="hyperbolic rule")
+sinh_p = _unary("sinh", np.sinh, lambda ans, x: cosh(x), rule_name="hyperbolic rule")
+cosh_p = _unary("cosh", np.cosh, lambda ans, x: sinh(x), rule_name="hyperbolic rule")
+arcsin_p = _unary("arcsin", np.arcsin, lambda ans, x: _recip(sqrt(sub(1.0, mul(x, x)))),
+                  rule_name="inverse trig rule")
+arccos_p = _unary("arccos", np.arccos, lambda ans, x: neg(_recip(sqrt(sub(1.0, mul(x, x))))),
+                  rule_name="inverse trig rule")
+arctan_p = _unary("arctan", np.arctan, lambda ans, x: _recip(add(1.0, mul(x, x))),
+                  rule_name="inverse trig rule")
+sqrt_p = _unary("sqrt", np.sqrt, lambda ans, x: div(0.5, ans), rule_name="power rule")
+abs_p = _prim("abs", np.abs, elementwise_aval, _scale_jvp(lambda ans, x: sign(x)),
+              rule_name="absolute value rule")
+sign_p = _prim("sign", np.sign, elementwise_aval, zero_jvp)
+floor_p = _prim("floor", np.floor, float_elementwise_aval, zero_jvp)
+round_p = _prim("round", np.round, float_elementwise_aval, zero_jvp)
+stop_gradient_p = _prim("stop_gradient", lambda x: np.array(x, copy=True) if np.ndim(x) else x,
+                        elementwise_aval, zero_jvp)
+
+ANALYTIC = frozenset({"exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh",
+                      "arcsin", "arccos", "arctan", "sqrt", "add", "sub", "neg", "mul", "safe_mul",
+                      "div", "integer_pow", "pow", "logaddexp", "convert"})

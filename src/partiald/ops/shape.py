@@ -1,0 +1,209 @@
+"""Structural primitives: reshape, broadcast, transpose, concatenate, indexing, einsum.
+
+All of them are linear (einsum is linear in each operand), so their
+derivative rules are the operations themselves and their transposes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.graph import ShapedArray
+from ..core.primitive import Primitive, bind, register
+from .common import shape_of
+from .elementwise import unbroadcast
+
+
+def _undef(x):
+    return type(x).__name__ == "UndefinedPrimal"
+
+
+def reshape(x, shape):
+    return bind(reshape_p, x, shape=tuple(int(d) for d in shape))
+
+
+def broadcast_to(x, shape):
+    return bind(broadcast_to_p, x, shape=tuple(int(d) for d in shape))
+
+
+def transpose(x, perm):
+    return bind(transpose_p, x, perm=tuple(int(p) for p in perm))
+
+
+def _copy(a):
+    return np.array(a, copy=True) if np.ndim(a) else a
+
+
+reshape_p = register(Primitive(
+    "reshape", lambda x, shape: _copy(np.reshape(x, shape)),
+    lambda x, shape: ShapedArray(shape, x.dtype),
+    jvp=lambda ts, ans, x, shape: reshape(ts[0], shape),
+    transpose=lambda ct, x, shape: [reshape(ct, x.shape)], linear=True))
+
+broadcast_to_p = register(Primitive(
+    "broadcast_to", lambda x, shape: np.array(np.broadcast_to(x, shape)),
+    lambda x, shape: ShapedArray(shape, x.dtype),
+    jvp=lambda ts, ans, x, shape: broadcast_to(ts[0], shape),
+    transpose=lambda ct, x, shape: [unbroadcast(ct, x.shape)], linear=True))
+
+transpose_p = register(Primitive(
+    "transpose", lambda x, perm: np.transpose(x, perm).copy(),
+    lambda x, perm: ShapedArray(tuple(x.shape[p] for p in perm), x.dtype),
+    jvp=lambda ts, ans, x, perm: transpose(ts[0], perm),
+    transpose=lambda ct, x, perm: [transpose(ct, tuple(np.argsort(perm)))], linear=True))
+
+
+# -- concatenate ----------------------------------------------------------------
+
+def concatenate(xs, axis):
+    return bind(concatenate_p, *xs, axis=int(axis))
+
+
+def _concat_aval(*xs, axis):
+    shape = list(xs[0].shape)
+    shape[axis] = sum(x.shape[axis] for x in xs)
+    return ShapedArray(shape, np.result_type(*[x.dtype for x in xs]))
+
+
+def _concat_jvp(tangents, ans, *xs, axis):
+    dt = ans.dtype
+    parts = [t if t is not None else np.zeros(shape_of(x), dt) for t, x in zip(tangents, xs)]
+    return concatenate(parts, axis)
+
+
+def _concat_transpose(ct, *xs, axis):
+    out, start = [], 0
+    for x in xs:
+        n = shape_of(x)[axis]
+        if _undef(x):
+            idx = [("slice", None, None, None)] * len(shape_of(x))
+            idx[axis] = ("slice", start, start + n, None)
+            out.append(gather(ct, tuple(idx)))
+        else:
+            out.append(None)
+        start += n
+    return out
+
+
+concatenate_p = register(Primitive(
+    "concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis), _concat_aval,
+    jvp=_concat_jvp, transpose=_concat_transpose, linear=True))
+
+
+# -- indexing -------------------------------------------------------------------
+# An index is a static tuple of entries:
+#   ("int", i) | ("slice", start, stop, step) | ("none",) | ("array", k)
+# where ("array", k) refers to the k-th integer-array operand after x.
+
+def _np_index(spec, arrays):
+    out = []
+    for e in spec:
+        kind = e[0]
+        if kind == "int":
+            out.append(e[1])
+        elif kind == "slice":
+            out.append(slice(e[1], e[2], e[3]))
+        elif kind == "none":
+            out.append(None)
+        else:
+            out.append(np.asarray(arrays[e[1]]))
+    return tuple(out)
+
+
+def gather(x, spec, *arrays):
+    return bind(gather_p, x, *arrays, spec=tuple(spec))
+
+
+def _gather_impl(x, *arrays, spec):
+    return _copy(np.asarray(x)[_np_index(spec, arrays)])
+
+
+def _gather_aval(x, *arrays, spec):
+    dummy = np.broadcast_to(np.zeros((), x.dtype), x.shape)
+    idx = _np_index(spec, [np.zeros(a.shape, a.dtype) for a in arrays])
+    return ShapedArray(np.shape(dummy[idx]), x.dtype)
+
+
+def _scatter_add_impl(ct, *arrays, spec, shape):
+    out = np.zeros(shape, dtype=np.result_type(ct))
+    idx = _np_index(spec, arrays)
+    if arrays:
+        np.add.at(out, idx, ct)       # repeated indices accumulate
+    else:
+        out[idx] = ct
+    return out
+
+
+gather_p = register(Primitive(
+    "gather", _gather_impl, _gather_aval,
+    jvp=lambda ts, ans, x, *arrays, spec: gather(ts[0], spec, *arrays),
+    transpose=lambda ct, x, *arrays, spec: [bind(scatter_add_p, ct, *arrays, spec=spec, shape=x.shape)]
+    + [None] * len(arrays),
+    linear=True))
+
+scatter_add_p = register(Primitive(
+    "scatter_add", _scatter_add_impl,
+    lambda ct, *arrays, spec, shape: ShapedArray(shape, ct.dtype),
+    jvp=lambda ts, ans, ct, *arrays, spec, shape: bind(scatter_add_p, ts[0], *arrays, spec=spec, shape=shape),
+    transpose=lambda ct, x, *arrays, spec, shape: [gather(ct, spec, *arrays)] + [None] * len(arrays),
+    linear=True))
+
+
+# -- einsum -----------------------------------------------------------------------
+# ``spec`` is explicit ("ij,jk->ik"): no ellipsis, no index repeated within an
+# operand (partiald.numpy normalizes user specs to this form).
+
+def einsum(spec, *operands):
+    return bind(einsum_p, *operands, spec=spec)
+
+
+def _split_spec(spec):
+    ins, out = spec.split("->")
+    return ins.split(","), out
+
+
+def _einsum_impl(*ops, spec):
+    return np.einsum(spec, *ops, optimize=len(ops) > 2)
+
+
+def _einsum_aval(*ops, spec):
+    ins, out = _split_spec(spec)
+    sizes = {}
+    for sub, op in zip(ins, ops):
+        for c, d in zip(sub, op.shape):
+            sizes[c] = d
+    return ShapedArray(tuple(sizes[c] for c in out), np.result_type(*[o.dtype for o in ops]))
+
+
+def _einsum_jvp(tangents, ans, *ops, spec):
+    out = None
+    for i, t in enumerate(tangents):
+        if t is None:
+            continue
+        term = einsum(spec, *ops[:i], t, *ops[i + 1:])
+        out = term if out is None else bind(_add_p(), out, term)
+    return out
+
+
+def _add_p():
+    from .elementwise import add_p
+    return add_p
+
+
+def _einsum_transpose(ct, *ops, spec):
+    ins, out = _split_spec(spec)
+    k = next(i for i, o in enumerate(ops) if _undef(o))
+    target = ins[k]
+    others = [(s, o) for i, (s, o) in enumerate(zip(ins, ops)) if i != k]
+    available = set(out).union(*[set(s) for s, _ in others]) if others else set(out)
+    kept = "".join(c for c in target if c in available)
+    new_spec = ",".join([out] + [s for s, _ in others]) + "->" + kept
+    res = einsum(new_spec, ct, *[o for _, o in others])
+    if kept != target:
+        # indices summed away in the forward pass: the cotangent is constant along them
+        shape = ops[k].shape
+        res = broadcast_to(reshape(res, tuple(d if c in available else 1 for c, d in zip(target, shape))), shape)
+    return [res if i == k else None for i in range(len(ops))]
+
+
+einsum_p = register(Primitive("einsum", _einsum_impl, _einsum_aval, jvp=_einsum_jvp,
+                              transpose=_einsum_transpose, rule_name="product rule"))

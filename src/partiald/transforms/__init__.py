@@ -1,0 +1,1 @@
+"""Transformations from Graph to Graph: forward mode, reverse mode."""

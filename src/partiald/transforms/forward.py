@@ -1,0 +1,45 @@
+"""Forward mode: push tangents through a traced Graph with the JVP rules."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.graph import Graph, Lit
+
+
+def is_float(aval) -> bool:
+    return aval.dtype.kind in "fc"
+
+
+def jvp_graph_eval(graph: Graph, values: dict, tangents: list) -> list:
+    """Tangents of ``graph``'s outputs, given primal ``values`` of every variable
+    (as recorded while tracing) and input ``tangents`` (``None`` = zero).
+
+    Tangents may be arrays (forward mode) or abstract tracers of a linear
+    builder (linearization); rules only ``bind`` primitives, so both work, and
+    the computations that involve only primal values run at the level below.
+    """
+    # Derivative rules evaluate local derivatives that may be inf or NaN where a
+    # zero (co)tangent later masks them; NumPy's warnings there would be noise.
+    with np.errstate(all="ignore"):
+        return _jvp_eval(graph, values, tangents)
+
+
+def _jvp_eval(graph, values, tangents):
+    tan = {v: t for v, t in zip(graph.invars, tangents) if t is not None}
+
+    def val(x):
+        return x.val if isinstance(x, Lit) else values[x]
+
+    for eqn in graph.eqns:
+        ts = [None if isinstance(x, Lit) else tan.get(x) for x in eqn.inputs]
+        if all(t is None for t in ts) or not is_float(eqn.outvar.aval):
+            continue
+        prim = eqn.prim
+        if prim.jvp is None:
+            raise NotImplementedError(
+                f"primitive '{prim.name}' is not differentiable (no JVP rule); "
+                "apply stop_gradient to its input if its derivative is not needed")
+        t_out = prim.jvp(ts, values[eqn.outvar], *[val(x) for x in eqn.inputs], **eqn.params)
+        if t_out is not None:
+            tan[eqn.outvar] = t_out
+    return [None if o is None or isinstance(o, Lit) else tan.get(o) for o in graph.outvars]
