@@ -7,13 +7,13 @@ from . import ops as _ops  # noqa: F401  (registers the primitives)
 from . import numpy  # noqa: F401
 from . import nn  # noqa: F401
 from .api import (grad, hessian, hessian_diag, hvp, jacfwd, jacobian, jacrev, jvp, laplacian,
-                  linearize, make_graph, stop_gradient, value_and_grad, vjp)
+                  linearize, make_graph, ravel_pytree, stop_gradient, value_and_grad, vjp)
 from .check import check_grads
 from .core.errors import (EscapedTracerError, ExpressionTooLarge, MemoryBudgetError, ParseError,
                           TracerConversionError)
 from .core.graph import Graph
 from .core.interpret import interpret
-from .core.pytree import ravel_pytree, tree_flatten, tree_leaves, tree_map, tree_unflatten
+from .core.pytree import tree_flatten, tree_leaves, tree_map, tree_unflatten
 
 __version__ = "0.1.0"
 

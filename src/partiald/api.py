@@ -56,9 +56,10 @@ def _prepare(x, fname):
 
 
 def _finalize(x):
-    """Results leave as NumPy arrays or NumPy scalars (0-d), like NumPy's own functions."""
-    if isinstance(x, np.ndarray) and x.ndim == 0:
-        return x[()]
+    """Results leave as NumPy arrays; a 0-d float64 result is a Python float (float in,
+    float out), other 0-d results NumPy scalars (a float32 stays float32)."""
+    if isinstance(x, (np.ndarray, np.generic)) and x.ndim == 0:
+        return float(x) if x.dtype == np.float64 else x[()]
     return x
 
 
@@ -508,3 +509,30 @@ def stop_gradient(x: Any):
     """The value of ``x`` (a pytree), treated as a constant by every derivative."""
     flat, tree = tree_flatten(x)
     return tree_unflatten(tree, [pnp.stop_gradient(v) for v in flat])
+
+
+def ravel_pytree(tree):
+    """Flatten a pytree of arrays into one 1-D array.
+
+    Returns ``(flat, unravel)`` where ``unravel(flat)`` rebuilds the tree with
+    the original shapes and dtypes. Works on traced values too.
+    """
+    leaves, treedef = tree_flatten(tree)
+    shapes = [np.shape(x) for x in leaves]
+    dtypes = [getattr(x, "dtype", np.result_type(x)) for x in leaves]
+    sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
+    if leaves:
+        flat = pnp.concatenate([pnp.reshape(x, (-1,)) for x in leaves])
+    else:
+        flat = np.zeros((0,))
+
+    def unravel(v):
+        if np.shape(v) != (sum(sizes),):
+            raise ValueError(f"unravel expects shape {(sum(sizes),)}, got {np.shape(v)}")
+        out, start = [], 0
+        for shape, size, dt in zip(shapes, sizes, dtypes):
+            piece = pnp.reshape(v[start:start + size], shape)
+            out.append(piece.astype(dt) if piece.dtype != dt else piece)
+            start += size
+        return tree_unflatten(treedef, out)
+    return flat, unravel

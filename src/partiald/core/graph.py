@@ -136,8 +136,8 @@ def _var_names():
 
 
 def _fmt_value(v, limit=8):
-    if isinstance(v, (bool, int, float, complex, np.generic)) or np.ndim(v) == 0:
-        return repr(float(v)) if isinstance(v, (float, np.floating)) else repr(v.item() if isinstance(v, np.generic) else v)
+    if np.ndim(v) == 0:
+        return repr(v if type(v) in (bool, int, float, complex) else np.asarray(v).item())
     a = np.asarray(v)
     if a.size <= limit:
         return np.array2string(a, precision=4, separator=", ").replace("\n", "")

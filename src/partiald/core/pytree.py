@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import numpy as np
-
 
 class TreeDef(NamedTuple):
     kind: str            # "leaf", "none", "tuple", "list", "dict", or "namedtuple"
@@ -124,32 +122,3 @@ def tree_map(f, tree, *rest):
             raise ValueError(f"tree_map: structures differ: {treedef} vs {rt}")
         others.append(rl)
     return tree_unflatten(treedef, [f(*xs) for xs in zip(leaves, *others)])
-
-
-def ravel_pytree(tree):
-    """Flatten a pytree of arrays into one 1-D array.
-
-    Returns ``(flat, unravel)`` where ``unravel(flat)`` rebuilds the tree with
-    the original shapes and dtypes. Works on traced values too.
-    """
-    from .. import numpy as pnp
-
-    leaves, treedef = tree_flatten(tree)
-    shapes = [np.shape(x) for x in leaves]
-    dtypes = [getattr(x, "dtype", np.result_type(x)) for x in leaves]
-    sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
-    if leaves:
-        flat = pnp.concatenate([pnp.reshape(x, (-1,)) for x in leaves])
-    else:
-        flat = np.zeros((0,))
-
-    def unravel(v):
-        if np.shape(v) != (sum(sizes),):
-            raise ValueError(f"unravel expects shape {(sum(sizes),)}, got {np.shape(v)}")
-        out, start = [], 0
-        for shape, size, dt in zip(shapes, sizes, dtypes):
-            piece = pnp.reshape(v[start:start + size], shape)
-            out.append(piece.astype(dt) if piece.dtype != dt else piece)
-            start += size
-        return tree_unflatten(treedef, out)
-    return flat, unravel

@@ -88,8 +88,7 @@ class Builder:
             else:
                 vals.append(a)
         if abstract:
-            aval = prim.abstract_eval(*[x.aval if isinstance(x, (Var,)) else (x.val if isinstance(x.val, (bool, int, float, complex)) else x.aval)
-                                        for x in inputs], **params)
+            aval = prim.abstract_eval(*[_abstract_arg(x) for x in inputs], **params)
             out_val = None
         else:
             out_val = bind(prim, *vals, **params)
@@ -115,6 +114,13 @@ class Builder:
         outvars = [None if o is None else self.lift(o) for o in outs]
         self.active = False
         return Graph(invars, self.constvars, self.consts, self.eqns, outvars, self.values)
+
+
+def _abstract_arg(x):
+    """What a shape rule sees: the aval, or a Python scalar itself (weakly typed)."""
+    if isinstance(x, Lit) and isinstance(x.val, (bool, int, float, complex)):
+        return x.val
+    return x.aval
 
 
 def _escaped(t):

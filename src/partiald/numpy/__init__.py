@@ -15,7 +15,6 @@ import numpy as _np
 from ..core.primitive import bind
 from ..core.trace import Tracer
 from ..ops import elementwise as _ew
-from ..ops import linalg as _la
 from ..ops import reduce as _red
 from ..ops import shape as _sh
 from . import linalg  # noqa: F401  (pnp.linalg)
@@ -616,8 +615,9 @@ def matmul(a, b):
     ka = sa[-1]
     kb = sb[0] if len(sb) == 1 else sb[-2]
     if ka != kb:
+        dim_b = 0 if len(sb) == 1 else len(sb) - 2
         raise ValueError(f"matmul: shapes {sa} and {sb} are not aligned: "
-                         f"{ka} (last dim of the first) != {kb} (dim {0 if len(sb) == 1 else len(sb) - 2} of the second)")
+                         f"{ka} (last dim of the first) != {kb} (dim {dim_b} of the second)")
     if len(sa) == 1 and len(sb) == 1:
         return einsum("i,i->", a, b)
     if len(sa) == 1:
@@ -722,6 +722,10 @@ def size(x):
 __all__ = sorted(name for name, v in dict(globals()).items()
                  if not name.startswith("_") and name not in ("annotations", "difflib", "string", "bind",
                                                               "Tracer"))
+
+
+#: name -> function, the lookup table for NumPy calls that meet a traced value
+FUNCTIONS = {name: globals()[name] for name in __all__ if callable(globals()[name])}
 
 
 def __getattr__(name):

@@ -118,7 +118,7 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     if method != "__call__" or kwargs.get("out") is not None:
         raise TypeError(f"numpy.{ufunc.__name__}.{method} (or out=) is not supported on traced arrays; "
                         f"use pnp.{name} functionally")
-    f = getattr(pnp, name, None) if name in pnp.__all__ else None
+    f = pnp.FUNCTIONS.get(name)
     if f is None:
         raise pnp._unsupported(ufunc.__name__)
     return f(*inputs)
@@ -131,7 +131,7 @@ def _array_function(self, func, types, args, kwargs):
     mod = getattr(func, "__module__", "") or ""
     name = func.__name__
     ns = pnp.linalg if "linalg" in mod else pnp
-    f = getattr(ns, name, None) if name in ns.__all__ else None
+    f = ns.FUNCTIONS.get(name)
     if f is None:
         raise pnp._unsupported(("linalg." if ns is pnp.linalg else "") + name)
     return f(*args, **kwargs)

@@ -222,9 +222,9 @@ def _integer_pow_jvp(tangents, ans, x, n):
     # d/dx x^n = n x^(n-1)
     if n == 0:
         return None
-    coef = n if n == 1 else mul(integer_pow(x, n - 1), float(n))
     if n == 1:
         return tangents[0]
+    coef = mul(x if n == 2 else integer_pow(x, n - 1), float(n))
     return safe_mul(tangents[0], coef)
 
 

@@ -1,0 +1,22 @@
+"""Shared test configuration: Hypothesis profiles and fixed seeds.
+
+Profiles (select with HYPOTHESIS_PROFILE): ``ci`` (default, 100 examples,
+deadline 1 s), ``dev`` (10 examples), ``nightly`` (thousands, no deadline).
+"""
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("ci", max_examples=100, deadline=1000, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow], database=None)
+settings.register_profile("dev", max_examples=10, deadline=None, database=None)
+settings.register_profile("nightly", max_examples=5000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow], database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
