@@ -8,16 +8,14 @@ from __future__ import annotations
 import numpy as np
 
 from .. import numpy as pnp
+from ..core.primitive import bind
+from ..ops.elementwise import logistic_p
 
 
 def sigmoid(x):
-    """``1 / (1 + exp(-x))``, accurate in both tails (no overflow, no cancellation)."""
-    x = pnp._to_float(x)
-    pos = pnp.greater_equal(x, 0)
-    # each branch is evaluated where it is accurate; where() keeps the other
-    # branch's overflow out of the value and the gradient
-    z = pnp.exp(pnp.where(pos, pnp.negative(x), x))
-    return pnp.where(pos, pnp.divide(1.0, pnp.add(1.0, z)), pnp.divide(z, pnp.add(1.0, z)))
+    """``1 / (1 + exp(-x))``, accurate in both tails (no overflow, no cancellation);
+    its derivative is ``sigmoid(x) * (1 - sigmoid(x))``."""
+    return bind(logistic_p, pnp._to_float(x))
 
 
 def relu(x):

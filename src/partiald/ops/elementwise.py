@@ -283,21 +283,19 @@ def _arctan2_jvp(tangents, ans, y, x):
 arctan2_p = _prim("arctan2", np.arctan2, float_elementwise_aval, _arctan2_jvp, rule_name="chain rule (atan2)")
 
 
-def _logaddexp_weight(a, b, ans):
-    # d/da log(e^a + e^b) = e^(a - ans); when that is NaN (both inputs the same
-    # infinity) use the limit: 1 if a > b, 0 if a < b, 1/2 on a tie.
-    d = sub(a, ans)
-    fallback = select(compare(a, b, "gt"), 1.0, select(compare(a, b, "lt"), 0.0, 0.5))
-    return select(compare(d, d, "ne"), fallback, exp(d))
+def _logaddexp_weight(a, b):
+    # d/da log(e^a + e^b) = sigmoid(a - b); where a == b (also both the same
+    # infinity, where a - b is NaN) the weight is sigmoid(0) = 1/2.
+    return logistic(select(compare(a, b, "eq"), 0.0, sub(a, b)))
 
 
 def _logaddexp_jvp(tangents, ans, a, b):
     ta, tb = tangents
     terms = []
     if ta is not None:
-        terms.append(safe_mul(ta, _logaddexp_weight(a, b, ans)))
+        terms.append(safe_mul(ta, _logaddexp_weight(a, b)))
     if tb is not None:
-        terms.append(safe_mul(tb, _logaddexp_weight(b, a, ans)))
+        terms.append(safe_mul(tb, _logaddexp_weight(b, a)))
     out = terms[0] if len(terms) == 1 else add(*terms)
     return broadcast_tangent(out, shape_of(ans))
 
@@ -329,6 +327,18 @@ def sqrt(x): return bind(sqrt_p, x)
 def sign(x): return bind(sign_p, x)
 
 
+def logistic(x): return bind(logistic_p, x)
+
+
+def _logistic_impl(x):
+    # 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) for x < 0: no overflow, and
+    # full relative accuracy in both tails.
+    x = np.asarray(x)
+    z = np.exp(-np.abs(x))
+    out = np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+    return out[()] if out.ndim == 0 else out
+
+
 def _recip(x):
     return div(1.0, x)
 
@@ -349,6 +359,8 @@ arccos_p = _unary("arccos", np.arccos, lambda ans, x: neg(_recip(sqrt(sub(1.0, m
                   rule_name="inverse trig rule")
 arctan_p = _unary("arctan", np.arctan, lambda ans, x: _recip(add(1.0, mul(x, x))),
                   rule_name="inverse trig rule")
+logistic_p = _unary("logistic", _logistic_impl, lambda ans, x: mul(ans, sub(1.0, ans)),
+                    rule_name="sigmoid rule")
 sqrt_p = _unary("sqrt", np.sqrt, lambda ans, x: div(0.5, ans), rule_name="power rule")
 abs_p = _prim("abs", np.abs, elementwise_aval, _scale_jvp(lambda ans, x: sign(x)),
               rule_name="absolute value rule")
@@ -360,4 +372,4 @@ stop_gradient_p = _prim("stop_gradient", lambda x: np.array(x, copy=True) if np.
 
 ANALYTIC = frozenset({"exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh",
                       "arcsin", "arccos", "arctan", "sqrt", "add", "sub", "neg", "mul", "safe_mul",
-                      "div", "integer_pow", "pow", "logaddexp", "convert"})
+                      "div", "integer_pow", "pow", "logaddexp", "convert", "logistic"})

@@ -1,0 +1,1 @@
+"""Code generation from Graphs to straight-line NumPy source."""

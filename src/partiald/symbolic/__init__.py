@@ -1,0 +1,1 @@
+"""Formulas: parsing, canonical simplification, printing and explanations of exact derivatives."""

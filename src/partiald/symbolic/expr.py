@@ -1,0 +1,473 @@
+"""``Expr``: a formula with named variables, its exact partial derivatives,
+values, printing, explanations and compiled code.
+
+An Expr is a view on a scalar Graph of the engine's IR. ``diff`` runs the
+engine's forward-mode rules on the Graph with symbolic values (see
+``canonical.py``), so the derivative of a formula and the derivative
+``partiald.grad`` computes for the same function come from the same rules.
+"""
+from __future__ import annotations
+
+import inspect
+import warnings
+from fractions import Fraction
+
+import numpy as np
+
+from ..compile.codegen import compile_graph
+from ..core.errors import ExpressionTooLarge, ParseError
+from ..core.graph import ShapedArray
+from ..core.primitive import REGISTRY, bind
+from ..core.trace import Builder, Tracer
+from ..transforms.forward import jvp_graph_eval
+from . import canonical as C
+from .printing import to_latex, to_str, to_unicode
+
+#: the highest derivative order ``diff`` accepts
+MAX_ORDER = 1000
+
+
+# -- lowering: parser AST -> canonical node -----------------------------------------------
+
+_FUNC_ALIASES = {"ln": "log", "arcsin": "asin", "arccos": "acos", "arctan": "atan"}
+
+
+def _number(text):
+    try:
+        if set(text) <= set("0123456789"):
+            if len(text) > 1300:    # about MAX_INT_BITS bits
+                raise ExpressionTooLarge(f"the integer {text[:20]}... has {len(text)} digits, over the limit")
+            return C.num(int(text))
+        q = Fraction(text)
+        return C.num(q)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"bad number {text!r}") from None
+
+
+def ast_to_node(ast) -> C.Node:
+    """Canonical node of a parser AST (iterative: deep or wide input is fine)."""
+    results = {}
+    stack = [(ast, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if key in results:
+            continue
+        kind = node[0]
+        if kind in ("num", "name", "const"):
+            results[key] = (_number(node[1]) if kind == "num" else
+                            C.sym(node[1]) if kind == "name" else C.const(node[1]))
+            continue
+        kids = list(node[1]) if kind in ("add", "mul") else [node[2]] if kind == "call" else list(node[1:])
+        if not done:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in results)
+            continue
+        vals = [results[id(k)] for k in kids]
+        if kind == "add":
+            r = C.add(*vals)
+        elif kind == "mul":
+            r = C.mul(*vals)
+        elif kind == "neg":
+            r = C.neg(vals[0])
+        elif kind == "div":
+            r = C.div(vals[0], vals[1])
+        elif kind == "pow":
+            r = C.power(vals[0], vals[1])
+        elif kind == "call":
+            r = _call(node[1], vals[0])
+        else:
+            raise ValueError(f"unknown AST node {kind!r}")
+        results[key] = r
+    return C.check_size(results[id(ast)])
+
+
+def _call(name, arg):
+    name = _FUNC_ALIASES.get(name, name)
+    if name == "sqrt":
+        return C.power(arg, C.num(Fraction(1, 2)))
+    return C.func(name, arg)
+
+
+# -- lowering: canonical node -> Graph ------------------------------------------------------
+
+def _lower_pow(b, e, memo):
+    """``b ** e`` for a lowered base ``b`` and an exponent node ``e``."""
+    ev = e.args[0] if e.kind == "num" else None
+    if isinstance(ev, Fraction) and ev.denominator == 1:
+        return bind(REGISTRY["integer_pow"], b, n=int(ev))
+    if ev == Fraction(1, 2):
+        return bind(REGISTRY["sqrt"], b)
+    return bind(REGISTRY["pow"], b, float(ev) if ev is not None else memo[e])
+
+
+_PRIM_OF_FUNC = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh",
+                 "sinh": "sinh", "cosh": "cosh", "asin": "arcsin", "acos": "arccos", "atan": "arctan",
+                 "abs": "abs", "sign": "sign", "sigmoid": "logistic"}
+
+
+def _balanced(op, items):
+    items = list(items)
+    while len(items) > 1:
+        nxt = [bind(REGISTRY[op], items[i], items[i + 1]) for i in range(0, len(items) - 1, 2)]
+        if len(items) % 2:
+            nxt.append(items[-1])
+        items = nxt
+    return items[0]
+
+
+def _lower(n, memo):
+    k = n.kind
+    if k == "num":
+        return float(n.args[0])
+    if k == "const":
+        return float(np.pi) if n.args[0] == "pi" else float(np.e)
+    if k == "sym":
+        return memo[n]
+    if k == "add":
+        constant, pairs = n.args
+        terms = []
+        for c, t in pairs:
+            v = memo[t]
+            terms.append(v if c == 1 else bind(REGISTRY["neg"], v) if c == -1 else
+                         bind(REGISTRY["mul"], float(c), v))
+        if constant != 0:
+            terms.append(float(constant))
+        return _balanced("add", terms)
+    if k == "mul":
+        coef, factors = n.args
+        nums, dens = [], []
+        for b, e in factors:
+            ev = e.args[0] if e.kind == "num" else None
+            if isinstance(ev, Fraction) and ev < 0:
+                dens.append(memo[b] if ev == -1 else _lower_pow(memo[b], C.num(-ev), memo))
+            else:
+                nums.append(memo[b] if ev == 1 else _lower_pow(memo[b], e, memo))
+        if coef != 1 or not nums:
+            nums.insert(0, float(coef))
+        out = _balanced("mul", nums)
+        return bind(REGISTRY["div"], out, _balanced("mul", dens)) if dens else out
+    name = n.args[0]
+    args = [memo[a] for a in n.args[1:]]
+    if name in _PRIM_OF_FUNC:
+        return bind(REGISTRY[_PRIM_OF_FUNC[name]], *args)
+    if name == "relu":
+        return bind(REGISTRY["maximum"], args[0], 0.0)
+    if name == "softplus":
+        return bind(REGISTRY["logaddexp"], args[0], 0.0)
+    if name == "step":
+        return bind(REGISTRY["select"], bind(REGISTRY["compare"], args[0], 0.0, op="gt"), 1.0, 0.0)
+    if name == "max":
+        return bind(REGISTRY["maximum"], *args)
+    if name == "min":
+        return bind(REGISTRY["minimum"], *args)
+    raise ValueError(f"no primitive for function {name!r}")
+
+
+def node_to_graph(root, variables):
+    """The scalar Graph computing ``root`` from the named ``variables`` (in order)."""
+    b = Builder("formula")
+    memo = {}
+    ins = []
+    for v in variables:
+        t = b.new_arg(ShapedArray((), np.float64))
+        ins.append(t)
+        memo[C.sym(v)] = t
+    for n in C.topo_order(root):
+        if n.kind != "sym":
+            memo[n] = _lower(n, memo)
+    out = memo[root]
+    return b.finish([t._var for t in ins], [out])
+
+
+def graph_to_node(graph, variables):
+    """Interpret a scalar Graph on symbolic inputs; return the output node and every value."""
+    values = {}
+    for v, name in zip(graph.invars, variables):
+        values[v] = C.sym(name)
+    for cv, c in zip(graph.constvars, graph.consts):
+        values[cv] = C.as_node(c)
+
+    def read(x):
+        return C.as_node(x.val) if not hasattr(x, "count") else values[x]
+
+    for eqn in graph.eqns:
+        values[eqn.outvar] = bind(eqn.prim, *[read(x) for x in eqn.inputs], **eqn.params)
+    return read(graph.outvars[0]), values
+
+
+# -- Expr ---------------------------------------------------------------------------------
+
+class Expr:
+    """A formula in named scalar variables.
+
+    Build one with :func:`expr`. Printing gives the canonical text form
+    (``str``), ``unicode()``, ``latex()``; ``diff``, ``gradient`` and
+    ``hessian`` give exact partial derivatives; calling it evaluates it.
+    """
+
+    __slots__ = ("node", "_variables", "_graph", "_compiled")
+
+    def __init__(self, node: C.Node, variables=None):
+        self.node = node
+        self._variables = tuple(sorted(node.free)) if variables is None else tuple(variables)
+        self._graph = None
+        self._compiled = None
+
+    # -- structure -----------------------------------------------------------
+    @property
+    def variables(self):
+        """The variable names, sorted."""
+        return self._variables
+
+    @property
+    def graph(self):
+        """The scalar Graph of this formula (inputs in ``variables`` order)."""
+        if self._graph is None:
+            self._graph = node_to_graph(self.node, self._variables)
+        return self._graph
+
+    def __eq__(self, other):
+        if isinstance(other, Expr):
+            return self.node is other.node
+        if isinstance(other, (int, float, Fraction)) and not isinstance(other, bool):
+            return self.node is C.num(other)
+        return NotImplemented
+
+    def __hash__(self):
+        return hash(id(self.node))
+
+    def is_number(self):
+        return self.node.kind == "num"
+
+    def __float__(self):
+        if self.node.kind == "num":
+            return float(self.node.args[0])
+        if not self.node.free:
+            return float(self.compile()())
+        raise TypeError(f"cannot convert the formula {self} to a float: it has variables "
+                        f"{', '.join(self.variables)}; call it with values, e.g. f({self.variables[0]}=1.0)")
+
+    # -- printing -------------------------------------------------------------
+    def __str__(self):
+        return to_str(self.node)
+
+    def __repr__(self):
+        return f"Expr('{to_str(self.node)}')"
+
+    def unicode(self):
+        """Terminal form: ``2x + 3y``, ``x²``, ``√x``."""
+        return to_unicode(self.node)
+
+    def latex(self):
+        """LaTeX form: ``x^{2} + 3 x y``."""
+        return to_latex(self.node)
+
+    def _repr_latex_(self):
+        return f"${self.latex()}$"
+
+    # -- derivatives -----------------------------------------------------------
+    def _diff1(self, var):
+        graph = self.graph
+        out, values = graph_to_node(graph, self._variables)
+        tangents = [C.ONE if name == var else None for name in self._variables]
+        (t,) = jvp_graph_eval(graph, values, tangents)
+        node = C.ZERO if t is None else C.as_node(t)
+        return Expr(C.check_size(node), self._variables)
+
+    def diff(self, *variables, n=1):
+        """Partial derivative: ``diff("x")``, mixed ``diff("x", "y")``, ``diff("x", n=3)``.
+
+        The result keeps this formula's variables (a variable that drops out is
+        still an argument of ``compile()``).
+        """
+        if not variables:
+            if len(self.variables) == 1:
+                variables = self.variables
+            else:
+                raise TypeError(f"diff() needs the variable(s) to differentiate by; this formula has "
+                                f"{', '.join(self.variables) or 'no variables'}")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"derivative order n must be a non-negative integer, got {n!r}")
+        seq = []
+        for v in variables:
+            if not isinstance(v, str):
+                raise TypeError(f"variable names are strings, got {v!r}")
+            seq.extend([v] * n)
+        if len(seq) > MAX_ORDER:
+            raise ExpressionTooLarge(f"derivative order {len(seq)} is over the limit of {MAX_ORDER}")
+        result = self
+        for v in seq:
+            if v not in result.node.free:      # constant in v (this covers numbers)
+                return Expr(C.ZERO, self._variables)
+            result = result._diff1(v)
+        return result
+
+    def gradient(self):
+        """The first partials, one per variable in ``variables`` order."""
+        return tuple(self.diff(v) for v in self.variables)
+
+    def hessian(self):
+        """The second partials as a tuple of tuples (symmetric)."""
+        grads = self.gradient()
+        vs = self.variables
+        rows = [[None] * len(vs) for _ in vs]
+        for i, g in enumerate(grads):
+            for j in range(i, len(vs)):
+                h = g.diff(vs[j])
+                rows[i][j] = rows[j][i] = h
+        return tuple(tuple(r) for r in rows)
+
+    def explain(self, var):
+        """The steps of ``diff(var)``, each naming its rule; ``str()`` prints them numbered."""
+        from .explain import explain
+        return explain(self, var)
+
+    # -- evaluation ---------------------------------------------------------------
+    def compile(self):
+        """A fast numeric function of the variables (positional, in ``variables`` order),
+        from generated NumPy code; it broadcasts, constants included."""
+        if self._compiled is None:
+            fn = compile_graph(self.graph)
+            n = len(self._variables)
+
+            def f(*args):
+                if len(args) != n:
+                    raise TypeError(f"the compiled formula takes {n} argument(s) "
+                                    f"({', '.join(self._variables)}), got {len(args)}")
+                arrays = [np.asarray(a, dtype=np.float64) for a in args]
+                with np.errstate(all="ignore"):
+                    (out,) = fn(*arrays)
+                shape = np.broadcast_shapes(*[a.shape for a in arrays]) if arrays else ()
+                out = np.broadcast_to(np.asarray(out, dtype=np.float64), shape)
+                return float(out) if out.ndim == 0 else np.array(out)
+            f.source = fn.source
+            f.variables = self._variables
+            self._compiled = f
+        return self._compiled
+
+    def __call__(self, *args, **values):
+        """Evaluate at a point: ``f(x=1, y=2)`` (or positionally in ``variables`` order).
+        Arrays broadcast."""
+        if args and values:
+            raise TypeError("pass values either positionally or by name, not both")
+        if values:
+            unknown = set(values) - set(self._variables)
+            missing = [v for v in self._variables if v not in values]
+            if unknown:
+                raise TypeError(f"unknown variable(s) {', '.join(sorted(unknown))}; "
+                                f"this formula has {', '.join(self._variables) or 'no variables'}")
+            if missing:
+                raise TypeError(f"missing value(s) for {', '.join(missing)}")
+            args = tuple(values[v] for v in self._variables)
+        return self.compile()(*args)
+
+    def subs(self, **values):
+        """Substitute numbers for some variables; returns a new Expr."""
+        graph = self.graph
+        mapping = {}
+        for name in self._variables:
+            mapping[name] = C.as_node(values[name]) if name in values else C.sym(name)
+        env = {v: mapping[name] for v, name in zip(graph.invars, self._variables)}
+
+        def read(x):
+            return C.as_node(x.val) if not hasattr(x, "count") else env[x]
+        for eqn in graph.eqns:
+            env[eqn.outvar] = bind(eqn.prim, *[read(x) for x in eqn.inputs], **eqn.params)
+        node = read(graph.outvars[0])
+        return Expr(node, tuple(v for v in self._variables if v not in values))
+
+    def equals(self, other, samples=16, seed=0):
+        """Whether two formulas are equal: by canonical form, then at random points.
+
+        Returns True or False; see :meth:`compare` for the undecided case and a
+        point where they differ.
+        """
+        return self.compare(other, samples, seed)[0] is True
+
+    def compare(self, other, samples=16, seed=0):
+        """``(verdict, detail)``: ``True`` (equal), ``False`` (with a point where they
+        differ) or ``None`` (undecided: too few points where both are defined)."""
+        other = expr(other) if not isinstance(other, Expr) else other
+        diff = C.sub(self.node, other.node)
+        if diff is C.ZERO:
+            return True, "identical canonical forms"
+        names = sorted(self.node.free | other.node.free)
+        rng = np.random.default_rng(seed)
+        f1 = Expr(self.node, names).compile()
+        f2 = Expr(other.node, names).compile()
+        pts = rng.uniform(-2.0, 2.0, size=(samples, len(names)))
+        pts = np.concatenate([pts, rng.uniform(0.1, 3.0, size=(samples, len(names)))])
+        a = np.atleast_1d(f1(*pts.T)) if names else np.full(len(pts), f1())
+        b = np.atleast_1d(f2(*pts.T)) if names else np.full(len(pts), f2())
+        ok = np.isfinite(a) & np.isfinite(b)
+        if ok.sum() < 4:
+            return None, "undecided: the formulas are defined at too few sample points"
+        bad = ok & (np.abs(a - b) > 1e-9 * np.maximum(1.0, np.maximum(np.abs(a), np.abs(b))))
+        if bad.any():
+            i = int(np.argmax(bad))
+            point = {n: float(v) for n, v in zip(names, pts[i])}
+            return False, f"differ at {point}: {float(a[i])!r} vs {float(b[i])!r}"
+        return True, f"equal at {int(ok.sum())} random points"
+
+
+def expr(source, variables=None) -> Expr:
+    """A formula from text (``"x^2 + 3*x*y"``), a Python function of scalars
+    (``lambda x, y: x**2 + 3*x*y``), or an Expr.
+
+    Raises:
+      ParseError: the text is not a formula (the message points at the problem).
+      ExpressionTooLarge: the formula exceeds the size limits.
+    """
+    if isinstance(source, Expr):
+        return source
+    if isinstance(source, str):
+        from .parser import parse
+        ast = parse(source)
+        node = ast_to_node(ast)
+        _check_names(source, node)
+        return Expr(node)
+    if callable(source):
+        return _from_function(source, variables)
+    if isinstance(source, (int, float, Fraction)) and not isinstance(source, bool):
+        return Expr(C.num(source))
+    raise TypeError(f"expr() takes formula text, a Python function or a number, got {type(source).__name__}")
+
+
+class FormulaWarning(UserWarning):
+    """A formula parsed, but probably not as meant."""
+
+
+def _check_names(text, node):
+    from .parser import split_hint
+    names = set(node.free)
+    for name in sorted(names):
+        hint = split_hint(name, names - {name})
+        if hint is not None:
+            warnings.warn(f"'{name}' in {text!r} is one variable name; {hint}", FormulaWarning, stacklevel=3)
+
+
+def _from_function(fn, variables=None):
+    if variables is None:
+        try:
+            params = list(inspect.signature(fn).parameters.values())
+        except (TypeError, ValueError):
+            raise TypeError("expr(f): cannot read the parameters of f; pass variables=[...]") from None
+        if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+            raise TypeError("expr(f): f must take named scalar parameters (no *args/**kwargs), "
+                            "or pass variables=[...]")
+        variables = [p.name for p in params]
+    b = Builder("expr")
+    ins = [b.new_arg(ShapedArray((), np.float64)) for _ in variables]
+    try:
+        out = fn(*ins)
+    except ParseError:
+        raise
+    if not isinstance(out, Tracer):
+        node = C.as_node(np.asarray(out, dtype=np.float64))
+        return Expr(node, tuple(sorted(variables)))
+    if out.shape != ():
+        raise TypeError(f"expr(f): f must return a scalar, got shape {out.shape}")
+    graph = b.finish([t._var for t in ins], [out])
+    node, _ = graph_to_node(graph, list(variables))
+    return Expr(C.check_size(node), tuple(sorted(variables)))
