@@ -299,14 +299,21 @@ def _size(x):
     return int(np.prod(np.shape(x), dtype=np.int64))
 
 
+def _fmt_bytes(n):
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n} bytes"
+
+
 def _check_budget(n_out, n_in, dtype, fname, budget):
     nbytes = n_out * n_in * np.dtype(dtype).itemsize
     if nbytes > budget:
         raise MemoryBudgetError(
-            f"{fname}: the dense result would take {nbytes / 2**30:.2f} GiB ({n_out} x {n_in} entries), "
-            f"over the memory budget of {budget / 2**30:.2f} GiB. Use pdx.hvp or pdx.vjp/jvp products "
-            "instead of the dense matrix, pdx.sparse_hessian/sparse_jacobian if it is sparse, "
-            "chunk_size to bound intermediate memory, or raise memory_budget.")
+            f"{fname}: the dense result would take {_fmt_bytes(nbytes)} ({n_out} x {n_in} entries of "
+            f"{np.dtype(dtype).name}), over the memory budget of {_fmt_bytes(budget)}. Instead of the "
+            "dense matrix, use products: pdx.hvp (Hessian-vector), pdx.jvp/pdx.vjp (Jacobian-vector), "
+            "pdx.hessian_diag; or raise the budget with memory_budget=<bytes>.")
 
 
 def _basis(flat, k):
@@ -401,8 +408,21 @@ def hessian(f, argnums=0, has_aux=False, *, memory_budget=None):
       array([[2., 2.],
              [2., 6.]])
     """
-    return jacfwd(jacrev(f, argnums, has_aux=has_aux, memory_budget=memory_budget), argnums,
-                  has_aux=has_aux, memory_budget=memory_budget)
+    inner = jacfwd(jacrev(f, argnums, has_aux=has_aux, memory_budget=memory_budget), argnums,
+                   has_aux=has_aux, memory_budget=memory_budget)
+
+    def hess(*args, **kwargs):
+        # check the whole Hessian against the budget before computing any of it
+        nums = _argnums(argnums, len(args), "hessian")
+        n_in = sum(_size(x) for x in tree_flatten(tuple(args[i] for i in nums))[0])
+        out = f(*args, **kwargs)
+        out = out[0] if has_aux else out
+        outs = tree_flatten(out)[0]
+        n_out = sum(_size(o) for o in outs)
+        dt = np.result_type(*[getattr(o, "dtype", np.float64) for o in outs]) if outs else np.float64
+        _check_budget(n_out * n_in, n_in, dt, "hessian", memory_budget or MEMORY_BUDGET)
+        return inner(*args, **kwargs)
+    return functools.wraps(f)(hess)
 
 
 def hvp(f, primals, tangents):
@@ -489,6 +509,9 @@ def make_graph(f: Callable, static_argnums: Sequence[int] = ()):
             if isinstance(x, (bool, int)) or isinstance(x, str) or x is None:
                 return x
             a = np.asarray(x, dtype=np.float64) if isinstance(x, float) else np.asarray(x)
+            if a.dtype == object:
+                raise TypeError(f"make_graph: argument of type {type(x).__name__} is not an array; pass "
+                                "NumPy arrays or numbers (or list its position in static_argnums)")
             t = b.new_arg(aval_of(a), a)
             invars.append(t._var)
             return t
@@ -508,6 +531,9 @@ def make_graph(f: Callable, static_argnums: Sequence[int] = ()):
 def stop_gradient(x: Any):
     """The value of ``x`` (a pytree), treated as a constant by every derivative."""
     flat, tree = tree_flatten(x)
+    for v in flat:
+        if not isinstance(v, (Tracer, np.ndarray, np.generic, int, float)):
+            raise TypeError(f"stop_gradient: leaves must be arrays or numbers, got {type(v).__name__}")
     return tree_unflatten(tree, [pnp.stop_gradient(v) for v in flat])
 
 
@@ -518,6 +544,9 @@ def ravel_pytree(tree):
     the original shapes and dtypes. Works on traced values too.
     """
     leaves, treedef = tree_flatten(tree)
+    for x in leaves:
+        if not isinstance(x, (Tracer, np.ndarray, np.generic, int, float)):
+            raise TypeError(f"ravel_pytree: leaves must be arrays or numbers, got {type(x).__name__} ({x!r:.40})")
     shapes = [np.shape(x) for x in leaves]
     dtypes = [getattr(x, "dtype", np.result_type(x)) for x in leaves]
     sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]

@@ -1,11 +1,14 @@
 """Exceptions that are part of the public API."""
+import unicodedata
 
 
 class ParseError(ValueError):
     """A formula could not be parsed.
 
     Attributes ``text``, ``pos``, ``line`` and ``col`` locate the problem; the
-    message shows the source line with a caret under ``pos``.
+    message shows the source line with a caret under ``pos``. The shown line is
+    made safe to print: control, invisible and bidirectional characters appear
+    as U+FFFD, tabs as spaces, and a long line is cut to a window around ``pos``.
     """
 
     def __init__(self, message, text="", pos=0, hint=None):
@@ -16,11 +19,42 @@ class ParseError(ValueError):
         self.col = self.pos - (before.rfind("\n") + 1) + 1
         self.hint = hint
         src = text.split("\n")[self.line - 1] if text else ""
-        caret = " " * (self.col - 1) + "^"
-        full = f"{message} (line {self.line}, column {self.col})\n  {src}\n  {caret}"
+        shown, pad = source_excerpt(src, self.col - 1)
+        full = f"{message} (line {self.line}, column {self.col})\n  {shown}\n  {' ' * pad}^"
         if hint:
             full += f"\nhint: {hint}"
         super().__init__(full)
+
+
+#: characters shown either side of the error position when a source line is long
+EXCERPT_HALF_WIDTH = 60
+
+
+def source_excerpt(line, index):
+    """The line as a ParseError shows it, and the caret's offset (terminal columns) under ``index``.
+
+    Unprintable characters (controls, bidi overrides, zero-width and unusual spaces,
+    combining marks) become U+FFFD so the terminal shows what is there and the caret
+    lines up; wide (East Asian) characters count two columns; lines longer than
+    2 * EXCERPT_HALF_WIDTH are cut around ``index`` with '...' at the cut ends.
+    """
+    start, end = 0, len(line)
+    if end > 2 * EXCERPT_HALF_WIDTH:
+        start = max(0, min(index - EXCERPT_HALF_WIDTH, end - 2 * EXCERPT_HALF_WIDTH))
+        end = min(end, start + 2 * EXCERPT_HALF_WIDTH)
+    prefix = "..." if start > 0 else ""
+    suffix = "..." if end < len(line) else ""
+    chars, pad = [], len(prefix)
+    for k in range(start, end):
+        c = line[k]
+        if c == "\t":
+            c = " "
+        elif not c.isprintable() or unicodedata.combining(c):
+            c = "\ufffd"
+        if k < index:
+            pad += 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+        chars.append(c)
+    return prefix + "".join(chars) + suffix, pad + max(0, index - end)
 
 
 class ExpressionTooLarge(ValueError):

@@ -143,11 +143,11 @@ around = round
 
 
 def log2(x):
-    return divide(log(x), _np.log(2.0))
+    return divide(log(x), float(_np.log(2.0)))
 
 
 def log10(x):
-    return divide(log(x), _np.log(10.0))
+    return divide(log(x), float(_np.log(10.0)))
 
 
 def positive(x):

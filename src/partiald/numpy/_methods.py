@@ -130,10 +130,12 @@ _UFUNC_NAMES = {"absolute": "abs", "true_divide": "divide", "rint": "round"}
 def _array_function(self, func, types, args, kwargs):
     mod = getattr(func, "__module__", "") or ""
     name = func.__name__
-    ns = pnp.linalg if "linalg" in mod else pnp
-    f = ns.FUNCTIONS.get(name)
+    ns = pnp.linalg if mod.endswith("linalg") else pnp if mod in ("numpy", "numpy._core.fromnumeric") or \
+        mod.startswith("numpy._core") or mod.startswith("numpy.lib") else None
+    f = ns.FUNCTIONS.get(name) if ns is not None else None
     if f is None:
-        raise pnp._unsupported(("linalg." if ns is pnp.linalg else "") + name)
+        sub = mod.split(".")[1] if mod.count(".") and not mod.split(".")[1].startswith("_") else ""
+        raise pnp._unsupported((sub + "." if sub and sub != "lib" else "") + name)
     return f(*args, **kwargs)
 
 

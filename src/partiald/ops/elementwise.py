@@ -135,7 +135,18 @@ def _select_aval(c, x, y):
     return ShapedArray(np.broadcast_shapes(shape_of(c), aval.shape), aval.dtype)
 
 
-select_p = _prim("select", np.where, _select_aval, _select_jvp, _select_transpose, linear=True,
+def _select_impl(c, x, y):
+    # np.where promotes a Python scalar branch strongly (float32 vs 0.0 -> float64);
+    # keep NumPy 2's weak-scalar rule, like every other elementwise primitive.
+    out = np.where(c, x, y)
+    dt = np.result_type(x if isinstance(x, (bool, int, float)) else np.asarray(x).dtype,
+                        y if isinstance(y, (bool, int, float)) else np.asarray(y).dtype)
+    if out.dtype != dt:
+        out = out.astype(dt)
+    return out[()] if out.ndim == 0 else out
+
+
+select_p = _prim("select", _select_impl, _select_aval, _select_jvp, _select_transpose, linear=True,
                  rule_name="piecewise rule")
 
 
@@ -159,7 +170,8 @@ convert_p = _prim("convert", _convert_impl, lambda x, dtype: ShapedArray(shape_o
 
 def _safe_mul_impl(x, y):
     # 0 * anything = 0: a zero (co)tangent contributes nothing, even times inf/NaN.
-    out = np.multiply(x, y)
+    with np.errstate(invalid="ignore"):
+        out = np.multiply(x, y)
     bad = np.isnan(out)
     if bad.any():
         zero = (np.asarray(x) == 0) | (np.asarray(y) == 0)
@@ -224,8 +236,7 @@ def _integer_pow_jvp(tangents, ans, x, n):
         return None
     if n == 1:
         return tangents[0]
-    coef = mul(x if n == 2 else integer_pow(x, n - 1), float(n))
-    return safe_mul(tangents[0], coef)
+    return safe_mul(tangents[0], mul(x if n == 2 else integer_pow(x, n - 1), float(n)))
 
 
 integer_pow_p = _prim("integer_pow", _integer_pow_impl, elementwise_aval, _integer_pow_jvp,
@@ -344,8 +355,14 @@ def _recip(x):
 
 
 exp_p = _unary("exp", np.exp, lambda ans, x: ans, rule_name="exponential rule")
-log_p = _unary("log", np.log, lambda ans, x: _recip(x), rule_name="logarithm rule")
-log1p_p = _unary("log1p", np.log1p, lambda ans, x: _recip(add(x, 1.0)), rule_name="logarithm rule")
+def _log_coef(u):
+    # d/du log(u) = 1/u for u >= 0; outside the domain the derivative is NaN, like the
+    # value (0 * sqrt(u) is NaN exactly there, and exactly 0 elsewhere, also at u = 0)
+    return add(_recip(u), mul(0.0, sqrt(u)))
+
+
+log_p = _unary("log", np.log, lambda ans, x: _log_coef(x), rule_name="logarithm rule")
+log1p_p = _unary("log1p", np.log1p, lambda ans, x: _log_coef(add(x, 1.0)), rule_name="logarithm rule")
 expm1_p = _unary("expm1", np.expm1, lambda ans, x: add(ans, 1.0), rule_name="exponential rule")
 sin_p = _unary("sin", np.sin, lambda ans, x: cos(x), rule_name="trig rule")
 cos_p = _unary("cos", np.cos, lambda ans, x: neg(sin(x)), rule_name="trig rule")

@@ -28,7 +28,7 @@ def _solve_aval(a, b):
 
 
 def _matvec(a, x):
-    return einsum("ij,j->i" if len(x.shape) == 1 else "ij,jk->ik", a, x)
+    return einsum("ij,j->i" if len(x.shape) == 1 else "ij,jk->ik", a, x, safe=True)
 
 
 def _solve_jvp(tangents, ans, a, b):
@@ -50,11 +50,47 @@ solve_p = register(Primitive("solve", _solve_impl, _solve_aval, jvp=_solve_jvp,
                              transpose=_solve_transpose, rule_name="inverse rule"))
 
 
-def _det_jvp(tangents, ans, a):
-    # d det(A) = det(A) * tr(A^-1 dA) = det(A) * sum(A^-T * dA)
+def _adjugate_impl(a):
+    # adj(A) = det(U) det(V) V diag(prod_{j != i} s_j) U^T for A = U S V^T: defined and
+    # exact for singular matrices too, where det(A) * inv(A) is not.
+    a = np.asarray(a)
+    n = a.shape[-1]
+    if n == 1:
+        return np.ones_like(a)
+    if n == 2:      # exact: [[d, -b], [-c, a]]
+        return np.array([[a[1, 1], -a[0, 1]], [-a[1, 0], a[0, 0]]], dtype=a.dtype)
+    if n == 3:      # exact cofactors: adj(A)[i, j] = C[j, i]
+        out = np.empty_like(a)
+        for i in range(3):
+            for j in range(3):
+                r = [k for k in range(3) if k != j]
+                c = [k for k in range(3) if k != i]
+                minor = a[r[0], c[0]] * a[r[1], c[1]] - a[r[0], c[1]] * a[r[1], c[0]]
+                out[i, j] = minor if (i + j) % 2 == 0 else -minor
+        return out
+    u, s, vt = np.linalg.svd(a)
+    excl = np.array([np.prod(np.delete(s, i)) for i in range(n)], dtype=a.dtype)
+    sign = np.linalg.det(u) * np.linalg.det(vt)
+    return (sign * (vt.T * excl) @ u.T).astype(a.dtype)
+
+
+def _adjugate_jvp(tangents, ans, a):
+    # adj(A) = det(A) A^-1  =>  d adj = tr(adj dA) A^-1 - A^-1 dA adj   (A invertible)
+    t = tangents[0]
     n = a.shape[0]
-    inv_t = transpose(solve(a, np.eye(n, dtype=ans.dtype)), (1, 0))
-    return mul(ans, reduce_sum(safe_mul(tangents[0], inv_t), (0, 1)))
+    tr = reduce_sum(safe_mul(t, transpose(ans, (1, 0))), (0, 1))
+    inv = solve(a, np.eye(n, dtype=ans.dtype))
+    return sub(mul(tr, inv), solve(a, einsum("ij,jk->ik", t, ans, safe=True)))
+
+
+adjugate_p = register(Primitive("adjugate", _adjugate_impl, lambda a: ShapedArray(a.shape, a.dtype),
+                                jvp=_adjugate_jvp, rule_name="adjugate rule"))
+
+
+def _det_jvp(tangents, ans, a):
+    # d det(A) = tr(adj(A) dA) = sum(adj(A)^T * dA), also where A is singular
+    adj_t = transpose(bind(adjugate_p, a), (1, 0))
+    return reduce_sum(safe_mul(tangents[0], adj_t), (0, 1))
 
 
 det_p = register(Primitive("det", lambda a: np.linalg.det(a),

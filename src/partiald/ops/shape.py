@@ -152,8 +152,8 @@ scatter_add_p = register(Primitive(
 # ``spec`` is explicit ("ij,jk->ik"): no ellipsis, no index repeated within an
 # operand (partiald.numpy normalizes user specs to this form).
 
-def einsum(spec, *operands):
-    return bind(einsum_p, *operands, spec=spec)
+def einsum(spec, *operands, safe=False):
+    return bind(einsum_p, *operands, spec=spec, safe=safe)
 
 
 def _split_spec(spec):
@@ -161,11 +161,33 @@ def _split_spec(spec):
     return ins.split(","), out
 
 
-def _einsum_impl(*ops, spec):
-    return np.einsum(spec, *ops, optimize=len(ops) > 2)
+def _einsum_impl(*ops, spec, safe=False):
+    out = np.einsum(spec, *ops, optimize=len(ops) > 2)
+    if safe and not all(np.isfinite(o).all() for o in ops):
+        out = _exact_zero_einsum(spec, ops)
+    return out
 
 
-def _einsum_aval(*ops, spec):
+def _exact_zero_einsum(spec, ops):
+    """einsum in which 0 * inf is 0, for derivative rules (a zero tangent or cotangent
+    contributes nothing). Multiplies out in the full index space: only used when an
+    operand is not finite."""
+    from .elementwise import _safe_mul_impl
+    ins, out = _split_spec(spec)
+    letters = sorted(set("".join(ins)))
+    sizes = {c: d for sub, op in zip(ins, ops) for c, d in zip(sub, np.shape(op))}
+    full = None
+    for sub, op in zip(ins, ops):
+        perm = sorted(range(len(sub)), key=lambda i: letters.index(sub[i]))
+        arr = np.transpose(op, perm).reshape([sizes[c] if c in sub else 1 for c in letters])
+        full = arr if full is None else _safe_mul_impl(full, arr)
+    full = np.broadcast_to(full, [sizes[c] for c in letters])
+    res = np.sum(full, axis=tuple(i for i, c in enumerate(letters) if c not in out))
+    kept = [c for c in letters if c in out]
+    return np.transpose(res, [kept.index(c) for c in out]) if out else res
+
+
+def _einsum_aval(*ops, spec, safe=False):
     ins, out = _split_spec(spec)
     sizes = {}
     for sub, op in zip(ins, ops):
@@ -174,12 +196,12 @@ def _einsum_aval(*ops, spec):
     return ShapedArray(tuple(sizes[c] for c in out), np.result_type(*[o.dtype for o in ops]))
 
 
-def _einsum_jvp(tangents, ans, *ops, spec):
+def _einsum_jvp(tangents, ans, *ops, spec, safe=False):
     out = None
     for i, t in enumerate(tangents):
         if t is None:
             continue
-        term = einsum(spec, *ops[:i], t, *ops[i + 1:])
+        term = einsum(spec, *ops[:i], t, *ops[i + 1:], safe=True)
         out = term if out is None else bind(_add_p(), out, term)
     return out
 
@@ -189,7 +211,7 @@ def _add_p():
     return add_p
 
 
-def _einsum_transpose(ct, *ops, spec):
+def _einsum_transpose(ct, *ops, spec, safe=False):
     ins, out = _split_spec(spec)
     k = next(i for i, o in enumerate(ops) if _undef(o))
     target = ins[k]
@@ -197,7 +219,7 @@ def _einsum_transpose(ct, *ops, spec):
     available = set(out).union(*[set(s) for s, _ in others]) if others else set(out)
     kept = "".join(c for c in target if c in available)
     new_spec = ",".join([out] + [s for s, _ in others]) + "->" + kept
-    res = einsum(new_spec, ct, *[o for _, o in others])
+    res = einsum(new_spec, ct, *[o for _, o in others], safe=True)
     if kept != target:
         # indices summed away in the forward pass: the cotangent is constant along them
         shape = ops[k].shape

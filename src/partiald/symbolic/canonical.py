@@ -199,6 +199,17 @@ def add(*xs) -> Node:
         for c, t in pairs:
             if c is None:
                 c, t = _split_coef(t)
+            if t.kind == "add":
+                # c * (a + b) inside a sum: distribute, so like terms meet
+                constant = _num_add(constant, _num_mul(c, t.args[0]))
+                for c2, t2 in t.args[1]:
+                    cc = _num_mul(c, c2)
+                    if t2 in terms:
+                        terms[t2] = _num_add(terms[t2], cc)
+                    else:
+                        terms[t2] = cc
+                        order.append(t2)
+                continue
             if t in terms:
                 terms[t] = _num_add(terms[t], c)
             else:
@@ -255,7 +266,8 @@ def _make_mul(coef, factors):
 def mul(*xs) -> Node:
     """Canonical product: flattened, coefficients folded and written first, equal bases
     combined into powers (``x*x -> x^2``), ``*1`` and ``^0`` dropped. A number times a sum
-    is distributed (``2*(x + y) -> 2*x + 2*y``), as SymPy does."""
+    stays a product here, so it can still combine with powers of the same sum
+    (``2*(u + 1) * (u + 1)^-3``); :func:`normalize` distributes what remains."""
     coef = Fraction(1)
     exps: dict = {}
     order = []
@@ -288,10 +300,6 @@ def mul(*xs) -> Node:
             return mul(num(coef), p, *[power(bb, exps[bb]) for bb in order if bb is not b])
         factors.append((b, e))
     factors.sort(key=lambda f: f[0].skey)
-    if len(factors) == 1 and is_num(factors[0][1], 1) and factors[0][0].kind == "add" and coef != 1:
-        base = factors[0][0]
-        constant, pairs = base.args
-        return add(num(_num_mul(coef, constant)), *[mul(num(_num_mul(coef, c)), t) for c, t in pairs])
     return _make_mul(coef, tuple(factors))
 
 
@@ -508,6 +516,30 @@ SYMBOLIC_RULES = {
     "broadcast_to": _identity, "reshape": _identity, "convert": _identity, "stop_gradient": _identity,
     "reduce_sum": _reduce, "reduce_max": _reduce, "reduce_prod": _reduce,
 }
+
+
+def normalize(root: Node) -> Node:
+    """The final canonical form: a number times a sum is distributed
+    (``2*(x + y) -> 2*x + 2*y``), as SymPy does. Applied to every formula and
+    derivative users see, so equal formulas are the same node."""
+    memo = {}
+    for n in topo_order(root):
+        k = n.kind
+        if k in ("num", "sym", "const"):
+            memo[n] = n
+        elif k == "add":
+            constant, pairs = n.args
+            memo[n] = add(num(constant), *[mul(num(c), memo[t]) for c, t in pairs])
+        elif k == "mul":
+            coef, factors = n.args
+            if coef != 1 and len(factors) == 1 and is_num(factors[0][1], 1) \
+                    and memo[factors[0][0]].kind == "add":
+                memo[n] = add(ZERO, mul(num(coef), memo[factors[0][0]]))
+            else:
+                memo[n] = mul(num(coef), *[power(memo[b], memo[e]) for b, e in factors])
+        else:
+            memo[n] = func(n.args[0], *[memo[a] for a in n.args[1:]])
+    return memo[root]
 
 
 # -- traversal helpers -------------------------------------------------------------------------------

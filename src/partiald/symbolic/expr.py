@@ -209,6 +209,7 @@ class Expr:
     __slots__ = ("node", "_variables", "_graph", "_compiled")
 
     def __init__(self, node: C.Node, variables=None):
+        node = C.normalize(node)
         self.node = node
         self._variables = tuple(sorted(node.free)) if variables is None else tuple(variables)
         self._graph = None

@@ -4,10 +4,21 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.graph import Graph, Lit
+from ..core.primitive import bind
 
 
 def is_float(aval) -> bool:
     return aval.dtype.kind in "fc"
+
+
+def match_dtype(t, dtype):
+    """A tangent or cotangent has its primal's dtype (float32 stays float32), whatever
+    the constants inside a rule promoted it to."""
+    dt = getattr(t, "dtype", None)
+    if dt is None or dt == dtype:
+        return t
+    from ..ops.elementwise import convert_p
+    return bind(convert_p, t, dtype=dtype)
 
 
 def jvp_graph_eval(graph: Graph, values: dict, tangents: list) -> list:
@@ -41,5 +52,5 @@ def _jvp_eval(graph, values, tangents):
                 "apply stop_gradient to its input if its derivative is not needed")
         t_out = prim.jvp(ts, values[eqn.outvar], *[val(x) for x in eqn.inputs], **eqn.params)
         if t_out is not None:
-            tan[eqn.outvar] = t_out
+            tan[eqn.outvar] = match_dtype(t_out, eqn.outvar.aval.dtype)
     return [None if o is None or isinstance(o, Lit) else tan.get(o) for o in graph.outvars]

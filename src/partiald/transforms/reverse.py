@@ -15,7 +15,7 @@ from ..core.graph import Graph, Lit
 from ..core.primitive import UndefinedPrimal, bind
 from ..core.trace import Builder
 from ..ops.elementwise import add_p
-from .forward import is_float, jvp_graph_eval
+from .forward import is_float, jvp_graph_eval, match_dtype
 
 
 def linearize_graph(graph: Graph, values: dict) -> Graph:
@@ -69,5 +69,6 @@ def _transpose_eval(lin, cts):
         in_cts = prim.transpose(c, *args, **eqn.params)
         for x, a, ic in zip(eqn.inputs, args, in_cts):
             if ic is not None and isinstance(a, UndefinedPrimal):
+                ic = match_dtype(ic, a.aval.dtype)
                 ct[x] = _add(ct[x], ic) if x in ct else ic
     return [ct.get(v) for v in lin.invars]
