@@ -142,7 +142,22 @@ class _Staged:
         for x, m in zip(self.flat, lin.in_mask):
             c = next(cts) if m else None
             out.append(_zeros_like(x) if c is None else c)
-        return out
+        return _unaliased(out, list(cts_flat) + self.flat)
+
+
+def _unaliased(results, others):
+    """Copy any result array that may share memory with another result or with one of
+    ``others`` (inputs, tangents, cotangents): results are new arrays the caller may
+    modify freely. ``np.may_share_memory`` only compares bounds, so this is cheap."""
+    out = []
+    seen = [o for o in others if isinstance(o, np.ndarray)]
+    for r in results:
+        if isinstance(r, np.ndarray) and any(np.may_share_memory(r, o) for o in seen):
+            r = r.copy()
+        out.append(r)
+        if isinstance(r, np.ndarray):
+            seen.append(r)
+    return out
 
 
 def _check_like(name, given, expected_flat, expected_tree, what):
@@ -192,6 +207,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence):
     t_flat = _check_like("jvp", tuple(tangents), st.flat, st.in_tree, "tangent")
     t_out = st.jvp_flat(t_flat)
     t_out = [_zeros_like(o) if t is None else t for t, o in zip(t_out, st.out_flat)]
+    t_out = _unaliased(t_out, t_flat + st.flat + st.out_flat)
     return st.out(), tree_unflatten(st.out_tree, [_finalize(t) for t in t_out])
 
 
@@ -206,6 +222,7 @@ def linearize(f: Callable, *primals):
         t_flat = _check_like("linearize", tangents, st.flat, st.in_tree, "tangent")
         outs = st.lin_jvp_flat(t_flat)
         outs = [_zeros_like(o) if t is None else t for t, o in zip(outs, st.out_flat)]
+        outs = _unaliased(outs, t_flat + st.flat)
         return tree_unflatten(st.out_tree, [_finalize(t) for t in outs])
     f_jvp.graph = st.lin
     return st.out(), f_jvp

@@ -224,7 +224,8 @@ def _integer_pow_impl(x, n):
     if n == 0:
         return np.ones_like(x)
     if n == 1:
-        return np.array(x, copy=True) if np.ndim(x) else x
+        out = np.array(x, copy=True)
+        return out[()] if out.ndim == 0 else out
     if n == 2:
         return np.multiply(x, x)
     return np.power(x, n)
@@ -384,7 +385,12 @@ abs_p = _prim("abs", np.abs, elementwise_aval, _scale_jvp(lambda ans, x: sign(x)
 sign_p = _prim("sign", np.sign, elementwise_aval, zero_jvp)
 floor_p = _prim("floor", np.floor, float_elementwise_aval, zero_jvp)
 round_p = _prim("round", np.round, float_elementwise_aval, zero_jvp)
-stop_gradient_p = _prim("stop_gradient", lambda x: np.array(x, copy=True) if np.ndim(x) else x,
+def _fresh(x):
+    out = np.array(x, copy=True)
+    return out[()] if out.ndim == 0 else out
+
+
+stop_gradient_p = _prim("stop_gradient", _fresh,
                         elementwise_aval, zero_jvp)
 
 ANALYTIC = frozenset({"exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh",

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..core.graph import ShapedArray
 from ..core.primitive import Primitive, bind, register
-from .elementwise import mul, neg, safe_mul, sub
+from .elementwise import add, mul, neg, safe_mul, sub
 from .reduce import reduce_sum
 from .shape import einsum, transpose
 
@@ -74,10 +74,39 @@ def _adjugate_impl(a):
     return (sign * (vt.T * excl) @ u.T).astype(a.dtype)
 
 
+def _minor_products(a, b):
+    """For 3x3 matrices, the bilinear cofactor form: adj(A) = B(A, A), with
+    B(A, B)[i, j] = (-1)^(i+j) (A[r0, c0] B[r1, c1] - A[r0, c1] B[r1, c0]), where
+    r = the rows other than j and c = the columns other than i."""
+    from .shape import gather
+    idx = np.array([(1, 2), (0, 2), (0, 1)])
+    r0 = np.broadcast_to(idx[:, 0][None, :], (3, 3))      # rows without j (column index j)
+    r1 = np.broadcast_to(idx[:, 1][None, :], (3, 3))
+    c0 = np.broadcast_to(idx[:, 0][:, None], (3, 3))      # columns without i (row index i)
+    c1 = np.broadcast_to(idx[:, 1][:, None], (3, 3))
+    spec = (("array", 0), ("array", 1))
+
+    def g(m, r, c):
+        return gather(m, spec, np.ascontiguousarray(r), np.ascontiguousarray(c))
+    sign = np.array([[1.0, -1.0, 1.0], [-1.0, 1.0, -1.0], [1.0, -1.0, 1.0]])
+    return mul(sub(mul(g(a, r0, c0), g(b, r1, c1)), mul(g(a, r0, c1), g(b, r1, c0))), sign)
+
+
 def _adjugate_jvp(tangents, ans, a):
-    # adj(A) = det(A) A^-1  =>  d adj = tr(adj dA) A^-1 - A^-1 dA adj   (A invertible)
     t = tangents[0]
     n = a.shape[0]
+    if n == 1:
+        return None                          # adj of a 1x1 matrix is the constant [[1]]
+    if n == 2:
+        # linear in A: adj(T) = [[t11, -t01], [-t10, t00]], a signed gather of T
+        from .shape import gather
+        r = np.array([[1, 0], [1, 0]])
+        c = np.array([[1, 1], [0, 0]])
+        return mul(gather(t, (("array", 0), ("array", 1)), r, c), np.array([[1.0, -1.0], [-1.0, 1.0]]))
+    if n == 3:
+        # quadratic in A: d B(A, A) = B(T, A) + B(A, T), exact at singular matrices too
+        return add(_minor_products(t, a), _minor_products(a, t))
+    # adj(A) = det(A) A^-1  =>  d adj = tr(adj dA) A^-1 - A^-1 dA adj   (A invertible)
     tr = reduce_sum(safe_mul(t, transpose(ans, (1, 0))), (0, 1))
     inv = solve(a, np.eye(n, dtype=ans.dtype))
     return sub(mul(tr, inv), solve(a, einsum("ij,jk->ik", t, ans, safe=True)))

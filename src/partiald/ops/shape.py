@@ -30,7 +30,9 @@ def transpose(x, perm):
 
 
 def _copy(a):
-    return np.array(a, copy=True) if np.ndim(a) else a
+    """A fresh array (a NumPy scalar for 0-d): results never alias their inputs."""
+    out = np.array(a, copy=True)
+    return out[()] if out.ndim == 0 else out
 
 
 reshape_p = register(Primitive(
@@ -163,6 +165,8 @@ def _split_spec(spec):
 
 def _einsum_impl(*ops, spec, safe=False):
     out = np.einsum(spec, *ops, optimize=len(ops) > 2)
+    if isinstance(out, np.ndarray) and any(np.may_share_memory(out, o) for o in ops):
+        out = out.copy()      # a pure permutation ('ij->ji') is a view in NumPy
     if safe and not all(np.isfinite(o).all() for o in ops):
         out = _exact_zero_einsum(spec, ops)
     return out

@@ -1,0 +1,732 @@
+"""PRIMITIVE_SPECS: one sampler per registered primitive (TESTING.md section 1).
+
+Each :class:`Spec` declares the input domain, the margin kept from
+singularities, the points to avoid (kinks, ties, jumps, branch cuts), whether
+the primitive is analytic (the complex step applies), linear (checked with a
+finite-difference step of 1.0) or non-differentiable by definition (zero
+derivative), and a sampler returning :class:`Case` objects.
+
+A Case is a function of float64 ``primals`` (the differentiated inputs) that
+applies the primitive once through ``bind``; integer, boolean and dtype
+operands are closed over. ``ref`` is the NumPy reference of the same function
+(complex-capable when the case is analytic), and ``call`` records the raw
+primitive call for the forward and abstract-evaluation checks.
+
+Shapes follow TESTING.md: every elementwise primitive sees ``()``, ``(1,)``,
+``(7,)``, ``(3,4)``, ``(2,3,4)``, ``(0,)`` and ``(1,0,3)``; binary ones the
+broadcasting pairs of JAX's groups; reductions every axis choice; each shape
+case is drawn with at least three fixed seeds.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+import partiald.numpy as pnp
+from partiald.core.primitive import REGISTRY, bind
+
+SEEDS = (0, 1, 2)
+MARGIN = 1e-2
+SHAPES = [(), (1,), (7,), (3, 4), (2, 3, 4), (0,), (1, 0, 3)]
+_GROUP1 = [(), (3, 4), (3, 1), (1, 4)]
+_GROUP2 = [(2, 3, 4), (2, 1, 4)]
+BINARY_SHAPES = (list(itertools.product(_GROUP1, _GROUP1)) + list(itertools.product(_GROUP2, _GROUP2))
+                 + [((1,), (1,)), ((7,), (7,)), ((0,), (0,)), ((0,), ()), ((1, 0, 3), (1, 0, 3))])
+
+
+@dataclass
+class Case:
+    """One sample: ``fn(*primals)`` applies the primitive; ``ref(*primals)`` is NumPy's answer."""
+
+    prim: str
+    group: str                      # the shape/parameter case; several seeds share it
+    seed: int
+    primals: tuple                  # float64 arrays, the differentiated inputs
+    fn: Callable                    # traced function of the primals
+    ref: Callable                   # NumPy reference of the same function
+    call: tuple | None = None       # (args, params) of the raw bind, for forward/aval checks
+    analytic: bool = False          # complex step applies (ref accepts complex input)
+    linear: bool = False            # FD step 1.0
+    zero: bool = False              # derivative exactly zero by definition
+    fd: bool = True                 # central differences are a valid oracle
+    low_precision: bool = False     # output is float32 although the primals are float64
+    order2: bool = True             # in the second-order subset (singular det: a separate test)
+    base: "Case | None" = None      # for a one-sided case: the case it closes over
+    wrt: tuple = ()                 # ... and the primals of ``base`` it keeps
+
+    @property
+    def id(self):
+        return f"{self.prim}[{self.group}]#{self.seed}"
+
+    @property
+    def size(self):
+        return sum(int(np.size(p)) for p in self.primals)
+
+    def astype(self, dtype):
+        """The same case with every float input, primal or closed-over constant, cast to ``dtype``."""
+        if self.base is not None:
+            return partial_case(self.base.astype(dtype), self.wrt)
+        return replace(self, primals=tuple(np.asarray(p, dtype=dtype) for p in self.primals))
+
+
+@dataclass
+class Spec:
+    """How to sample one primitive."""
+
+    name: str
+    sampler: Callable[["Spec"], list]
+    domain: tuple = (-3.0, 3.0)
+    margin: float = MARGIN
+    avoid: str = ""                 # the points kept at least ``margin`` away, in words
+    analytic: bool = False
+    linear: bool = False
+    nondiff: bool = False           # derivative zero by definition
+    edges: tuple = ()               # ((primals, params), ...) at singularities: zero-(co)tangent policy
+    family: str = "other"           # unary, binary, reduction, structure, linalg, predicate
+    extra: dict = field(default_factory=dict)
+
+    def cases(self, seeds=SEEDS):
+        """The samples; for several primals, also one-sided ones (the others closed over)."""
+        out = self.sampler(self, seeds)
+        groups = [c.group for c in out if len(c.primals) > 1]
+        groups = list(dict.fromkeys(groups))
+        chosen = set(groups[::max(1, len(groups) // 4)][:4])
+        for c in list(out):
+            if c.group in chosen:
+                out += [partial_case(c, (i,)) for i in range(len(c.primals))]
+        return out
+
+
+def partial_case(case, wrt):
+    """``case`` differentiated only with respect to the primals ``wrt``; the others are constants.
+
+    This exercises the ``None``-tangent branches of the JVP rules and the
+    transposes with constant operands."""
+    full = case.primals
+
+    def merge(p):
+        args = list(full)
+        for i, v in zip(wrt, p):
+            args[i] = v
+        return args
+    return Case(case.prim, f"{case.group},wrt={wrt}", case.seed, tuple(full[i] for i in wrt),
+                lambda *p: case.fn(*merge(p)), lambda *p: case.ref(*merge(p)), call=case.call,
+                analytic=case.analytic, linear=case.linear, zero=case.zero, fd=case.fd,
+                low_precision=case.low_precision, order2=case.order2, base=case, wrt=tuple(wrt))
+
+
+# -- sampling helpers ----------------------------------------------------------------
+
+def _rng(name, group, seed):
+    key = sum(map(ord, f"{name}|{group}")) * 1000 + seed
+    return np.random.default_rng(key)
+
+
+def uniform(rng, shape, domain, margin=MARGIN, avoid=None):
+    """Uniform on ``[low + margin, high - margin]``, redrawing entries where ``avoid(x)``."""
+    lo, hi = domain[0] + margin, domain[1] - margin
+    x = np.asarray(rng.uniform(lo, hi, size=shape), dtype=np.float64)
+    if avoid is not None:
+        for _ in range(1000):
+            bad = np.asarray(avoid(x))
+            if not bad.any():
+                break
+            x = np.where(bad, rng.uniform(lo, hi, size=shape), x)
+        else:
+            raise RuntimeError("sampler could not avoid the excluded points")
+    return x
+
+
+def near(points, margin=MARGIN):
+    pts = np.asarray(points, dtype=np.float64)
+    return lambda x: np.any(np.abs(np.asarray(x)[..., None] - pts) < margin, axis=-1)
+
+
+def near_integers(offset=0.0, margin=MARGIN):
+    def bad(x):
+        y = np.asarray(x) - offset
+        return np.abs(y - np.round(y)) < margin
+    return bad
+
+
+def distinct(rng, shape, domain=(-3.0, 3.0)):
+    """Values with no two closer than about 0.4 * range / size (no ties for max/argmax)."""
+    n = int(np.prod(shape, dtype=np.int64))
+    if n == 0:
+        return np.zeros(shape)
+    lo, hi = domain
+    v = (rng.permutation(n) + rng.uniform(0.3, 0.7, size=n)) * ((hi - lo) / n) + lo
+    return v.reshape(shape)
+
+
+def _shape_str(*shapes):
+    return ",".join(str(tuple(s)).replace(" ", "") for s in shapes)
+
+
+def _apply(name, params):
+    prim = REGISTRY[name]
+    return lambda *xs: bind(prim, *xs, **params)
+
+
+def _reduce_to(mask, shape):
+    """``any`` of a broadcast mask over the axes that ``shape`` broadcasts along."""
+    lead = mask.ndim - len(shape)
+    m = mask.any(axis=tuple(range(lead))) if lead else mask
+    axes = tuple(i for i, d in enumerate(shape) if d == 1 and m.shape[i] != 1)
+    return m.any(axis=axes, keepdims=True) if axes else m
+
+
+# -- elementwise ------------------------------------------------------------------------
+
+def unary_sampler(ref, cref=None, domain_fn=None, params=None, **flags):
+    params = params or {}
+
+    def sample(spec, seeds=SEEDS):
+        out = []
+        for shape in SHAPES:
+            for seed in seeds:
+                rng = _rng(spec.name, shape, seed)
+                x = domain_fn(rng, shape) if domain_fn else uniform(rng, shape, spec.domain, spec.margin,
+                                                                    spec.extra.get("avoid_fn"))
+                out.append(Case(spec.name, _shape_str(shape), seed, (x,), _apply(spec.name, params),
+                                ref, call=((x,), params), analytic=spec.analytic, linear=spec.linear,
+                                zero=spec.nondiff, fd=flags.get("fd", True)))
+        if cref is not None:
+            for c in out:
+                c.ref = cref
+        return out
+    return sample
+
+
+def binary_sampler(ref, domains=None, avoid_fns=(None, None), pair_avoid=None, **flags):
+    def sample(spec, seeds=SEEDS):
+        out = []
+        doms = domains or (spec.domain, spec.domain)
+        for sx, sy in BINARY_SHAPES:
+            for seed in seeds:
+                rng = _rng(spec.name, (sx, sy), seed)
+                x = uniform(rng, sx, doms[0], spec.margin, avoid_fns[0])
+                y = uniform(rng, sy, doms[1], spec.margin, avoid_fns[1])
+                if pair_avoid is not None:
+                    for _ in range(1000):
+                        bad = _reduce_to(np.asarray(pair_avoid(*np.broadcast_arrays(x, y))), sx)
+                        if not bad.any():
+                            break
+                        x = np.where(bad, uniform(rng, sx, doms[0], spec.margin, avoid_fns[0]), x)
+                    else:
+                        raise RuntimeError("sampler could not avoid ties")
+                out.append(Case(spec.name, _shape_str(sx, sy), seed, (x, y), _apply(spec.name, {}), ref,
+                                call=((x, y), {}), analytic=spec.analytic, linear=spec.linear,
+                                zero=spec.nondiff, **flags))
+        return out
+    return sample
+
+
+def _logaddexp_ref(a, b):
+    if np.iscomplexobj(a) or np.iscomplexobj(b):
+        m = np.maximum(np.real(a), np.real(b))
+        return m + np.log(np.exp(a - m) + np.exp(b - m))
+    return np.logaddexp(a, b)
+
+
+def integer_pow_sampler(spec, seeds=SEEDS):
+    out = []
+    for n in (0, 1, 2, 3, -2):
+        for shape in SHAPES:
+            for seed in seeds:
+                rng = _rng(spec.name, (n, shape), seed)
+                x = uniform(rng, shape, spec.domain, spec.margin, near([0.0], 0.1) if n < 0 else None)
+                params = {"n": n}
+                out.append(Case(spec.name, f"n={n},{_shape_str(shape)}", seed, (x,), _apply(spec.name, params),
+                                lambda x, n=n: x ** n if n else np.ones_like(x), call=((x,), params),
+                                analytic=True))
+    return out
+
+
+def convert_sampler(spec, seeds=SEEDS):
+    out = []
+    for dtype in (np.dtype(np.float64), np.dtype(np.float32)):
+        for shape in SHAPES:
+            for seed in seeds:
+                rng = _rng(spec.name, (dtype.name, shape), seed)
+                x = uniform(rng, shape, spec.domain)
+                params = {"dtype": dtype}
+                low = dtype == np.float32
+                out.append(Case(spec.name, f"{dtype.name},{_shape_str(shape)}", seed, (x,),
+                                _apply(spec.name, params),
+                                (lambda x, d=dtype: np.asarray(x).astype(d)) if low
+                                else (lambda x: np.asarray(x).astype(np.result_type(x, np.float64))),
+                                call=((x,), params), analytic=not low, linear=True, low_precision=low))
+    return out
+
+
+def select_sampler(spec, seeds=SEEDS):
+    out = []
+    shapes = [(sc, sx, sy) for sx, sy in BINARY_SHAPES for sc in [np.broadcast_shapes(sx, sy)]]
+    shapes += [((3, 1), (1, 4), ()), ((), (3, 4), (3, 4)), ((2, 1, 4), (3, 1), (2, 3, 4))]
+    for sc, sx, sy in shapes:
+        for seed in seeds:
+            rng = _rng(spec.name, (sc, sx, sy), seed)
+            c = rng.uniform(size=sc) < 0.5
+            x, y = uniform(rng, sx, spec.domain), uniform(rng, sy, spec.domain)
+            out.append(Case(spec.name, _shape_str(sc, sx, sy), seed, (x, y),
+                            lambda x, y, c=c: bind(REGISTRY["select"], c, x, y),
+                            lambda x, y, c=c: np.where(c, x, y), call=((c, x, y), {}),
+                            analytic=True, linear=True))
+    return out
+
+
+_COMPARE_OPS = ("lt", "le", "gt", "ge", "eq", "ne")
+_COMPARE_REF = {"lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
+                "eq": np.equal, "ne": np.not_equal}
+
+
+def compare_sampler(spec, seeds=SEEDS):
+    # Seed 0 draws small integers, so ties (where eq/le/ge matter) occur; the
+    # derivative is zero everywhere, also at ties, but central differences
+    # are no oracle there. Other seeds draw continuous values.
+    out = []
+    for i, (sx, sy) in enumerate(BINARY_SHAPES):
+        ops = _COMPARE_OPS if (sx, sy) == ((3, 4), (3, 4)) else (_COMPARE_OPS[i % 6],)
+        for op in ops:
+            for seed in seeds:
+                rng = _rng(spec.name, (op, sx, sy), seed)
+                if seed == 0:
+                    x = rng.integers(-2, 3, size=sx).astype(np.float64)
+                    y = rng.integers(-2, 3, size=sy).astype(np.float64)
+                else:
+                    x, y = uniform(rng, sx, spec.domain), uniform(rng, sy, spec.domain)
+                ties = bool(np.any(np.abs(np.subtract(x, y)) < spec.margin))
+                params = {"op": op}
+                out.append(Case(spec.name, f"{op},{_shape_str(sx, sy)}", seed, (x, y), _apply(spec.name, params),
+                                lambda x, y, op=op: _COMPARE_REF[op](x, y), call=((x, y), params), zero=True,
+                                fd=not ties))
+    return out
+
+
+_LOGICAL_REF = {"and": np.logical_and, "or": np.logical_or, "xor": np.logical_xor}
+
+
+def logical_sampler(spec, seeds=SEEDS):
+    # Boolean operands come from comparisons of float primals (away from the
+    # threshold), so the derivative of the whole case is defined and zero.
+    out = []
+    cmp = REGISTRY["compare"]
+    for i, (sx, sy) in enumerate(BINARY_SHAPES):
+        ops = ("and", "or", "xor") if (sx, sy) == ((3, 4), (3, 4)) else (("and", "or", "xor")[i % 3],)
+        for op in ops:
+            for seed in seeds:
+                rng = _rng(spec.name, (op, sx, sy), seed)
+                x = uniform(rng, sx, spec.domain, avoid=near([0.0]))
+                y = uniform(rng, sy, spec.domain, avoid=near([0.0]))
+                params = {"op": op}
+
+                def fn(x, y, op=op):
+                    return bind(REGISTRY["logical"], bind(cmp, x, 0.0, op="gt"), bind(cmp, y, 0.0, op="gt"), op=op)
+                out.append(Case(spec.name, f"{op},{_shape_str(sx, sy)}", seed, (x, y), fn,
+                                lambda x, y, op=op: _LOGICAL_REF[op](x > 0, y > 0),
+                                call=((x > 0, y > 0), params), zero=True))
+    return out
+
+
+def logical_not_sampler(spec, seeds=SEEDS):
+    out = []
+    for shape in SHAPES:
+        for seed in seeds:
+            rng = _rng(spec.name, shape, seed)
+            x = uniform(rng, shape, spec.domain, avoid=near([0.0]))
+            out.append(Case(spec.name, _shape_str(shape), seed, (x,),
+                            lambda x: bind(REGISTRY["logical_not"], bind(REGISTRY["compare"], x, 0.0, op="gt")),
+                            lambda x: np.logical_not(x > 0), call=((x > 0,), {}), zero=True))
+    return out
+
+
+def isfinite_sampler(spec, seeds=SEEDS):
+    out = []
+    specials = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, 1e308])
+    for shape in SHAPES:
+        for seed in seeds:
+            rng = _rng(spec.name, shape, seed)
+            x = uniform(rng, shape, spec.domain)
+            pick = rng.uniform(size=shape) < 0.4
+            x = np.where(pick, specials[rng.integers(0, len(specials), size=shape)], x)
+            out.append(Case(spec.name, _shape_str(shape), seed, (x,), _apply(spec.name, {}), np.isfinite,
+                            call=((x,), {}), zero=True))
+    return out
+
+
+# -- reductions ----------------------------------------------------------------------------
+
+def _axes_choices(ndim):
+    """all, (0,), (-1 normalized,), (0, 1); normalized and sorted, duplicates removed."""
+    out = [tuple(range(ndim))]
+    if ndim >= 1:
+        out += [(0,), (ndim - 1,)]
+    if ndim >= 2:
+        out.append((0, 1))
+    seen = []
+    for a in out:
+        if a not in seen:
+            seen.append(a)
+    return seen
+
+
+_PNP_REDUCE = {"reduce_sum": (pnp.sum, np.sum), "reduce_max": (pnp.max, np.max), "reduce_prod": (pnp.prod, np.prod)}
+
+
+def reduce_sampler(spec, seeds=SEEDS):
+    name = spec.name
+    pnp_fn, np_fn = _PNP_REDUCE[name]
+    is_max = name == "reduce_max"
+    out = []
+
+    def draw(rng, shape):
+        return distinct(rng, shape) if is_max else uniform(rng, shape, spec.domain, spec.margin)
+
+    for shape in SHAPES:
+        for axes in _axes_choices(len(shape)):
+            if is_max and any(shape[a] == 0 for a in axes):
+                continue                            # no identity: NumPy raises
+            for seed in seeds:
+                x = draw(_rng(name, (shape, axes), seed), shape)
+                params = {"axes": axes}
+                out.append(Case(name, f"{_shape_str(shape)},axes={axes}", seed, (x,), _apply(name, params),
+                                lambda x, axes=axes: np_fn(x, axis=axes), call=((x,), params),
+                                analytic=spec.analytic, linear=spec.linear))
+    # keepdims (and unnormalized axes) go through partiald.numpy's wrapper (reduce + reshape).
+    for shape in [(7,), (3, 4), (2, 3, 4)]:
+        for axis in (None, 0, -1, (0, 1)):
+            if axis == (0, 1) and len(shape) < 2:
+                continue
+            for keepdims in (True, False):
+                for seed in seeds:
+                    x = draw(_rng(name, (shape, axis, keepdims), seed), shape)
+                    out.append(Case(name, f"pnp,{_shape_str(shape)},axis={axis},keepdims={keepdims}", seed, (x,),
+                                    lambda x, a=axis, k=keepdims: pnp_fn(x, axis=a, keepdims=k),
+                                    lambda x, a=axis, k=keepdims: np_fn(x, axis=a, keepdims=k),
+                                    analytic=spec.analytic, linear=spec.linear))
+    return out
+
+
+def argmax_sampler(spec, seeds=SEEDS):
+    out = []
+    for shape in SHAPES[1:]:
+        for axis in sorted({0, len(shape) - 1}):
+            if shape[axis] == 0:
+                continue
+            for seed in seeds:
+                x = distinct(_rng(spec.name, (shape, axis), seed), shape)
+                params = {"axis": axis}
+                out.append(Case(spec.name, f"{_shape_str(shape)},axis={axis}", seed, (x,), _apply(spec.name, params),
+                                lambda x, axis=axis: np.argmax(x, axis=axis), call=((x,), params), zero=True))
+    return out
+
+
+# -- structure ------------------------------------------------------------------------------
+
+def _structural(rows, make):
+    """A sampler over ``rows`` (one shape/parameter case each) times SEEDS."""
+    def sample(spec, seeds=SEEDS):
+        out = []
+        for row in rows:
+            for seed in seeds:
+                out.append(make(spec, row, seed, _rng(spec.name, repr(row), seed)))
+        return out
+    return sample
+
+
+_RESHAPES = [((), (1,)), ((), (1, 1)), ((1,), ()), ((7,), (7, 1)), ((7,), (1, 7)), ((3, 4), (12,)),
+             ((3, 4), (4, 3)), ((3, 4), (2, 6)), ((2, 3, 4), (6, 4)), ((2, 3, 4), (24,)), ((2, 3, 4), (4, 3, 2)),
+             ((0,), (0, 1)), ((0,), (3, 0)), ((1, 0, 3), (0,)), ((1, 0, 3), (3, 0, 1))]
+
+
+def _reshape_case(spec, row, seed, rng):
+    src, dst = row
+    x = uniform(rng, src, spec.domain)
+    params = {"shape": dst}
+    return Case(spec.name, f"{_shape_str(src)}->{_shape_str(dst)}", seed, (x,), _apply(spec.name, params),
+                lambda x: np.reshape(x, dst), call=((x,), params), analytic=True, linear=True)
+
+
+_BROADCASTS = [((), ()), ((), (3, 4)), ((1,), (5,)), ((1,), (0,)), ((7,), (2, 7)), ((3, 1), (3, 4)),
+               ((1, 4), (2, 3, 4)), ((3, 4), (2, 3, 4)), ((2, 1, 4), (2, 3, 4)), ((0,), (2, 0)), ((1, 0, 3), (2, 0, 3))]
+
+
+def _broadcast_case(spec, row, seed, rng):
+    src, dst = row
+    x = uniform(rng, src, spec.domain)
+    params = {"shape": dst}
+    return Case(spec.name, f"{_shape_str(src)}->{_shape_str(dst)}", seed, (x,), _apply(spec.name, params),
+                lambda x: np.broadcast_to(x, dst).copy(), call=((x,), params), analytic=True, linear=True)
+
+
+_TRANSPOSES = [((), ()), ((1,), (0,)), ((7,), (0,)), ((3, 4), (1, 0)), ((3, 4), (0, 1)), ((2, 3, 4), (2, 0, 1)),
+               ((2, 3, 4), (1, 2, 0)), ((2, 3, 4), (0, 2, 1)), ((2, 3, 4), (2, 1, 0)), ((0,), (0,)),
+               ((1, 0, 3), (2, 0, 1))]
+
+
+def _transpose_case(spec, row, seed, rng):
+    src, perm = row
+    x = uniform(rng, src, spec.domain)
+    params = {"perm": perm}
+    return Case(spec.name, f"{_shape_str(src)},perm={perm}", seed, (x,), _apply(spec.name, params),
+                lambda x: np.transpose(x, perm).copy(), call=((x,), params), analytic=True, linear=True)
+
+
+_CONCATS = [([(7,)], 0), ([(3,), (4,)], 0), ([(2, 3), (4, 3)], 0), ([(3, 1), (3, 4), (3, 2)], 1),
+            ([(2, 3, 4), (2, 1, 4)], 1), ([(2, 3, 4), (2, 3, 1)], 2), ([(0,), (3,)], 0), ([(0,), (0,)], 0),
+            ([(1, 0, 3), (1, 2, 3)], 1), ([(1, 0, 3), (1, 0, 3)], 0)]
+
+
+def _concat_ref(*xs, axis):
+    # Independent of np.concatenate: place each block in a preallocated result.
+    shape = list(np.shape(xs[0]))
+    shape[axis] = sum(np.shape(x)[axis] for x in xs)
+    out = np.zeros(shape, dtype=np.result_type(*xs))
+    start = 0
+    for x in xs:
+        idx = [slice(None)] * len(shape)
+        idx[axis] = slice(start, start + np.shape(x)[axis])
+        out[tuple(idx)] = x
+        start += np.shape(x)[axis]
+    return out
+
+
+def _concat_case(spec, row, seed, rng):
+    shapes, axis = row
+    xs = tuple(uniform(rng, s, spec.domain) for s in shapes)
+    params = {"axis": axis}
+    return Case(spec.name, f"{_shape_str(*shapes)},axis={axis}", seed, xs, _apply(spec.name, params),
+                lambda *xs: _concat_ref(*xs, axis=axis), call=(xs, params), analytic=True, linear=True)
+
+
+def _ar(*v):
+    return np.array(v, dtype=np.int64)
+
+
+# (x shape, index spec, index arrays). Index entries: ("int", i) | ("slice", start, stop, step) |
+# ("none",) | ("array", k), k numbering the integer-array operands after x.
+_GATHERS = [
+    ((7,), (("int", 3),), ()),
+    ((7,), (("int", -1),), ()),
+    ((7,), (("slice", 1, 6, 2),), ()),
+    ((7,), (("slice", None, None, -1),), ()),
+    ((7,), (("array", 0),), (_ar(0, 2, 2, 6, -1),)),                     # repeated and negative indices
+    ((7,), (("array", 0),), (np.zeros(0, np.int64),)),                   # empty result
+    ((), (("none",),), ()),
+    ((3, 4), (("slice", None, None, None), ("array", 0)), (_ar(3, 0, 3),)),
+    ((3, 4), (("array", 0), ("array", 1)), (_ar(0, 2).reshape(2, 1), _ar(1, 3, 3))),  # broadcast index arrays
+    ((3, 4), (("none",), ("int", 1), ("slice", None, None, None)), ()),
+    ((2, 3, 4), (("int", 1), ("slice", 0, 2, None), ("array", 0)), (_ar(0, 3, 3),)),  # split advanced: dims first
+    ((2, 3, 4), (("slice", None, None, None), ("array", 0), ("array", 1)), (_ar(0, 2), _ar(1, 1))),
+    ((0,), (("slice", None, None, None),), ()),
+    ((1, 0, 3), (("int", 0), ("slice", None, None, None), ("array", 0)), (_ar(2, 2),)),
+]
+
+
+def _np_index(spec, arrays):
+    out = []
+    for e in spec:
+        if e[0] == "int":
+            out.append(e[1])
+        elif e[0] == "slice":
+            out.append(slice(*e[1:]))
+        elif e[0] == "none":
+            out.append(None)
+        else:
+            out.append(arrays[e[1]])
+    return tuple(out)
+
+
+def _gather_case(spec_, row, seed, rng):
+    shape, spec, arrays = row
+    x = uniform(rng, shape, spec_.domain)
+    idx = _np_index(spec, arrays)
+    params = {"spec": spec}
+    return Case(spec_.name, f"{_shape_str(shape)},{spec}", seed, (x,),
+                lambda x: bind(REGISTRY["gather"], x, *arrays, spec=spec),
+                lambda x: np.asarray(x)[idx].copy(), call=((x, *arrays), params), analytic=True, linear=True)
+
+
+def _scatter_ref(ct, shape, idx):
+    # Independent of np.add.at: map each cotangent slot to its flat target and sum.
+    size = int(np.prod(shape, dtype=np.int64))
+    target = np.arange(size).reshape(shape)[idx]
+    out = np.zeros(size, dtype=np.result_type(ct))
+    for t, v in zip(np.ravel(target), np.ravel(np.broadcast_to(ct, np.shape(target)))):
+        out[t] += v
+    return out.reshape(shape)
+
+
+def _scatter_case(spec_, row, seed, rng):
+    shape, spec, arrays = row
+    idx = _np_index(spec, arrays)
+    ct_shape = np.shape(np.zeros(shape)[idx])
+    ct = uniform(rng, ct_shape, spec_.domain)
+    params = {"spec": spec, "shape": shape}
+    return Case(spec_.name, f"{_shape_str(shape)},{spec}", seed, (ct,),
+                lambda ct: bind(REGISTRY["scatter_add"], ct, *arrays, **params),
+                lambda ct: _scatter_ref(ct, shape, idx), call=((ct, *arrays), params), analytic=True, linear=True)
+
+
+_EINSUMS = [("ij,jk->ik", [(3, 4), (4, 2)]), ("ij,j->i", [(3, 4), (4,)]), ("i,i->", [(7,), (7,)]),
+            ("ij->ji", [(3, 4)]), ("ij->", [(3, 4)]), ("ijk,ikl->ijl", [(2, 3, 4), (2, 4, 2)]),
+            ("i,j->ij", [(3,), (4,)]), ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),
+            ("ij,k->k", [(2, 3), (4,)]), ("ij,jk->ik", [(3, 0), (0, 2)]), (",->", [(), ()]),
+            (",i->i", [(), (4,)]), ("ij,ij->ij", [(3, 4), (3, 4)]),
+            # safe=True: 0 * inf = 0 (derivative rules use it); on finite inputs, the same einsum
+            ("ij,jk->ik", [(3, 4), (4, 2)], True), ("ij->ji", [(3, 4)], True), ("i,j->ij", [(3,), (4,)], True)]
+
+
+def _einsum_case(spec_, row, seed, rng):
+    spec, shapes, *safe = row
+    xs = tuple(uniform(rng, s, spec_.domain) for s in shapes)
+    params = {"spec": spec, **({"safe": True} if safe else {})}
+    label = f"{spec},{_shape_str(*shapes)}" + (",safe" if safe else "")
+    return Case(spec_.name, label, seed, xs, _apply(spec_.name, params),
+                lambda *xs: np.einsum(spec, *xs), call=(xs, params), analytic=True)
+
+
+def _well_conditioned(rng, n):
+    return rng.uniform(-1.0, 1.0, size=(n, n)) + 2.0 * np.eye(n)
+
+
+def _solve_case(spec, row, seed, rng):
+    n, bshape = row
+    a = _well_conditioned(rng, n)
+    b = uniform(rng, bshape, spec.domain)
+    return Case(spec.name, f"n={n},b={_shape_str(bshape)}", seed, (a, b), _apply(spec.name, {}),
+                np.linalg.solve, call=((a, b), {}), analytic=True)
+
+
+def _singular(rng, n, rank):
+    """A random n x n matrix of the given rank (det and its first derivative stay defined)."""
+    u = rng.uniform(-1.0, 1.0, size=(n, rank))
+    v = rng.uniform(-1.0, 1.0, size=(rank, n))
+    return u @ v
+
+
+def _det_case(spec, row, seed, rng):
+    n, rank = row
+    a = _well_conditioned(rng, n) if rank == n else _singular(rng, n, rank)
+    return Case(spec.name, f"n={n},rank={rank}", seed, (a,), _apply(spec.name, {}), np.linalg.det,
+                call=((a,), {}), analytic=True, order2=rank == n)
+
+
+def _adjugate_ref(a):
+    # adj(A) = det(A) inv(A) for invertible A (complex-capable, for the complex step)
+    a = np.asarray(a)
+    if a.shape[0] == 0:
+        return a.copy()
+    return np.linalg.det(a) * np.linalg.inv(a)
+
+
+def _adjugate_case(spec, n, seed, rng):
+    a = _well_conditioned(rng, n)
+    return Case(spec.name, f"n={n}", seed, (a,), _apply(spec.name, {}), _adjugate_ref, call=((a,), {}),
+                analytic=True)
+
+
+# -- the table --------------------------------------------------------------------------------
+
+def _unary(name, ref, domain=(-3.0, 3.0), cref=None, **kw):
+    analytic = kw.pop("analytic", True)
+    fd = kw.pop("fd", True)
+    avoid_fn = kw.pop("avoid_fn", None)
+    spec = Spec(name, None, domain=domain, analytic=analytic, extra={"avoid_fn": avoid_fn}, family="unary", **kw)
+    spec.sampler = unary_sampler(ref, cref, fd=fd)
+    return spec
+
+
+def _binary(name, ref, **kw):
+    sampler_kw = {k: kw.pop(k) for k in ("domains", "avoid_fns", "pair_avoid") if k in kw}
+    spec = Spec(name, None, family="binary", **kw)
+    spec.sampler = binary_sampler(ref, **sampler_kw)
+    return spec
+
+
+def _edge(*primals, **params):
+    return (tuple(np.array(p, dtype=np.float64) for p in primals), params)
+
+
+_DIAG_DOMINANT = "singular matrices (diagonally dominant samples)"
+
+PRIMITIVE_SPECS: dict[str, Spec] = {s.name: s for s in [
+    # linear elementwise
+    _binary("add", np.add, analytic=True, linear=True),
+    _binary("sub", np.subtract, analytic=True, linear=True),
+    _unary("neg", np.negative, linear=True),
+    Spec("select", select_sampler, family="binary", analytic=True, linear=True,
+         avoid="none: the condition is a constant"),
+    Spec("convert", convert_sampler, family="unary", analytic=True, linear=True),
+    # products and other binary primitives
+    _binary("mul", np.multiply, analytic=True),
+    _binary("safe_mul", np.multiply, analytic=True),
+    _binary("div", np.true_divide, analytic=True, avoid="y = 0", avoid_fns=(None, near([0.0])),
+            edges=(_edge([1.0, -2.0, 0.0], [0.0, 0.0, 0.0]),)),
+    Spec("integer_pow", integer_pow_sampler, family="unary", analytic=True, avoid="x = 0 for n < 0 (margin 0.1)",
+         edges=(_edge([0.0, -0.0], n=-2), _edge([0.0, -0.0], n=0))),
+    _binary("pow", np.power, analytic=True, domains=((0.0, 3.0), (-2.0, 2.0)),
+            avoid="x <= 0 (x**y is complex for x < 0, singular at 0)",
+            edges=(_edge([0.0, 0.0, 0.0, 2.0, -1.0], [0.5, 0.0, -1.0, 0.0, 0.5]),)),
+    _binary("maximum", np.maximum, avoid="ties x = y", pair_avoid=lambda x, y: np.abs(x - y) < MARGIN),
+    _binary("minimum", np.minimum, avoid="ties x = y", pair_avoid=lambda x, y: np.abs(x - y) < MARGIN),
+    _binary("arctan2", np.arctan2, avoid="y = 0 (branch cut for x < 0) and x = 0",
+            avoid_fns=(near([0.0]), near([0.0])), edges=(_edge([0.0], [0.0]),)),
+    _binary("logaddexp", _logaddexp_ref, analytic=True,
+            edges=(_edge([-np.inf, np.inf, 0.0], [-np.inf, np.inf, -np.inf]),)),
+    # predicates: boolean or integer outputs, zero derivative
+    Spec("compare", compare_sampler, family="predicate", nondiff=True, avoid="none: ties are sampled on purpose"),
+    Spec("logical", logical_sampler, family="predicate", nondiff=True,
+         avoid="the threshold 0 of the comparisons feeding it"),
+    Spec("logical_not", logical_not_sampler, family="predicate", nondiff=True,
+         avoid="the threshold 0 of the comparison feeding it"),
+    Spec("isfinite", isfinite_sampler, family="predicate", nondiff=True,
+         avoid="none: inf and nan are sampled on purpose"),
+    # unary
+    _unary("exp", np.exp, edges=(_edge([710.0, 1000.0, -1000.0]),)),
+    _unary("log", np.log, domain=(0.0, 5.0), avoid="x <= 0", edges=(_edge([0.0, -1.0]),)),
+    _unary("log1p", np.log1p, domain=(-1.0, 4.0), avoid="x <= -1", edges=(_edge([-1.0, -2.0]),)),
+    _unary("expm1", np.expm1),
+    _unary("sin", np.sin, domain=(-4.0, 4.0)),
+    _unary("cos", np.cos, domain=(-4.0, 4.0)),
+    _unary("tan", np.tan, domain=(-np.pi / 2, np.pi / 2), avoid="poles at +-pi/2"),
+    _unary("tanh", np.tanh),
+    _unary("sinh", np.sinh, edges=(_edge([1000.0, -1000.0]),)),
+    _unary("cosh", np.cosh, edges=(_edge([1000.0, -1000.0]),)),
+    _unary("arcsin", np.arcsin, domain=(-1.0, 1.0), avoid="|x| >= 1", edges=(_edge([1.0, -1.0, 2.0]),)),
+    _unary("arccos", np.arccos, domain=(-1.0, 1.0), avoid="|x| >= 1", edges=(_edge([1.0, -1.0, 2.0]),)),
+    _unary("arctan", np.arctan, domain=(-4.0, 4.0)),
+    _unary("logistic", lambda x: 1.0 / (1.0 + np.exp(-x)), domain=(-6.0, 6.0),
+           edges=(_edge([1000.0, -1000.0, np.inf, -np.inf]),)),
+    _unary("sqrt", np.sqrt, domain=(0.0, 5.0), avoid="x <= 0", edges=(_edge([0.0, -0.0, -1.0]),)),
+    _unary("abs", np.abs, analytic=False, avoid="the kink at 0", avoid_fn=near([0.0])),
+    _unary("sign", np.sign, analytic=False, nondiff=True, avoid="the jump at 0", avoid_fn=near([0.0])),
+    _unary("floor", np.floor, analytic=False, nondiff=True, avoid="integers", avoid_fn=near_integers()),
+    _unary("round", np.round, analytic=False, nondiff=True, avoid="half-integers", avoid_fn=near_integers(0.5)),
+    _unary("stop_gradient", lambda x: np.array(x, copy=True), analytic=False, nondiff=True, fd=False,
+           avoid="none: FD is not its oracle (its derivative is zero by definition)"),
+    # reductions
+    Spec("reduce_sum", reduce_sampler, family="reduction", analytic=True, linear=True),
+    Spec("reduce_max", reduce_sampler, family="reduction", avoid="ties within a reduced group (distinct values)"),
+    Spec("reduce_prod", reduce_sampler, family="reduction", domain=(-1.5, 1.5), analytic=True),
+    Spec("argmax", argmax_sampler, family="predicate", nondiff=True, avoid="ties (distinct values)"),
+    # structure
+    Spec("reshape", _structural(_RESHAPES, _reshape_case), family="structure", analytic=True, linear=True),
+    Spec("broadcast_to", _structural(_BROADCASTS, _broadcast_case), family="structure", analytic=True, linear=True),
+    Spec("transpose", _structural(_TRANSPOSES, _transpose_case), family="structure", analytic=True, linear=True),
+    Spec("concatenate", _structural(_CONCATS, _concat_case), family="structure", analytic=True, linear=True),
+    Spec("gather", _structural(_GATHERS, _gather_case), family="structure", analytic=True, linear=True),
+    Spec("scatter_add", _structural(_GATHERS, _scatter_case), family="structure", analytic=True, linear=True),
+    Spec("einsum", _structural(_EINSUMS, _einsum_case), family="structure", analytic=True),
+    # linear algebra
+    Spec("solve", _structural([(1, (1,)), (3, (3,)), (4, (4,)), (3, (3, 2)), (0, (0,)), (2, (2, 0))], _solve_case),
+         family="linalg", analytic=True, avoid=_DIAG_DOMINANT),
+    Spec("det", _structural([(1, 1), (2, 2), (3, 3), (4, 4), (0, 0), (3, 2), (2, 1), (3, 1)], _det_case),
+         family="linalg", analytic=True, avoid="none: singular matrices are sampled on purpose (det is a polynomial)"),
+    Spec("adjugate", _structural([1, 2, 3, 4, 0], _adjugate_case), family="linalg", analytic=True,
+         avoid=_DIAG_DOMINANT + "; its derivative at singular matrices is a separate test"),
+]}
