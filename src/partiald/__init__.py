@@ -13,12 +13,13 @@ from .core.errors import (EscapedTracerError, ExpressionTooLarge, MemoryBudgetEr
                           TracerConversionError)
 from .core.graph import Graph
 from .core.interpret import interpret
+from .symbolic.expr import Expr, expr
 from .core.pytree import tree_flatten, tree_leaves, tree_map, tree_unflatten
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "grad", "value_and_grad", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "jacobian", "hessian",
+    "expr", "Expr", "grad", "value_and_grad", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "jacobian", "hessian",
     "hvp", "hessian_diag", "laplacian", "make_graph", "check_grads", "stop_gradient", "interpret",
     "Graph", "ravel_pytree", "tree_flatten", "tree_unflatten", "tree_map", "tree_leaves",
     "ParseError", "ExpressionTooLarge", "MemoryBudgetError", "EscapedTracerError",

@@ -81,12 +81,10 @@ class Node:
                         "formulas cannot contain data-dependent Python control flow")
 
 
-def _key_of(x):
-    return id(x) if isinstance(x, Node) else x
-
-
-def _intern(kind, args, free, skey):
-    key = (kind,) + tuple(_flat_key(a) for a in args)
+def _intern(kind, args, free, skey, key=None):
+    """The unique node for (kind, args): equal formulas are one object."""
+    if key is None:
+        key = (kind,) + tuple(_flat_key(a) for a in args)
     node = _TABLE.get(key)
     if node is not None:
         return node
@@ -104,6 +102,10 @@ def _flat_key(a):
     if isinstance(a, float) and math.isnan(a):
         return ("nan",)
     return (type(a).__name__, a)
+
+
+def _num_key(v):
+    return ("nan",) if isinstance(v, float) and math.isnan(v) else (type(v).__name__, v)
 
 
 # -- numbers ------------------------------------------------------------------------
@@ -130,6 +132,10 @@ def to_number(v):
 
 
 def num(v) -> Node:
+    if type(v) is Fraction:
+        node = _TABLE.get(("num", ("Fraction", v)))
+        if node is not None:
+            return node
     v = to_number(v)
     if isinstance(v, Fraction):
         _check_bits(v)
@@ -225,7 +231,8 @@ def add(*xs) -> Node:
         return t if c == 1 else mul(num(c), t)
     free = frozenset().union(*[t.free for _, t in pairs])
     skey = (5, tuple(t.skey for _, t in pairs), tuple(str(c) for c, _ in pairs), str(constant))
-    return _intern("add", (constant, pairs), free, skey)
+    key = ("add", _num_key(constant), tuple((_num_key(c), id(t)) for c, t in pairs))
+    return _intern("add", (constant, pairs), free, skey, key)
 
 
 def _num_add(a, b):
@@ -259,8 +266,12 @@ def _make_mul(coef, factors):
     if coef == 1 and len(factors) == 1 and is_num(factors[0][1], 1):
         return factors[0][0]
     free = frozenset().union(*[b.free | e.free for b, e in factors])
+    key = ("mul", _num_key(coef), tuple((id(b), id(e)) for b, e in factors))
+    node = _TABLE.get(key)
+    if node is not None:
+        return node
     skey = (4, tuple((b.skey, e.skey) for b, e in factors), str(coef))
-    return _intern("mul", (coef, tuple(factors)), free, skey)
+    return _intern("mul", (coef, tuple(factors)), free, skey, key)
 
 
 def mul(*xs) -> Node:
@@ -518,6 +529,23 @@ SYMBOLIC_RULES = {
 }
 
 
+#: a product is distributed over a sum of at most this many terms
+DISTRIBUTE_MAX_TERMS = 4
+
+
+def _terms(a):
+    constant, pairs = a.args
+    return list(pairs) + ([(constant, ONE)] if constant != 0 else [])
+
+
+def _distributable(a, n_factors):
+    if n_factors == 1:
+        return True                        # c * (a + b): always, as SymPy does
+    terms = _terms(a)
+    return len(terms) <= DISTRIBUTE_MAX_TERMS and all(
+        t.kind != "mul" or all(not (is_num(e, 1) and b.kind == "add") for b, e in t.args[1]) for _, t in terms)
+
+
 def normalize(root: Node) -> Node:
     """The final canonical form: a number times a sum is distributed
     (``2*(x + y) -> 2*x + 2*y``), as SymPy does. Applied to every formula and
@@ -532,9 +560,13 @@ def normalize(root: Node) -> Node:
             memo[n] = add(num(constant), *[mul(num(c), memo[t]) for c, t in pairs])
         elif k == "mul":
             coef, factors = n.args
-            if coef != 1 and len(factors) == 1 and is_num(factors[0][1], 1) \
-                    and memo[factors[0][0]].kind == "add":
-                memo[n] = add(ZERO, mul(num(coef), memo[factors[0][0]]))
+            sums = [i for i, (b, e) in enumerate(factors) if is_num(e, 1) and memo[b].kind == "add"]
+            if len(sums) == 1 and _distributable(memo[factors[sums[0]][0]], len(factors)):
+                # a product with one short sum of monomials: distribute it, as the product rule
+                # over an n-ary product does (SymPy's form), so like terms can meet
+                i = sums[0]
+                rest = [power(memo[b], memo[e]) for j, (b, e) in enumerate(factors) if j != i]
+                memo[n] = add(ZERO, *[mul(num(coef), num(c), t, *rest) for c, t in _terms(memo[factors[i][0]])])
             else:
                 memo[n] = mul(num(coef), *[power(memo[b], memo[e]) for b, e in factors])
         else:

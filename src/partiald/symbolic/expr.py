@@ -206,7 +206,7 @@ class Expr:
     ``hessian`` give exact partial derivatives; calling it evaluates it.
     """
 
-    __slots__ = ("node", "_variables", "_graph", "_compiled")
+    __slots__ = ("node", "_variables", "_graph", "_compiled", "_derivatives")
 
     def __init__(self, node: C.Node, variables=None):
         node = C.normalize(node)
@@ -214,6 +214,7 @@ class Expr:
         self._variables = tuple(sorted(node.free)) if variables is None else tuple(variables)
         self._graph = None
         self._compiled = None
+        self._derivatives = {}
 
     # -- structure -----------------------------------------------------------
     @property
@@ -269,6 +270,12 @@ class Expr:
 
     # -- derivatives -----------------------------------------------------------
     def _diff1(self, var):
+        d = self._derivatives.get(var)
+        if d is None:
+            d = self._derivatives[var] = self._compute_diff1(var)
+        return d
+
+    def _compute_diff1(self, var):
         graph = self.graph
         out, values = graph_to_node(graph, self._variables)
         tangents = [C.ONE if name == var else None for name in self._variables]
