@@ -62,9 +62,9 @@ LAYERS = [
     ("core",),
     ("ops",),
     ("transforms",),
-    ("numpy", "nn"),
+    ("numpy",),
     ("api.py", "check.py", "compile"),
-    ("symbolic", "optim"),
+    ("symbolic", "optim", "nn", "datasets"),
     ("plot", "cli.py", "__main__.py", "__init__.py"),
 ]
 

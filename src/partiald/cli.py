@@ -62,7 +62,34 @@ def _build_parser():
     h = sub.add_parser("hessian", help="the Hessian matrix", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     common(h)
+    for name, module in _command_modules().items():
+        sp = sub.add_parser(name, help=module.HELP, description=module.__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(sp)
     return p
+
+
+def _command_modules():
+    """Subcommands that live with their subsystem. Each module has ``HELP``,
+    ``add_arguments(parser)`` and ``run(args, out) -> exit status``; it raises
+    ValueError (exit 2, message on stderr) for bad input."""
+    mods = {}
+    try:
+        from .optim import cli as optim_cli
+        mods["minimize"] = optim_cli
+    except ImportError:
+        pass
+    try:
+        from .plot import cli as plot_cli
+        mods["plot"] = plot_cli
+    except ImportError:
+        pass
+    try:
+        from .nn import cli as nn_cli
+        mods["train"] = nn_cli
+    except ImportError:
+        pass
+    return mods
 
 
 def _parse_point(text, variables):
@@ -240,6 +267,9 @@ def main(argv=None, out=None, err=None) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
+        external = _command_modules()
+        if args.command in external:
+            return external[args.command].run(args, out)
         from .symbolic.expr import expr
         f = expr(args.formula)
         return {"diff": _cmd_diff, "grad": _cmd_grad, "hessian": _cmd_hessian}[args.command](f, args, out)
@@ -258,6 +288,8 @@ def main(argv=None, out=None, err=None) -> int:
     except KeyboardInterrupt:
         err.write("partiald: interrupted\n")
         return 130
+    except BrokenPipeError:     # e.g. piped into head
+        return 0
     except Exception as e:  # never a traceback for users
         err.write(f"partiald: internal error ({type(e).__name__}: {e}). Please report it with the command "
                   "you ran.\n")
