@@ -96,6 +96,42 @@ _MEM_LATER_REASON = ("not yet built: chunk_size= (batched Jacobians) and sparse_
 
 
 
+@pdx.custom_jvp
+def _bad_custom_jvp(x):
+    return x * 2.0
+
+
+@_bad_custom_jvp.defjvp
+def _bad_custom_jvp_rule(primals, tangents):
+    return primals[0] * 2.0, np.ones(2)
+
+
+@pdx.custom_vjp
+def _custom_vjp_only(x):
+    return x * 2.0
+
+
+_custom_vjp_only.defvjp(lambda x: (x * 2.0, None), lambda res, g: (g * 2.0,))
+
+
+@pdx.custom_vjp
+def _bad_custom_vjp(x):
+    return x * 2.0
+
+
+_bad_custom_vjp.defvjp(lambda x: (x * 2.0, None), lambda res, g: (np.ones(3),))
+
+
+def _debug_nans_forward():
+    with pdx.debug_nans():
+        pdx.grad(lambda x: pnp.sum(pnp.log(x)))(np.array([1.0, -1.0]))
+
+
+def _debug_nans_backward():
+    with pdx.debug_nans():
+        pdx.grad(lambda x: pnp.sqrt(x) * 2.0)(0.0)
+
+
 def _row(id, call, exc, regex, marks=()):
     return pytest.param(call, exc, regex, id=id, marks=marks)
 
@@ -207,6 +243,30 @@ ERRORS = [
          _all("scalar", "jacobian|vjp")),
     _row("laplacian-argnums-out-of-range", lambda: pdx.laplacian(_cube_sum, argnums=2)(X3), ValueError,
          _all("argnums=2", "1 positional argument")),
+    # ---- jit, custom rules, checkpoint, debug_nans ---------------------------------------------
+    _row("jit-value-dependent-if", lambda: pdx.jit(lambda x: x if x > 0 else -x)(1.0), TypeError,
+         _all("pnp.where", "jit")),
+    _row("jit-keyword-arguments", lambda: pdx.jit(lambda x, y=1.0: x * y)(1.0, y=2.0), TypeError,
+         _all("positional", "functools.partial")),
+    _row("jit-unhashable-static", lambda: pdx.jit(lambda x, n: x * len(n), static_argnums=1)(1.0, [1, 2]),
+         TypeError, _all("static", "hashable")),
+    _row("jit-non-array-argument", lambda: pdx.jit(lambda x: x)(object()), TypeError,
+         _all("jit", "static_argnums")),
+    _row("custom_jvp-without-rule", lambda: pdx.grad(pdx.custom_jvp(lambda x: x * 2.0))(1.0), TypeError,
+         _all("custom_jvp", "defjvp")),
+    _row("custom_jvp-tangent-shape", lambda: pdx.grad(_bad_custom_jvp)(1.0), ValueError,
+         _all("tangent", r"\(2,\)", r"\(\)")),
+    _row("custom_vjp-without-rules", lambda: pdx.grad(pdx.custom_vjp(lambda x: x * 2.0))(1.0), TypeError,
+         _all("custom_vjp", "defvjp")),
+    _row("custom_vjp-forward-mode", lambda: pdx.jvp(_custom_vjp_only, (1.0,), (1.0,)), TypeError,
+         _all("forward-mode", "custom_jvp", "reverse mode")),
+    _row("custom_vjp-cotangent-shape", lambda: pdx.grad(_bad_custom_vjp)(1.0), ValueError,
+         _all("cotangent", "argument 0", r"\(3,\)", r"\(\)")),
+    _row("checkpoint-integer-array", lambda: pdx.grad(pdx.checkpoint(lambda x: pnp.sum(x)))(np.arange(3)),
+         TypeError, _all("integer", "float64")),
+    _row("debug_nans-forward", _debug_nans_forward, FloatingPointError, _all("debug_nans", "'log'", "NaN")),
+    _row("debug_nans-backward", _debug_nans_backward, FloatingPointError,
+         _all("debug_nans", "backward", "'sqrt'", "inf")),
     # ---- make_graph, check_grads, pytrees, stop_gradient ----------------------------------------
     _row("make_graph-unsupported-numpy", lambda: pdx.make_graph(lambda x: np.cumsum(x))(X3), TypeError,
          _all(r"numpy\.cumsum", "pnp")),

@@ -63,7 +63,7 @@ LAYERS = [
     ("ops",),
     ("transforms",),
     ("numpy",),
-    ("api.py", "check.py", "compile"),
+    ("api.py", "check.py", "compile", "custom.py", "vectorize.py", "sparse.py"),
     ("symbolic", "optim", "nn", "datasets"),
     ("plot", "cli.py", "__main__.py", "__init__.py"),
 ]

@@ -20,6 +20,7 @@ from .core.pytree import tree_flatten, tree_unflatten
 from .core.trace import Builder, Tracer
 from .transforms.forward import jvp_graph_eval
 from .transforms.reverse import linearize_graph, transpose_eval
+from .transforms.simplify import dce
 
 #: Dense Jacobians and Hessians larger than this many bytes raise MemoryBudgetError.
 MEMORY_BUDGET = 1 << 30
@@ -127,7 +128,7 @@ class _Staged:
         return tree_unflatten(self.out_tree, [_finalize(o) for o in self.out_flat])
 
     def jvp_flat(self, tangents_flat):
-        return jvp_graph_eval(self.graph, self.builder.values, tangents_flat)
+        return jvp_graph_eval(dce(self.graph), self.builder.values, tangents_flat)
 
     def lin_jvp_flat(self, tangents_flat):
         """Forward mode through the linearized Graph (cheap to repeat)."""

@@ -34,6 +34,8 @@ _counter = itertools.count()
 def _literal(v):
     if type(v) is bool:
         return repr(v)
+    if type(v) is np.float64:
+        v = float(v)
     if type(v) in (int, float) and np.isfinite(v):
         return repr(v)
     return None

@@ -93,13 +93,14 @@ class Lit:
 class Eqn:
     """``outvar = prim(*inputs, **params)``."""
 
-    __slots__ = ("prim", "inputs", "params", "outvar")
+    __slots__ = ("prim", "inputs", "params", "outvar", "info")
 
-    def __init__(self, prim, inputs, params, outvar):
+    def __init__(self, prim, inputs, params, outvar, info=None):
         self.prim = prim
         self.inputs = tuple(inputs)
         self.params = params
         self.outvar = outvar
+        self.info = info        # where it was traced (recorded under debug_nans)
 
 
 class Graph:

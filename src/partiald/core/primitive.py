@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from . import debug as _debug
+
 REGISTRY: dict[str, "Primitive"] = {}
+_DEBUG = _debug.STATE
 
 
 def zero_jvp(tangents, ans, *primals, **params):
@@ -97,5 +100,8 @@ def bind(prim: Primitive, *args, **params):
         if b is not None and (top is None or b.id > top.id):
             top = b
     if top is None:
-        return prim.impl(*args, **params)
+        out = prim.impl(*args, **params)
+        if _DEBUG[0]:
+            _debug.check(prim, args, out)
+        return out
     return top.process(prim, args, params)

@@ -17,6 +17,7 @@ import itertools
 
 import numpy as np
 
+from . import debug as _debug
 from .errors import EscapedTracerError, TracerConversionError
 from .graph import Eqn, Graph, Lit, ShapedArray, Var, aval_of
 from .primitive import bind
@@ -94,7 +95,7 @@ class Builder:
             out_val = bind(prim, *vals, **params)
             aval = aval_of(out_val)
         v = Var(aval)
-        self.eqns.append(Eqn(prim, inputs, params, v))
+        self.eqns.append(Eqn(prim, inputs, params, v, _debug.user_line() if _debug.STATE[0] else None))
         if out_val is not None:
             self.values[v] = out_val
         return Tracer(self, v, out_val)

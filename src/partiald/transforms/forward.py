@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.graph import Graph, Lit
+from ..core import debug as _debug
 from ..core.primitive import bind
 
 
@@ -50,7 +51,21 @@ def _jvp_eval(graph, values, tangents):
             raise NotImplementedError(
                 f"primitive '{prim.name}' is not differentiable (no JVP rule); "
                 "apply stop_gradient to its input if its derivative is not needed")
-        t_out = prim.jvp(ts, values[eqn.outvar], *[val(x) for x in eqn.inputs], **eqn.params)
+        _debug.STATE[1] += 1          # the rule's internals may be inf/NaN where masked
+        lin = next((t._builder for t in ts if hasattr(t, "_builder")), None) if _debug.STATE[0] else None
+        start = len(lin.eqns) if lin is not None and hasattr(lin, "eqns") else None
+        try:
+            t_out = prim.jvp(ts, values[eqn.outvar], *[val(x) for x in eqn.inputs], **eqn.params)
+        finally:
+            _debug.STATE[1] -= 1
+        if start is not None:
+            # the linear equations this rule made remember the forward operation
+            for e in lin.eqns[start:]:
+                e.info = f"the derivative rule of '{prim.name}', traced at {eqn.info or 'an unknown line'}"
         if t_out is not None:
-            tan[eqn.outvar] = match_dtype(t_out, eqn.outvar.aval.dtype)
+            t_out = match_dtype(t_out, eqn.outvar.aval.dtype)
+            if _debug.STATE[0] and not hasattr(t_out, "_builder"):
+                _debug.check_rule(t_out, ts, f"the forward-mode derivative of '{prim.name}'",
+                                  f"the operation traced at {eqn.info}" if eqn.info else None)
+            tan[eqn.outvar] = t_out
     return [None if o is None or isinstance(o, Lit) else tan.get(o) for o in graph.outvars]

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import debug as _debug
 from ..core.graph import Graph, Lit
 from ..core.primitive import UndefinedPrimal, bind
 from ..core.trace import Builder
 from ..ops.elementwise import add_p
 from .forward import is_float, jvp_graph_eval, match_dtype
+from .simplify import dce
 
 
 def linearize_graph(graph: Graph, values: dict) -> Graph:
     """The linear map ``input tangents -> output tangents`` of ``graph`` at ``values``."""
+    graph = dce(graph)         # what no output needs is not differentiated
     lin = Builder("linearize")
     tangents = [lin.new_arg(v.aval) if is_float(v.aval) else None for v in graph.invars]
     t_out = jvp_graph_eval(graph, values, tangents)
@@ -66,7 +69,15 @@ def _transpose_eval(lin, cts):
         prim = eqn.prim
         if prim.transpose is None:
             raise NotImplementedError(f"internal error: '{prim.name}' in a linear program has no transpose rule")
-        in_cts = prim.transpose(c, *args, **eqn.params)
+        _debug.STATE[1] += 1
+        try:
+            in_cts = prim.transpose(c, *args, **eqn.params)
+        finally:
+            _debug.STATE[1] -= 1
+        if _debug.STATE[0]:
+            for ic in in_cts:
+                if ic is not None and not hasattr(ic, "_builder"):
+                    _debug.check_rule(ic, [c], f"the backward pass (transpose of '{prim.name}')", eqn.info)
         for x, a, ic in zip(eqn.inputs, args, in_cts):
             if ic is not None and isinstance(a, UndefinedPrimal):
                 ic = match_dtype(ic, a.aval.dtype)

@@ -1,0 +1,123 @@
+"""Graph simplification before code generation: constant folding, common
+subexpression elimination and dead-code elimination. Graph to Graph; the
+result computes the same outputs (tested against ``interpret``)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.graph import Eqn, Graph, Lit, Var
+from ..core.primitive import REGISTRY
+
+
+def _param_key(params):
+    items = []
+    for k, v in sorted(params.items()):
+        if isinstance(v, np.ndarray):
+            v = ("ndarray", v.shape, v.dtype.str, v.tobytes())
+        elif isinstance(v, np.dtype):
+            v = ("dtype", v.str)
+        try:
+            hash(v)
+        except TypeError:
+            v = ("id", id(v))
+        items.append((k, v))
+    return tuple(items)
+
+
+def _lit_key(x):
+    v = x.val
+    if isinstance(v, np.ndarray):
+        if v.size > 64:
+            return ("arr-id", id(v))
+        return ("arr", v.shape, v.dtype.str, v.tobytes())
+    return ("lit", type(v).__name__, repr(v))
+
+
+def dce(graph: Graph) -> Graph:
+    """``graph`` without the equations no output depends on."""
+    live = {o for o in graph.outvars if isinstance(o, Var)}
+    kept = []
+    for eqn in reversed(graph.eqns):
+        if eqn.outvar in live:
+            kept.append(eqn)
+            live.update(x for x in eqn.inputs if isinstance(x, Var))
+    if len(kept) == len(graph.eqns):
+        return graph
+    kept.reverse()
+    return Graph(graph.invars, graph.constvars, graph.consts, kept, graph.outvars, graph.values)
+
+
+def simplify(graph: Graph) -> Graph:
+    """Fold equations whose inputs are all literals, merge equal equations, and drop
+    equations no output depends on."""
+    rename: dict = {}
+
+    def sub(x):
+        if isinstance(x, Var):
+            return rename.get(x, x)
+        return x
+
+    seen: dict = {}
+    eqns = []
+    for eqn in graph.eqns:
+        inputs = [sub(x) for x in eqn.inputs]
+        prim = eqn.prim
+        if inputs and all(isinstance(x, Lit) for x in inputs) and prim.name not in _NO_FOLD:
+            # constant folding: every input is known now
+            with np.errstate(all="ignore"):
+                val = prim.impl(*[x.val for x in inputs], **eqn.params)
+            rename[eqn.outvar] = Lit(val)
+            continue
+        same = _identity(prim.name, inputs, eqn.outvar.aval)
+        if same is not None:
+            rename[eqn.outvar] = same
+            continue
+        if prim.name == "safe_mul" and any(_finite_nonzero_scalar(x) for x in inputs):
+            prim = _MUL          # 0 * c is 0 anyway: no NaN to guard against
+        key = (prim.name, tuple(("v", id(x)) if isinstance(x, Var) else _lit_key(x) for x in inputs),
+               _param_key(eqn.params))
+        prev = seen.get(key)
+        if prev is not None:
+            rename[eqn.outvar] = prev
+            continue
+        seen[key] = eqn.outvar
+        eqns.append(Eqn(prim, inputs, eqn.params, eqn.outvar))
+    outvars = [sub(o) if o is not None else None for o in graph.outvars]
+    return dce(Graph(graph.invars, graph.constvars, graph.consts, eqns, outvars))
+
+
+def _scalar_lit(x):
+    return isinstance(x, Lit) and np.ndim(x.val) == 0 and np.asarray(x.val).dtype.kind in "fiu"
+
+
+def _finite_nonzero_scalar(x):
+    return _scalar_lit(x) and np.isfinite(x.val) and x.val != 0
+
+
+def _identity(name, inputs, aval):
+    """The input an equation passes through unchanged (x*1, x+0, ...), if any."""
+    def keeps(x):      # the other operand already has the output's shape and dtype
+        return isinstance(x, Var) and x.aval == aval
+    if name in ("mul", "safe_mul") and len(inputs) == 2:
+        a, b = inputs
+        if _scalar_lit(b) and b.val == 1 and keeps(a):
+            return a
+        if _scalar_lit(a) and a.val == 1 and keeps(b):
+            return b
+    if name in ("add", "sub") and len(inputs) == 2:
+        a, b = inputs
+        if _scalar_lit(b) and b.val == 0 and keeps(a):
+            return a
+        if name == "add" and _scalar_lit(a) and a.val == 0 and keeps(b):
+            return b
+    if name == "div" and len(inputs) == 2 and _scalar_lit(inputs[1]) and inputs[1].val == 1 and keeps(inputs[0]):
+        return inputs[0]
+    return None
+
+
+# primitives whose evaluation at compile time is not wanted (side effects or
+# user callbacks)
+_NO_FOLD = frozenset({"custom_jvp_call", "custom_vjp_call", "checkpoint_call", "custom_vjp_lin",
+                      "checkpoint_lin"})
+
+_MUL = REGISTRY["mul"]

@@ -1,0 +1,221 @@
+"""jit, simplification, custom_jvp / custom_vjp, checkpoint and debug_nans."""
+import numpy as np
+import pytest
+
+import partiald as pdx
+import partiald.numpy as pnp
+from partiald import nn
+from partiald.transforms.simplify import simplify
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(40, 5))
+Y = rng.normal(size=40)
+W = rng.normal(size=5)
+
+
+def mse(w, X, y):
+    return pnp.mean((X @ w - y) ** 2)
+
+
+def logistic(w, X, y):
+    z = X @ w
+    return pnp.mean(nn.softplus(z) - (y > 0) * z)
+
+
+def rosen(x):
+    return pnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+FUNCS = [
+    ("mse", mse, (W, X, Y)),
+    ("logistic", logistic, (W, X, Y)),
+    ("rosen", rosen, (np.linspace(-1, 1.5, 7),)),
+    ("mixed", lambda x, y: pnp.sum(pnp.tanh(x) * pnp.exp(-y ** 2)) / (1 + pnp.sum(x ** 2)), (W, W[::-1].copy())),
+]
+
+
+@pytest.mark.parametrize("name, f, args", FUNCS, ids=[f[0] for f in FUNCS])
+def test_jit_matches_eager(name, f, args):
+    assert np.allclose(pdx.jit(f)(*args), f(*args), rtol=1e-13, atol=0)
+    g_eager = pdx.grad(f)(*args)
+    np.testing.assert_allclose(pdx.jit(pdx.grad(f))(*args), g_eager, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(pdx.grad(pdx.jit(f))(*args), g_eager, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(pdx.jit(pdx.hessian(f))(*args), pdx.hessian(f)(*args), rtol=1e-12, atol=1e-13)
+
+
+def test_jit_caches_per_signature():
+    f = pdx.jit(lambda x: pnp.sum(x ** 2))
+    f(np.ones(3))
+    f(np.zeros(3))
+    assert f.cache_size() == 1
+    f(np.ones(4))
+    f(np.ones(3, np.float32))
+    assert f.cache_size() == 3
+    assert f(np.ones(3, np.float32)).dtype == np.float32
+
+
+def test_jit_static_argnums_and_pytrees():
+    f = pdx.jit(lambda p, n: pnp.sum(p["w"] ** n) + p["b"], static_argnums=1)
+    p = {"w": np.arange(3.0), "b": 1.0}
+    assert f(p, 2) == 6.0 and f(p, 3) == 10.0
+    assert f.cache_size() == 2
+
+
+def test_jit_runs_generated_code_without_user_names():
+    graph, source = pdx.jit(lambda secret_name: pnp.sin(secret_name) * 2.0).lower(np.ones(2))
+    assert "secret_name" not in source
+    assert "_np.sin" in source
+
+
+def test_jit_value_dependent_control_flow_names_where():
+    with pytest.raises(TypeError, match=r"pnp\.where"):
+        pdx.jit(lambda x: x if x > 0 else -x)(1.0)
+
+
+def test_simplify_preserves_values_and_removes_dead_code():
+    def f(x, y):
+        dead = pnp.exp(x) * 3.0           # noqa: F841  (unused on purpose)
+        a = pnp.sin(x) * 1.0 + 0.0
+        b = pnp.sin(x) * y                # same sin(x): one equation after CSE
+        return a + b + (2.0 * 3.0)
+    g = pdx.make_graph(f)(W, 0.5)
+    s = simplify(g)
+    assert len(s.eqns) < len(g.eqns)
+    assert sum(e.prim.name == "sin" for e in s.eqns) == 1
+    assert not any(e.prim.name == "exp" for e in s.eqns)
+    for args in [(W, 0.5), (W * 2, -1.0)]:
+        np.testing.assert_array_equal(pdx.interpret(s, *args)[0], pdx.interpret(g, *args)[0])
+
+
+# -- custom rules ---------------------------------------------------------------------------------
+
+@pdx.custom_jvp
+def safe_log1pexp(x):
+    return pnp.log1p(pnp.exp(x))
+
+
+@safe_log1pexp.defjvp
+def _safe_log1pexp_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return safe_log1pexp(x), t * nn.sigmoid(x)
+
+
+def test_custom_jvp_is_used_in_both_modes_and_composes():
+    x = np.array([-3.0, 0.0, 50.0, 800.0])
+    g = pdx.grad(lambda x: pnp.sum(safe_log1pexp(x)))(x)
+    np.testing.assert_allclose(g, nn.sigmoid(x), rtol=1e-15)
+    assert np.isfinite(g).all()          # the naive rule gives NaN at 800
+    _, t = pdx.jvp(safe_log1pexp, (x,), (np.ones(4),))
+    np.testing.assert_array_equal(t, g)
+    # second order differentiates the rule itself: sigmoid'
+    h = pdx.grad(pdx.grad(safe_log1pexp))(0.3)
+    s = nn.sigmoid(0.3)
+    assert abs(h - s * (1 - s)) < 1e-15
+    assert abs(pdx.jit(pdx.grad(safe_log1pexp))(0.3) - s) < 1e-15
+
+
+def test_custom_jvp_nondiff_argnums():
+    def power(n, x):
+        return x ** n
+    f = pdx.custom_jvp(power, nondiff_argnums=(0,))
+
+    @f.defjvp
+    def _(n, primals, tangents):
+        (x,), (t,) = primals, tangents
+        return f(n, x), n * x ** (n - 1) * t * 10.0     # deliberately scaled: the rule is used
+    assert pdx.grad(lambda x: f(3, x))(2.0) == 120.0
+
+
+@pdx.custom_vjp
+def clip_gradient(lo, hi, x):
+    return x
+
+
+clip_gradient.nondiff_argnums = (0, 1)
+clip_gradient.defvjp(lambda lo, hi, x: (x, None), lambda lo, hi, res, g: (pnp.clip(g, lo, hi),))
+
+
+def test_custom_vjp_rule_and_nondiff_argnums():
+    assert pdx.grad(lambda x: 5.0 * clip_gradient(-1.0, 1.0, x))(2.0) == 1.0
+    assert pdx.grad(lambda x: 0.5 * clip_gradient(-1.0, 1.0, x))(2.0) == 0.5
+    g = pdx.grad(lambda x: pnp.sum(3.0 * clip_gradient(-2.0, 2.0, x)))(np.ones(3))
+    np.testing.assert_array_equal(g, [2.0, 2.0, 2.0])
+
+
+def test_custom_vjp_second_order_through_bwd():
+    @pdx.custom_vjp
+    def square(x):
+        return x * x
+    square.defvjp(lambda x: (x * x, x), lambda x, g: (2.0 * x * g,))
+    assert pdx.grad(square)(3.0) == 6.0
+    assert pdx.grad(pdx.grad(square))(3.0) == 2.0
+    assert pdx.hessian(square)(3.0) == 2.0
+
+
+def test_custom_vjp_forward_mode_says_to_use_custom_jvp():
+    @pdx.custom_vjp
+    def f(x):
+        return x * 2.0
+    f.defvjp(lambda x: (x * 2.0, None), lambda res, g: (g * 2.0,))
+    with pytest.raises(TypeError, match="custom_jvp"):
+        pdx.jvp(f, (1.0,), (1.0,))
+    with pytest.raises(TypeError, match="custom_jvp"):
+        pdx.jacfwd(f)(1.0)
+
+
+# -- checkpoint --------------------------------------------------------------------------------------
+
+def _deep(x):
+    for _ in range(6):
+        x = pnp.tanh(x) * 1.5 + 0.1 * x
+    return pnp.sum(x ** 2)
+
+
+def test_checkpoint_gives_the_same_derivatives():
+    x = np.linspace(-1, 1, 7)
+    c = pdx.checkpoint(_deep)
+    np.testing.assert_allclose(pdx.grad(c)(x), pdx.grad(_deep)(x), rtol=1e-14)
+    np.testing.assert_allclose(pdx.hessian(c)(x), pdx.hessian(_deep)(x), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(pdx.jacfwd(c)(x), pdx.jacrev(_deep)(x), rtol=1e-13)
+    pdx.check_grads(c, (x,), order=2)
+
+
+def test_checkpoint_keeps_only_inputs_in_the_linearization():
+    x = np.linspace(-1, 1, 7)
+    _, f_jvp = pdx.linearize(pdx.checkpoint(_deep), x)
+    _, g_jvp = pdx.linearize(_deep, x)
+    # the plain linearization stores every intermediate coefficient; the checkpointed one
+    # has one equation and keeps the input itself
+    assert len(f_jvp.graph.eqns) == 1 and f_jvp.graph.eqns[0].prim.name == "checkpoint_lin"
+    assert len(g_jvp.graph.eqns) > 10
+
+
+# -- debug_nans ---------------------------------------------------------------------------------------
+
+def test_debug_nans_forward_names_primitive_and_line():
+    with pdx.debug_nans():
+        with pytest.raises(FloatingPointError, match=r"'log'.*test_jit_custom\.py"):
+            pdx.grad(lambda x: pnp.sum(pnp.log(x)))(np.array([1.0, -1.0]))
+
+
+def test_debug_nans_backward_names_the_forward_operation():
+    def f(x):
+        return pnp.sqrt(x) * 2.0
+    with pdx.debug_nans():
+        with pytest.raises(FloatingPointError, match=r"backward.*'sqrt'.*test_jit_custom\.py"):
+            pdx.grad(f)(0.0)
+
+
+@pytest.mark.parametrize("f, x", [
+    (lambda x: pnp.where(x > 0, x, 0.0), 0.0),
+    (lambda x: x ** 1.875, 0.0),
+    (lambda x: pnp.linalg.norm(x), np.zeros(3)),
+    (lambda x: nn.logsumexp(x), np.full(3, -1e300)),
+    (lambda x: pnp.sum(nn.softplus(x)), np.array([-1e4, 1e4])),
+    (lambda x: pnp.sum(nn.sigmoid(x)), np.array([-1e4, 1e4])),
+    (lambda x: pnp.sum(pnp.abs(x)), np.zeros(2)),
+])
+def test_debug_nans_no_false_positives_from_internals(f, x):
+    with pdx.debug_nans():
+        g = pdx.grad(f)(x)
+    assert np.isfinite(g).all()
