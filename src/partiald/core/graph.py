@@ -27,8 +27,8 @@ class ShapedArray:
     __slots__ = ("shape", "dtype")
 
     def __init__(self, shape, dtype):
-        self.shape = tuple(int(d) for d in shape)
-        self.dtype = np.dtype(dtype)
+        self.shape = shape if type(shape) is tuple else tuple(int(d) for d in shape)
+        self.dtype = dtype if type(dtype) is np.dtype or isinstance(dtype, np.dtype) else np.dtype(dtype)
 
     @property
     def ndim(self):
@@ -53,6 +53,8 @@ class ShapedArray:
 
 def aval_of(x) -> ShapedArray:
     """The abstract value of a concrete value (array, scalar or tracer)."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return ShapedArray(x.shape, x.dtype)
     a = getattr(x, "aval", None)
     if a is not None:
         return a

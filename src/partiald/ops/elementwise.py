@@ -46,21 +46,23 @@ def integer_pow(x, n): return bind(integer_pow_p, x, n=n)
 
 def unbroadcast(ct, shape):
     """Sum ``ct`` down to ``shape`` (the transpose of NumPy broadcasting)."""
-    from .reduce import reduce_sum
-    from .shape import reshape
     ct_shape = shape_of(ct)
     if ct_shape == tuple(shape):
         return ct
     lead = len(ct_shape) - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, d in enumerate(shape) if d == 1 and ct_shape[lead + i] != 1)
-    out = reduce_sum(ct, axes) if axes else ct
-    return reshape(out, tuple(shape)) if shape_of(out) != tuple(shape) else out
+    out = bind(_STRUCT["reduce_sum"], ct, axes=axes) if axes else ct
+    return bind(_STRUCT["reshape"], out, shape=tuple(shape)) if shape_of(out) != tuple(shape) else out
 
 
 def broadcast_tangent(t, shape):
-    from .shape import broadcast_to
-    return t if shape_of(t) == tuple(shape) else broadcast_to(t, tuple(shape))
+    return t if shape_of(t) == tuple(shape) else bind(_STRUCT["broadcast_to"], t, shape=tuple(shape))
+
+
+#: structural primitives defined in ops/reduce.py and ops/shape.py, looked up by the
+#: rules above (ops/__init__.py fills it once every module is loaded)
+_STRUCT: dict = {}
 
 
 def _scale_jvp(coef):

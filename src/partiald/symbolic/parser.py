@@ -173,7 +173,8 @@ def _parse(text):
     Operands travel as ``(node, depth)`` pairs so depth is checked as nodes are built. A lower
     bound on the final depth (``committed``, what the saved frames will wrap around the current
     group, plus the open power chain) also stops runaway nesting early, at the '(' or '^' that
-    goes too deep, so the stacks never hold more than MAX_DEPTH frames.
+    goes too deep: the frame stack and the chain stay within a small multiple of MAX_DEPTH, and
+    memory is linear in the text.
     """
     max_depth = MAX_DEPTH
     max_nodes = MAX_NODES
@@ -470,7 +471,7 @@ def _implicit(text, m, prev):
 _LIKELY_FUNCTION = {
     "arcsin": "asin(x)", "arccos": "acos(x)", "arctan": "atan(x)", "sqr": "x^2", "pow": "x^y",
     "log10": "log(x)/log(10)", "log2": "log(x)/log(2)", "lg": "log(x)/log(10)", "exp2": "2^x",
-    "sec": "1/cos(x)", "csc": "1/sin(x)", "cot": "1/tan(x)", "abs_": "abs(x)", "fabs": "abs(x)",
+    "sec": "1/cos(x)", "csc": "1/sin(x)", "cot": "1/tan(x)", "fabs": "abs(x)",
     "logistic": "sigmoid(x)", "expit": "sigmoid(x)", "arcsinh": "log(x + sqrt(x^2 + 1))",
     "asinh": "log(x + sqrt(x^2 + 1))", "max": "relu(x) for max(x, 0)", "cbrt": "x^(1/3)",
 }
@@ -529,8 +530,8 @@ def _bad_character(text, pos, prev):
         elif c == "_" and prev_kind == "num" and prev_end == pos:
             message = "digit separators such as 1_000 are not supported"
         if message is None:
-            shown = repr(c)[1:-1] if not c.isprintable() else c
-            message = f"unknown character '{shown}'" if c.isprintable() else f"control character U+{code:04X}"
+            message = (f"unknown character '{c}'" if c.isprintable()
+                       else f"control character U+{code:04X} is not allowed")
         raise ParseError(message, text, pos, hint)
     name = unicodedata.name(c, "")
     label = f"U+{code:04X}" + (f" {name}" if name else "")
@@ -549,7 +550,7 @@ def _bad_character(text, pos, prev):
         exponent = "".join(_SUPERSCRIPTS[s] for s in text[pos:end])
         base = _clip(prev_tok) if prev_end == pos and prev_kind in ("num", "name") else \
             "(...)" if prev_end == pos and prev_tok == ")" else "x"
-        hint = f"{base}^{exponent}"
+        hint = f"{base}^{_clip(exponent)}"
     else:
         form = _ASCII_FOR.get(c)
         if form is None and 0xFF01 <= code <= 0xFF5E:          # fullwidth forms of ASCII
