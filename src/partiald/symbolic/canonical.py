@@ -131,6 +131,14 @@ def to_number(v):
     return Fraction(repr(f))
 
 
+def to_float(q) -> float:
+    """The nearest float to an exact number (+-inf beyond the float range)."""
+    try:
+        return float(q)
+    except OverflowError:
+        return math.inf if q > 0 else -math.inf
+
+
 def num(v) -> Node:
     if type(v) is Fraction:
         node = _TABLE.get(("num", ("Fraction", v)))
@@ -139,7 +147,7 @@ def num(v) -> Node:
     v = to_number(v)
     if isinstance(v, Fraction):
         _check_bits(v)
-        skey = (0, float(v) if abs(v) < 1e300 else math.copysign(1e300, v), str(v))
+        skey = (0, to_float(v), str(v))
     else:
         skey = (0, v if not math.isnan(v) else math.inf, repr(v))
     return _intern("num", (v,), frozenset(), skey)
@@ -396,7 +404,7 @@ NUMPY_FUNCS = {
     "sigmoid": lambda x: REGISTRY["logistic"].impl(x),
     "softplus": lambda x: np.logaddexp(x, 0.0),
 }
-FUNCTION_NAMES = frozenset(NUMPY_FUNCS) | {"max", "min"}
+FUNCTION_NAMES = frozenset(NUMPY_FUNCS)
 
 
 def func(name, *args) -> Node:
@@ -488,15 +496,13 @@ def _identity(x, **_):
 
 
 def _maximum(x, y):
-    if is_num(y, 0):
-        return func("relu", x)
-    if is_num(x, 0):
-        return func("relu", y)
-    return func("max", x, y)
+    # max(x, y) = y + relu(x - y): at a tie the derivative goes to y, the engine's convention
+    return add(y, func("relu", sub(x, y)))
 
 
 def _minimum(x, y):
-    return func("min", x, y)
+    # min(x, y) = y - relu(y - x): where(x < y, x, y), ties to y
+    return sub(y, func("relu", sub(y, x)))
 
 
 def _logaddexp(x, y):

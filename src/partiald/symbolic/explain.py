@@ -19,8 +19,7 @@ MAX_STEPS = 200
 
 _FUNC_PRIM = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh",
               "sinh": "sinh", "cosh": "cosh", "asin": "arcsin", "acos": "arccos", "atan": "arctan",
-              "abs": "abs", "sigmoid": "logistic", "softplus": "logaddexp", "relu": "maximum",
-              "max": "maximum", "min": "minimum"}
+              "abs": "abs", "sigmoid": "logistic", "softplus": "logaddexp", "relu": "maximum"}
 
 _DOMAIN = {
     "log": "log(u) is defined for u > 0",
@@ -28,8 +27,6 @@ _DOMAIN = {
     "acos": "acos(u) is defined for -1 <= u <= 1 (derivative for |u| < 1)",
     "abs": "at u = 0 the derivative is taken as 0 (partiald's convention, sign(0) = 0)",
     "relu": "at u = 0 the derivative is taken as 0 (partiald's convention)",
-    "max": "at a tie the derivative goes to the second argument (partiald's convention)",
-    "min": "at a tie the derivative goes to the second argument (partiald's convention)",
     "step": "step(u) = 1 for u > 0, else 0; its derivative is 0 (away from the jump)",
     "sign": "sign(u) has derivative 0 (away from the jump at 0)",
     "tan": "tan(u) is undefined where cos(u) = 0",

@@ -29,19 +29,18 @@ MAX_ORDER = 1000
 
 # -- lowering: parser AST -> canonical node -----------------------------------------------
 
-_FUNC_ALIASES = {"ln": "log", "arcsin": "asin", "arccos": "acos", "arctan": "atan"}
+_FUNC_ALIASES = {"ln": "log"}
 
 
 def _number(text):
-    try:
-        if set(text) <= set("0123456789"):
-            if len(text) > 1300:    # about MAX_INT_BITS bits
-                raise ExpressionTooLarge(f"the integer {text[:20]}... has {len(text)} digits, over the limit")
-            return C.num(int(text))
-        q = Fraction(text)
-        return C.num(q)
-    except (ValueError, ZeroDivisionError):
-        raise ValueError(f"bad number {text!r}") from None
+    """The exact value of a numeric literal, refusing ones too large to hold exactly."""
+    mantissa, _, exponent = text.lower().partition("e")
+    digits = len(mantissa.replace(".", "").lstrip("0"))
+    exp = int(exponent) if exponent else 0
+    if digits > 1200 or abs(exp) > 1200:     # about MAX_INT_BITS bits either way
+        raise ExpressionTooLarge(f"the number {text[:24]}{'...' if len(text) > 24 else ''} is too large "
+                                 "to keep exactly")
+    return C.num(int(text) if set(text) <= set("0123456789") else Fraction(text))
 
 
 def ast_to_node(ast) -> C.Node:
@@ -98,7 +97,7 @@ def _lower_pow(b, e, memo):
         return bind(REGISTRY["integer_pow"], b, n=int(ev))
     if ev == Fraction(1, 2):
         return bind(REGISTRY["sqrt"], b)
-    return bind(REGISTRY["pow"], b, float(ev) if ev is not None else memo[e])
+    return bind(REGISTRY["pow"], b, C.to_float(ev) if ev is not None else memo[e])
 
 
 _PRIM_OF_FUNC = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh",
@@ -119,7 +118,7 @@ def _balanced(op, items):
 def _lower(n, memo):
     k = n.kind
     if k == "num":
-        return float(n.args[0])
+        return C.to_float(n.args[0])
     if k == "const":
         return float(np.pi) if n.args[0] == "pi" else float(np.e)
     if k == "sym":
@@ -130,9 +129,9 @@ def _lower(n, memo):
         for c, t in pairs:
             v = memo[t]
             terms.append(v if c == 1 else bind(REGISTRY["neg"], v) if c == -1 else
-                         bind(REGISTRY["mul"], float(c), v))
+                         bind(REGISTRY["mul"], C.to_float(c), v))
         if constant != 0:
-            terms.append(float(constant))
+            terms.append(C.to_float(constant))
         return _balanced("add", terms)
     if k == "mul":
         coef, factors = n.args
@@ -144,7 +143,7 @@ def _lower(n, memo):
             else:
                 nums.append(memo[b] if ev == 1 else _lower_pow(memo[b], e, memo))
         if coef != 1 or not nums:
-            nums.insert(0, float(coef))
+            nums.insert(0, C.to_float(coef))
         out = _balanced("mul", nums)
         return bind(REGISTRY["div"], out, _balanced("mul", dens)) if dens else out
     name = n.args[0]
@@ -157,10 +156,6 @@ def _lower(n, memo):
         return bind(REGISTRY["logaddexp"], args[0], 0.0)
     if name == "step":
         return bind(REGISTRY["select"], bind(REGISTRY["compare"], args[0], 0.0, op="gt"), 1.0, 0.0)
-    if name == "max":
-        return bind(REGISTRY["maximum"], *args)
-    if name == "min":
-        return bind(REGISTRY["minimum"], *args)
     raise ValueError(f"no primitive for function {name!r}")
 
 

@@ -57,7 +57,7 @@ MAX_DEPTH = 500
 MAX_NODES = 2_000_000
 
 FUNCTIONS = frozenset({"exp", "log", "ln", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs",
-                       "softplus", "asin", "acos", "atan", "sinh", "cosh"})
+                       "softplus", "asin", "acos", "atan", "sinh", "cosh", "sign", "step"})
 CONSTANTS = frozenset({"pi", "e"})
 _CANONICAL_FN = {"ln": "log"}
 
