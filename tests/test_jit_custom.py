@@ -219,3 +219,17 @@ def test_debug_nans_no_false_positives_from_internals(f, x):
     with pdx.debug_nans():
         g = pdx.grad(f)(x)
     assert np.isfinite(g).all()
+
+
+def test_jit_scalar_fast_path_matches_numpy_semantics():
+    f = pdx.jit(lambda x, y: pnp.log(x) / y + pnp.sqrt(x) * pnp.maximum(y, 0.0))
+    for x, y in [(2.0, 3.0), (0.0, 1.0), (-1.0, 2.0), (1.0, 0.0), (0.0, 0.0)]:
+        with np.errstate(all="ignore"):
+            expected = np.log(x) / y + np.sqrt(x) * max(y, 0.0)
+        got = f(x, y)
+        assert type(got) is float
+        assert (np.isnan(got) and np.isnan(expected)) or got == expected
+    g = pdx.jit(pdx.grad(lambda x, y: x ** 2 + 3 * x * y, argnums=(0, 1)))
+    assert g(1.0, 2.0) == (8.0, 3.0)
+    assert g(np.float64(1.0), 2.0) == (8.0, 3.0)        # not all Python floats: the array path
+    assert pdx.jit(pdx.grad(pnp.sqrt))(0.0) == np.inf

@@ -67,9 +67,18 @@ def jit(f, static_argnums=()):
     """
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
     cache: dict = {}
+    scalar_cache: dict = {}
 
     @functools.wraps(f)
     def wrapped(*args, **kwargs):
+        # fast path: only Python floats in, a program with a Python-float version
+        fast = scalar_cache.get(len(args))
+        if fast is not None and not kwargs:
+            for a in args:
+                if type(a) is not float:
+                    break
+            else:
+                return fast(*args)
         if kwargs:
             raise TypeError("jit-compiled functions take positional arguments only "
                             "(bind keyword arguments with functools.partial before jit)")
@@ -91,6 +100,8 @@ def jit(f, static_argnums=()):
         entry = cache.get(key)
         if entry is None:
             entry = cache[key] = _trace(f, args, static_set, leaves, treedef)
+            if entry.fn.scalar is not None and not static_set and all(type(a) is float for a in args):
+                scalar_cache[nargs] = _scalar_entry(entry)
         if any(isinstance(x, Tracer) for x in leaves):
             # inside another transformation: inline the program into its trace
             outs = interpret(entry.graph, *leaves)
@@ -101,6 +112,17 @@ def jit(f, static_argnums=()):
     wrapped.cache_size = lambda: len(cache)
     wrapped.lower = lambda *args: _lower(f, args, static)
     return wrapped
+
+
+def _scalar_entry(entry):
+    """A call path for Python-float arguments: the Python-float program, then the
+    output structure."""
+    fn, tree = entry.fn.scalar, entry.out_tree
+    if tree.kind == "leaf":
+        return lambda *a: fn(*a)[0]
+    if tree.kind == "tuple" and all(c.kind == "leaf" for c in tree.children):
+        return fn
+    return lambda *a: tree_unflatten(tree, list(fn(*a)))
 
 
 def _finalize(o):

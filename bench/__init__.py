@@ -1,0 +1,1 @@
+"""partiald benchmarks: python -m bench (see bench/run.py)."""

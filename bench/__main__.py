@@ -1,0 +1,4 @@
+"""``python -m bench``: run the benchmark suite (bench/run.py)."""
+from bench.run import main
+
+main()
