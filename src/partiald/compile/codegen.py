@@ -181,7 +181,9 @@ def compile_graph(graph: Graph):
     fn = ns[name]
     fn.source = source
     fn.scalar = None
-    ssrc, sns = scalar_source(graph, name + "_scalar", fn)
+    def fallback(*args):
+        return tuple(float(o) if np.ndim(o) == 0 and np.result_type(o) == np.float64 else o for o in fn(*args))
+    ssrc, sns = scalar_source(graph, name + "_scalar", fallback)
     if ssrc is not None:
         _run(ssrc, sns)
         fn.scalar = sns[name + "_scalar"]
