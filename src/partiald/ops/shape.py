@@ -163,8 +163,38 @@ def _split_spec(spec):
     return ins.split(","), out
 
 
+def _einsum_matmul(spec, a, b):
+    """Two-operand einsum as one BLAS matmul: operands transposed to (batch, free,
+    contracted) and (batch, contracted, free), multiplied, reshaped and transposed to
+    the output order. None when the spec does not fit (repeated or summed-away indices)."""
+    (sa, sb), out = _split_spec(spec)
+    if len(set(sa)) != len(sa) or len(set(sb)) != len(sb) or len(set(out)) != len(out):
+        return None
+    batch = [c for c in sa if c in sb and c in out]
+    contract = [c for c in sa if c in sb and c not in out]
+    free_a = [c for c in sa if c not in sb]
+    free_b = [c for c in sb if c not in sa]
+    if any(c not in out for c in free_a + free_b):
+        return None
+    a, b = np.asarray(a), np.asarray(b)
+    size = {c: d for c, d in zip(sa, a.shape)}
+    size.update({c: d for c, d in zip(sb, b.shape)})
+    n = lambda cs: int(np.prod([size[c] for c in cs], dtype=np.int64))   # noqa: E731
+    at = np.transpose(a, [sa.index(c) for c in batch + free_a + contract]).reshape(
+        n(batch), n(free_a), n(contract))
+    bt = np.transpose(b, [sb.index(c) for c in batch + contract + free_b]).reshape(
+        n(batch), n(contract), n(free_b))
+    res = np.matmul(at, bt).reshape([size[c] for c in batch + free_a + free_b])
+    order = batch + free_a + free_b
+    return np.transpose(res, [order.index(c) for c in out]) if order != list(out) else res
+
+
 def _einsum_impl(*ops, spec, safe=False):
-    out = np.einsum(spec, *ops, optimize=len(ops) > 2)
+    out = _einsum_matmul(spec, *ops) if len(ops) == 2 else None
+    if out is None:
+        out = np.einsum(spec, *ops, optimize=len(ops) > 2)
+    elif out.ndim == 0:
+        out = out[()]
     if isinstance(out, np.ndarray) and any(np.may_share_memory(out, o) for o in ops):
         out = out.copy()      # a pure permutation ('ij->ji') is a view in NumPy
     if safe and not all(np.isfinite(o).all() for o in ops):
