@@ -89,10 +89,8 @@ def _raise_parse_error():
 
 
 _MEM = ["hvp", "memory_budget"]
-#: API.md also wants the message to name these; they arrive with the speed issue (vmap, sparse)
+#: API.md also wants the message to name these
 _MEM_LATER = ["sparse_hessian", "chunk_size"]
-_MEM_LATER_REASON = ("not yet built: chunk_size= (batched Jacobians) and sparse_hessian come with the speed "
-                     "issue; API.md wants the MemoryBudgetError message to name them once they exist")
 
 
 
@@ -215,10 +213,10 @@ ERRORS = [
          pdx.MemoryBudgetError, _all(r"\bhessian\b", "3 x 3", *_MEM)),
     _row("memory-budget-names-chunk_size-and-sparse_hessian",
          lambda: pdx.hessian(_cube_sum, memory_budget=10)(X3),
-         pdx.MemoryBudgetError, _all(*_MEM_LATER), marks=_xf(_MEM_LATER_REASON)),
+         pdx.MemoryBudgetError, _all(*_MEM_LATER)),
     _row("jacobian-chunk_size-as-recommended", lambda: pdx.jacobian(lambda x: x ** 3, chunk_size=1,
                                                                     memory_budget=10)(X3),
-         pdx.MemoryBudgetError, _all(*_MEM), marks=_xf(_MEM_LATER_REASON)),
+         pdx.MemoryBudgetError, _all(*_MEM)),
     _row("jacobian-bad-mode", lambda: pdx.jacobian(lambda x: x ** 3, mode="sideways")(X3), ValueError,
          _all("mode", "'auto'", "'fwd'", "'rev'", "sideways")),
     _row("jacobian-integer-array", lambda: pdx.jacobian(lambda x: x ** 3)(np.arange(3)), TypeError,
@@ -243,6 +241,17 @@ ERRORS = [
          _all("scalar", "jacobian|vjp")),
     _row("laplacian-argnums-out-of-range", lambda: pdx.laplacian(_cube_sum, argnums=2)(X3), ValueError,
          _all("argnums=2", "1 positional argument")),
+    # ---- vmap ------------------------------------------------------------------------------------
+    _row("vmap-size-mismatch", lambda: pdx.vmap(lambda a, b: a * b)(np.ones(3), np.ones(4)), ValueError,
+         _all("vmap", "3", "4")),
+    _row("vmap-control-flow", lambda: pdx.vmap(lambda a: a if a > 0 else -a)(np.ones(3)), TypeError,
+         _all("pnp.where")),
+    _row("vmap-bad-in_axes", lambda: pdx.vmap(lambda a: a, in_axes=5)(np.ones(3)), ValueError,
+         _all("in_axes", "5")),
+    _row("vmap-bad-chunk_size", lambda: pdx.vmap(lambda a: a, chunk_size=0)(np.ones(3)), ValueError,
+         _all("chunk_size")),
+    _row("jacobian-bad-chunk_size", lambda: pdx.jacobian(lambda x: x ** 3, chunk_size=0)(X3), ValueError,
+         _all("chunk_size", "positive")),
     # ---- jit, custom rules, checkpoint, debug_nans ---------------------------------------------
     _row("jit-value-dependent-if", lambda: pdx.jit(lambda x: x if x > 0 else -x)(1.0), TypeError,
          _all("pnp.where", "jit")),

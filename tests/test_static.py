@@ -64,7 +64,7 @@ LAYERS = [
     ("transforms",),
     ("numpy",),
     ("api.py", "check.py", "compile", "custom.py", "vectorize.py", "sparse.py"),
-    ("symbolic", "optim", "nn", "datasets"),
+    ("symbolic", "optim", "nn", "datasets.py"),
     ("plot", "cli.py", "__main__.py", "__init__.py"),
 ]
 

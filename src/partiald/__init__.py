@@ -6,12 +6,15 @@ over pytrees of parameters. See README.md and API.md.
 from . import ops as _ops  # noqa: F401  (registers the primitives)
 from . import numpy  # noqa: F401
 from . import nn  # noqa: F401
+from . import optim  # noqa: F401
+from . import plot  # noqa: F401  (matplotlib is imported only when a figure is drawn)
 from .api import (grad, hessian, hessian_diag, hvp, jacfwd, jacobian, jacrev, jvp, laplacian,
                   linearize, make_graph, ravel_pytree, stop_gradient, value_and_grad, vjp)
 from .check import check_grads
 from .compile.jit import jit
 from .core.debug import debug_nans
 from .custom import checkpoint, custom_jvp, custom_vjp
+from .vectorize import vmap
 from .core.errors import (EscapedTracerError, ExpressionTooLarge, MemoryBudgetError, ParseError,
                           TracerConversionError)
 from .core.graph import Graph
@@ -24,8 +27,8 @@ __version__ = "0.1.0"
 __all__ = [
     "expr", "Expr", "grad", "value_and_grad", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "jacobian", "hessian",
     "hvp", "hessian_diag", "laplacian", "make_graph", "check_grads", "jit", "checkpoint", "custom_jvp",
-    "custom_vjp", "debug_nans", "stop_gradient", "interpret",
+    "custom_vjp", "debug_nans", "vmap", "stop_gradient", "interpret",
     "Graph", "ravel_pytree", "tree_flatten", "tree_unflatten", "tree_map", "tree_leaves",
     "ParseError", "ExpressionTooLarge", "MemoryBudgetError", "EscapedTracerError",
-    "TracerConversionError", "numpy", "nn",
+    "TracerConversionError", "numpy", "nn", "optim", "plot",
 ]

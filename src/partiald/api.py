@@ -21,6 +21,7 @@ from .core.trace import Builder, Tracer
 from .transforms.forward import jvp_graph_eval
 from .transforms.reverse import linearize_graph, transpose_eval
 from .transforms.simplify import dce
+from .vectorize import jacobian_blocks
 
 #: Dense Jacobians and Hessians larger than this many bytes raise MemoryBudgetError.
 MEMORY_BUDGET = 1 << 30
@@ -331,7 +332,8 @@ def _check_budget(n_out, n_in, dtype, fname, budget):
             f"{fname}: the dense result would take {_fmt_bytes(nbytes)} ({n_out} x {n_in} entries of "
             f"{np.dtype(dtype).name}), over the memory budget of {_fmt_bytes(budget)}. Instead of the "
             "dense matrix, use products: pdx.hvp (Hessian-vector), pdx.jvp/pdx.vjp (Jacobian-vector), "
-            "pdx.hessian_diag; or raise the budget with memory_budget=<bytes>.")
+            "pdx.hessian_diag; pdx.sparse_hessian / pdx.sparse_jacobian if it is sparse; chunk_size=<n> "
+            "bounds the memory of the intermediates (not of the result); or raise memory_budget=<bytes>.")
 
 
 def _basis(flat, k):
@@ -347,7 +349,14 @@ def _basis(flat, k):
     return out
 
 
-def _jacobian(f, argnums, has_aux, mode, fname, memory_budget):
+def _check_chunk(chunk_size, fname):
+    if chunk_size is not None and (not isinstance(chunk_size, int) or isinstance(chunk_size, bool)
+                                   or chunk_size < 1):
+        raise ValueError(f"{fname}: chunk_size must be a positive integer or None, got {chunk_size!r}")
+
+
+def _jacobian(f, argnums, has_aux, mode, fname, memory_budget, chunk_size=None):
+    _check_chunk(chunk_size, fname)
     def jac(*args, **kwargs):
         nums = _argnums(argnums, len(args), fname)
         g = _partial_args(f, args, nums, kwargs)
@@ -359,35 +368,10 @@ def _jacobian(f, argnums, has_aux, mode, fname, memory_budget):
         dt = np.result_type(*[x.dtype for x in ins], *out_dtypes) if ins else np.float64
         _check_budget(n_out, n_in, dt, fname, memory_budget or MEMORY_BUDGET)
         m = mode if mode != "auto" else ("rev" if n_out < n_in else "fwd")
-        blocks = [[None] * len(ins) for _ in outs]   # blocks[i][j]: d out_i / d in_j
-        if m == "fwd":
-            cols = [[] for _ in outs]
-            for k in range(n_in):
-                t_out = st.lin_jvp_flat(_basis(ins, k))
-                for i, (t, o) in enumerate(zip(t_out, outs)):
-                    cols[i].append(pnp.reshape(_zeros_like(o) if t is None else t, (-1,)))
-            for i, o in enumerate(outs):
-                mat = pnp.stack(cols[i], axis=1) if cols[i] else np.zeros((_size(o), 0), o.dtype)
-                start = 0
-                for j, x in enumerate(ins):
-                    n = _size(x)
-                    blocks[i][j] = pnp.reshape(mat[:, start:start + n], np.shape(o) + np.shape(x))
-                    start += n
-        elif m == "rev":
-            rows = [[] for _ in ins]
-            for k in range(n_out):
-                cts = _basis(outs, k)
-                for j, c in enumerate(st.vjp_flat(cts)):
-                    rows[j].append(pnp.reshape(c, (-1,)))
-            for j, x in enumerate(ins):
-                mat = pnp.stack(rows[j], axis=0) if rows[j] else np.zeros((0, _size(x)), x.dtype)
-                start = 0
-                for i, o in enumerate(outs):
-                    n = _size(o)
-                    blocks[i][j] = pnp.reshape(mat[start:start + n], np.shape(o) + np.shape(x))
-                    start += n
-        else:
+        if m not in ("fwd", "rev"):
             raise ValueError(f"{fname}: mode must be 'auto', 'fwd' or 'rev', got {mode!r}")
+        # one batched pass over the basis (a chunk at a time), not a Python loop
+        blocks = jacobian_blocks(st.lin, ins, outs, m, chunk_size)
         per_out = []
         for i in range(len(outs)):
             tree = tree_unflatten(st.in_tree, [_finalize(b) for b in blocks[i]])
@@ -397,26 +381,26 @@ def _jacobian(f, argnums, has_aux, mode, fname, memory_budget):
     return functools.wraps(f)(jac)
 
 
-def jacfwd(f, argnums=0, has_aux=False, *, memory_budget=None):
+def jacfwd(f, argnums=0, has_aux=False, *, chunk_size=None, memory_budget=None):
     """Jacobian by forward mode: one JVP per input element.
 
     ``jacfwd(f)(x).shape == f(x).shape + x.shape``; pytrees nest like JAX
     (output structure outside, input structure inside).
     """
-    return _jacobian(f, argnums, has_aux, "fwd", "jacfwd", memory_budget)
+    return _jacobian(f, argnums, has_aux, "fwd", "jacfwd", memory_budget, chunk_size)
 
 
-def jacrev(f, argnums=0, has_aux=False, *, memory_budget=None):
+def jacrev(f, argnums=0, has_aux=False, *, chunk_size=None, memory_budget=None):
     """Jacobian by reverse mode: one VJP per output element."""
-    return _jacobian(f, argnums, has_aux, "rev", "jacrev", memory_budget)
+    return _jacobian(f, argnums, has_aux, "rev", "jacrev", memory_budget, chunk_size)
 
 
-def jacobian(f, argnums=0, has_aux=False, *, mode="auto", memory_budget=None):
+def jacobian(f, argnums=0, has_aux=False, *, mode="auto", chunk_size=None, memory_budget=None):
     """Jacobian; ``mode="auto"`` uses reverse mode when there are fewer outputs than inputs."""
-    return _jacobian(f, argnums, has_aux, mode, "jacobian", memory_budget)
+    return _jacobian(f, argnums, has_aux, mode, "jacobian", memory_budget, chunk_size)
 
 
-def hessian(f, argnums=0, has_aux=False, *, memory_budget=None):
+def hessian(f, argnums=0, has_aux=False, *, chunk_size=None, memory_budget=None):
     """Hessian by forward-over-reverse: ``hessian(f)(x).shape == f(x).shape + x.shape + x.shape``.
 
     Examples:
@@ -426,8 +410,9 @@ def hessian(f, argnums=0, has_aux=False, *, memory_budget=None):
       array([[2., 2.],
              [2., 6.]])
     """
-    inner = jacfwd(jacrev(f, argnums, has_aux=has_aux, memory_budget=memory_budget), argnums,
-                   has_aux=has_aux, memory_budget=memory_budget)
+    _check_chunk(chunk_size, "hessian")
+    inner = jacfwd(jacrev(f, argnums, has_aux=has_aux, chunk_size=chunk_size, memory_budget=memory_budget),
+                   argnums, has_aux=has_aux, chunk_size=chunk_size, memory_budget=memory_budget)
 
     def hess(*args, **kwargs):
         # check the whole Hessian against the budget before computing any of it
@@ -566,7 +551,7 @@ def ravel_pytree(tree):
         if not isinstance(x, (Tracer, np.ndarray, np.generic, int, float)):
             raise TypeError(f"ravel_pytree: leaves must be arrays or numbers, got {type(x).__name__} ({x!r:.40})")
     shapes = [np.shape(x) for x in leaves]
-    dtypes = [getattr(x, "dtype", np.result_type(x)) for x in leaves]
+    dtypes = [x.dtype if hasattr(x, "dtype") else np.result_type(x) for x in leaves]
     sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
     if leaves:
         flat = pnp.concatenate([pnp.reshape(x, (-1,)) for x in leaves])

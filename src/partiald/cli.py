@@ -26,6 +26,9 @@ EXAMPLES = """examples:
 """
 
 
+_SHORT_OPTIONS = ("-h", "-o")
+
+
 class UsageError(Exception):
     """Bad command-line input: reported in one paragraph, exit status 2."""
 
@@ -265,6 +268,10 @@ def main(argv=None, out=None, err=None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     parser = _build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # a formula may start with '-' ("-x^2 - y^2"): argparse would take it for an option,
+    # so give such arguments a leading space (the formula parser ignores it)
+    argv = [" " + a if a[:1] == "-" and a[:2] != "--" and a not in _SHORT_OPTIONS else a for a in argv]
     try:
         args = parser.parse_args(argv)
         external = _command_modules()

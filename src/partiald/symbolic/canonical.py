@@ -28,6 +28,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..core.errors import ExpressionTooLarge
+from ..core.graph import ShapedArray
 from ..core.primitive import REGISTRY
 
 #: exact integers (numerators and denominators) are kept below this many bits
@@ -36,6 +37,7 @@ MAX_INT_BITS = 4096
 MAX_NODES = 200_000
 
 _FLOAT64 = np.dtype(np.float64)
+_SCALAR_AVAL = ShapedArray((), _FLOAT64)
 
 
 class _SymbolicInterpreter:
@@ -65,6 +67,10 @@ class Node:
     dtype = _FLOAT64
     ndim = 0
     _builder = SYMBOLIC
+
+    @property
+    def aval(self):
+        return _SCALAR_AVAL
 
     def __repr__(self):
         from .printing import to_str
@@ -128,7 +134,14 @@ def to_number(v):
     f = float(v)
     if not math.isfinite(f):
         return f
-    return Fraction(repr(f))
+    q = Fraction(repr(f))
+    if q.denominator > 10**6:
+        # a float that is exactly the double nearest a simple fraction (1/3, 2/3, 5/7)
+        # came from one, e.g. an exponent lowered to a float: take the fraction back
+        r = q.limit_denominator(10**4)
+        if float(r) == f:
+            return r
+    return q
 
 
 def to_float(q) -> float:
@@ -173,7 +186,7 @@ def sym(name: str) -> Node:
 def const(name: str) -> Node:
     if name not in ("pi", "e"):
         raise ValueError(f"unknown constant {name!r}")
-    return _intern("const", (name,), frozenset(), (2, name))
+    return _intern("const", (name,), frozenset(), (0.5, name))   # pi*x, like SymPy
 
 
 def as_node(x) -> Node:

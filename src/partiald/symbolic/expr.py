@@ -159,8 +159,13 @@ def _lower(n, memo):
     raise ValueError(f"no primitive for function {name!r}")
 
 
-def node_to_graph(root, variables):
-    """The scalar Graph computing ``root`` from the named ``variables`` (in order)."""
+def node_to_graph(root, variables, exact=False):
+    """The scalar Graph computing ``root`` from the named ``variables`` (in order).
+
+    With ``exact``, subexpressions without variables (``1/3``, ``pi``, ``2^(2^64)``)
+    stay formula nodes, captured as constants of the Graph, so that differentiating
+    it symbolically keeps them exact; otherwise they are floats, for evaluation.
+    """
     b = Builder("formula")
     memo = {}
     ins = []
@@ -169,7 +174,9 @@ def node_to_graph(root, variables):
         ins.append(t)
         memo[C.sym(v)] = t
     for n in C.topo_order(root):
-        if n.kind != "sym":
+        if exact and not n.free:
+            memo[n] = n
+        elif n.kind != "sym":
             memo[n] = _lower(n, memo)
     out = memo[root]
     return b.finish([t._var for t in ins], [out])
@@ -201,13 +208,14 @@ class Expr:
     ``hessian`` give exact partial derivatives; calling it evaluates it.
     """
 
-    __slots__ = ("node", "_variables", "_graph", "_compiled", "_derivatives")
+    __slots__ = ("node", "_variables", "_graph", "_exact_graph", "_compiled", "_derivatives")
 
     def __init__(self, node: C.Node, variables=None):
         node = C.normalize(node)
         self.node = node
         self._variables = tuple(sorted(node.free)) if variables is None else tuple(variables)
         self._graph = None
+        self._exact_graph = None
         self._compiled = None
         self._derivatives = {}
 
@@ -271,10 +279,12 @@ class Expr:
         return d
 
     def _compute_diff1(self, var):
-        graph = self.graph
+        if self._exact_graph is None:
+            self._exact_graph = node_to_graph(self.node, self._variables, exact=True)
+        graph = self._exact_graph
         out, values = graph_to_node(graph, self._variables)
         tangents = [C.ONE if name == var else None for name in self._variables]
-        (t,) = jvp_graph_eval(graph, values, tangents)
+        (t,) = jvp_graph_eval(graph, values, tangents, literal=C.as_node)
         node = C.ZERO if t is None else C.as_node(t)
         return Expr(C.check_size(node), self._variables)
 

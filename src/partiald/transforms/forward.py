@@ -22,25 +22,29 @@ def match_dtype(t, dtype):
     return bind(convert_p, t, dtype=dtype)
 
 
-def jvp_graph_eval(graph: Graph, values: dict, tangents: list) -> list:
+def jvp_graph_eval(graph: Graph, values: dict, tangents: list, literal=None) -> list:
     """Tangents of ``graph``'s outputs, given primal ``values`` of every variable
     (as recorded while tracing) and input ``tangents`` (``None`` = zero).
 
     Tangents may be arrays (forward mode) or abstract tracers of a linear
     builder (linearization); rules only ``bind`` primitives, so both work, and
     the computations that involve only primal values run at the level below.
+    ``literal`` converts the Graph's literal constants first (formulas use it to
+    keep them exact).
     """
     # Derivative rules evaluate local derivatives that may be inf or NaN where a
     # zero (co)tangent later masks them; NumPy's warnings there would be noise.
     with np.errstate(all="ignore"):
-        return _jvp_eval(graph, values, tangents)
+        return _jvp_eval(graph, values, tangents, literal)
 
 
-def _jvp_eval(graph, values, tangents):
+def _jvp_eval(graph, values, tangents, literal):
     tan = {v: t for v, t in zip(graph.invars, tangents) if t is not None}
 
     def val(x):
-        return x.val if isinstance(x, Lit) else values[x]
+        if isinstance(x, Lit):
+            return x.val if literal is None else literal(x.val)
+        return values[x]
 
     for eqn in graph.eqns:
         ts = [None if isinstance(x, Lit) else tan.get(x) for x in eqn.inputs]
