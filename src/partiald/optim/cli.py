@@ -1,0 +1,148 @@
+"""Minimize a formula from the command line, printing each iteration as it goes.
+
+    partiald minimize "(1 - x)^2 + 100*(y - x^2)^2" --start x=-1.2,y=1 --method newton
+    partiald minimize "x^2 + 3*y^2" --start x=1,y=1 --method gd --lr 0.1 --json
+
+Exit status: 0 when the optimizer converged, 1 when it stopped without
+converging (the message says why), 2 for bad input.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from ..core.interpret import interpret
+from ..symbolic.expr import expr
+from .solvers import METHODS, minimize
+
+HELP = "minimize a formula (gd, momentum, nesterov, adam, newton, newton-cg, lbfgs)"
+
+
+def add_arguments(parser):
+    """Add the ``minimize`` options to its subparser."""
+    parser.add_argument("formula", help='the objective, e.g. "(1 - x)^2 + 100*(y - x^2)^2" (quote it)')
+    parser.add_argument("--start", required=True, metavar="x=-1.2,y=1",
+                        help="the starting point: a value for every variable (values may be formulas: x=pi/4)")
+    parser.add_argument("--method", default="lbfgs", choices=METHODS, help="the method (default: lbfgs)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="learning rate (gd/momentum/nesterov/adam) or first line-search step (others)")
+    parser.add_argument("--tol", type=float, default=1e-8, help="stop when |grad| <= tol (default: 1e-8)")
+    parser.add_argument("--max-iter", type=int, default=1000, dest="max_iter",
+                        help="the most iterations (default: 1000)")
+    parser.add_argument("--every", type=int, default=1, metavar="N",
+                        help="print every N-th iteration of the table (default: 1)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (no table)")
+
+
+def _parse_start(text, variables):
+    point = {}
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, eq, value = item.partition("=")
+        name = name.strip()
+        if not eq or not name:
+            raise ValueError(f"--start expects name=value pairs separated by commas (e.g. x=1,y=2), got {item!r}")
+        v = expr(value.strip())
+        if v.variables:
+            raise ValueError(f"--start value for {name} must be a number, got {value!r}")
+        point[name] = float(v)
+    unknown = sorted(set(point) - set(variables))
+    if unknown:
+        raise ValueError(f"--start names {', '.join(unknown)}, which the formula does not use "
+                         f"(its variables: {', '.join(variables)})")
+    missing = [v for v in variables if v not in point]
+    if missing:
+        raise ValueError(f"--start gives no value for {', '.join(missing)}; the formula uses {', '.join(variables)}")
+    bad = [k for k, v in point.items() if not math.isfinite(v)]
+    if bad:
+        raise ValueError(f"--start value for {', '.join(bad)} is not finite")
+    return point
+
+
+def _number(v):
+    """A JSON-safe number: non-finite values become null."""
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _point(variables, x):
+    return {name: float(v) for name, v in zip(variables, np.atleast_1d(x))}
+
+
+def run(args, out):
+    """Run ``partiald minimize``; returns the exit status (0 converged, 1 not converged)."""
+    f = expr(args.formula)
+    names = f.variables
+    if not names:
+        raise ValueError("the formula has no variables to minimize over")
+    if args.max_iter < 0:
+        raise ValueError(f"--max-iter must be >= 0, got {args.max_iter}")
+    if args.lr is not None and not (0 < args.lr < math.inf):
+        raise ValueError(f"--lr must be a positive number, got {args.lr}")
+    if not (0 <= args.tol < math.inf):
+        raise ValueError(f"--tol must be a number >= 0, got {args.tol}")
+    if args.every < 1:
+        raise ValueError(f"--every must be >= 1, got {args.every}")
+    start = _parse_start(args.start, names)
+    graph = f.graph
+
+    def objective(v):
+        # the formula's Graph, replayed on the entries of v (traced, so partiald differentiates it)
+        return interpret(graph, *[v[i] for i in range(len(names))])[0]
+
+    x0 = np.array([start[n] for n in names], dtype=np.float64)
+    columns = [(k, label) for k, label in _EXTRA if _has_column(args.method, k)]
+    table = not args.json
+    shown = []
+
+    def show(rec):
+        if table and rec["iter"] % args.every == 0:
+            _row(out, rec, columns)
+            shown.append(rec["iter"])
+
+    if table:
+        out.write(f"minimize f({', '.join(names)}) = {f}\n")
+        out.write(f"method {args.method} from " + ", ".join(f"{k}={v:g}" for k, v in start.items()) + "\n\n")
+        cols = ["iter".rjust(5), "f".rjust(16), "|grad|".rjust(10), "step".rjust(10)]
+        out.write("  ".join(cols + [label.rjust(9) for _, label in columns]) + "\n")
+    res = minimize(objective, x0, method=args.method, lr=args.lr, tol=args.tol, max_iter=args.max_iter,
+                   callback=show)
+    if args.json:
+        history = []
+        for rec in res.history:
+            item = {"iter": rec["iter"], "x": _point(names, rec["x"]), "f": _number(rec["f"]),
+                    "grad_norm": _number(rec["grad_norm"]), "step": _number(rec["step"])}
+            for k, _ in _EXTRA:
+                if k in rec:
+                    item[k] = _number(rec[k])
+            history.append(item)
+        doc = {"formula": str(f), "variables": list(names), "method": args.method, "start": start,
+               "x": _point(names, res.x), "fun": _number(res.fun), "grad_norm": _number(res.grad_norm),
+               "nit": res.nit, "converged": res.converged, "message": res.message, "history": history}
+        out.write(json.dumps(doc) + "\n")
+    else:
+        if res.history and (not shown or shown[-1] != res.history[-1]["iter"]):
+            _row(out, res.history[-1], columns)     # the last iterate, even when --every skipped it
+        out.write("\n" + res.message + "\n")
+        out.write("x: " + ", ".join(f"{k} = {v:.12g}" for k, v in _point(names, res.x).items()) + "\n")
+        out.write(f"f = {res.fun:.12g}   |grad| = {res.grad_norm:.3e}   iterations: {res.nit}\n")
+    return 0 if res.converged else 1
+
+
+_EXTRA = (("alpha", "alpha"), ("damping", "damping"), ("cg_iter", "cg"))
+
+
+def _row(out, rec, columns):
+    cells = [f"{rec['iter']:>5}", f"{rec['f']:>16.9g}", f"{rec['grad_norm']:>10.3e}", f"{rec['step']:>10.3e}"]
+    cells += [f"{rec[k]:>9.3g}" if k in rec else "-".rjust(9) for k, _ in columns]
+    out.write("  ".join(cells) + "\n")
+    out.flush()
+
+
+def _has_column(method, key):
+    return {"damping": method == "newton", "cg_iter": method == "newton-cg",
+            "alpha": method in ("newton", "newton-cg", "lbfgs")}[key]
