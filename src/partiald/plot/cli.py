@@ -1,0 +1,101 @@
+"""Draw a picture of a formula's partial derivatives into an image file.
+
+  partiald plot "x^2 + 3*x*y" --at x=1,y=2 -o slices.png
+  partiald plot "(1-x)^2 + 100*(y-x^2)^2" --kind contour --xlim -2 2 --ylim -1 3 --logscale -o c.png
+  partiald plot "sin(x)*cos(y)" --kind surface --at x=0.5,y=1 -o surface.png
+
+slices: f along each variable through the point, with the tangent whose slope
+is the partial derivative. contour: level sets, gradient arrows and the
+steepest-descent direction at the point. surface: 3-D surface with the two
+tangent lines. The file type follows the extension (.png, .svg, .pdf).
+"""
+from __future__ import annotations
+
+import sys
+
+HELP = "draw slices, level sets or a surface of a formula into an image file"
+KINDS = ("slices", "contour", "surface")
+
+
+def add_arguments(parser):
+    parser.add_argument("formula", help='the formula, e.g. "x^2 + 3*x*y" (quote it)')
+    parser.add_argument("--at", metavar="x=1,y=2",
+                        help="the point (values may be formulas: x=pi/2); slices default to 0 for each variable, "
+                             "contour marks the point, surface draws its tangents there")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="image file to write (.png, .svg, .pdf)")
+    parser.add_argument("--kind", choices=KINDS, default="slices", help="the picture (default: slices)")
+    parser.add_argument("--xlim", nargs=2, metavar=("LOW", "HIGH"),
+                        help="range of the first variable (contour, surface; default: the point's value ± 3)")
+    parser.add_argument("--ylim", nargs=2, metavar=("LOW", "HIGH"), help="range of the second variable")
+    parser.add_argument("--span", type=float, default=2.0, metavar="W",
+                        help="slices: each variable runs over its value ± W (default 2)")
+    parser.add_argument("--logscale", action="store_true", help="contour: geometric levels (values spanning decades)")
+    parser.add_argument("--no-gradient", dest="gradient", action="store_false", help="contour: no gradient arrows")
+    parser.add_argument("--dpi", type=int, default=100, help="resolution of raster images (default 100)")
+
+
+def _pair(parts, name):
+    from ..symbolic.expr import expr
+    vals = []
+    for p in parts:
+        e = expr(p)
+        if e.variables:
+            raise ValueError(f"{name} values must be numbers, got {p!r}")
+        vals.append(float(e))
+    if not vals[0] < vals[1]:
+        raise ValueError(f"{name} needs LOW < HIGH, got {' '.join(parts)}")
+    return tuple(vals)
+
+
+def _check_output(path):
+    """Refuse an output file matplotlib cannot write before drawing anything."""
+    import os
+
+    from matplotlib.backend_bases import FigureCanvasBase
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"cannot write {path}: the folder {folder} does not exist")
+    ext = os.path.splitext(path)[1].lstrip(".").lower()
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if ext not in formats:
+        raise ValueError(f"cannot write {path}: the file type follows the extension, one of "
+                         f"{', '.join('.' + k for k in sorted(formats))}")
+
+
+def run(args, out):
+    from ..cli import _parse_point
+    from ..symbolic.expr import expr
+    from . import _mpl
+    from .figures import contour, slices, surface
+
+    f = expr(args.formula)
+    if not f.variables:
+        raise ValueError(f"the formula {args.formula!r} has no variables to plot against")
+    if not 10 <= args.dpi <= 1000:
+        raise ValueError(f"--dpi must be between 10 and 1000, got {args.dpi}")
+    point = _parse_point(args.at, f.variables) if args.at else None
+    try:
+        _mpl.require()
+    except ImportError as e:
+        sys.stderr.write(f"partiald: error: {e}\n")
+        return 1
+    _check_output(args.output)
+    if args.kind == "slices":
+        fig = slices(f, at=point, span=args.span)
+    else:
+        if len(f.variables) != 2:
+            raise ValueError(f"--kind {args.kind} draws a function of two variables; {args.formula!r} has "
+                             f"{len(f.variables)} ({', '.join(f.variables)}): use --kind slices")
+        center = point or {v: 0.0 for v in f.variables}
+        xlim = _pair(args.xlim, "--xlim") if args.xlim else (center[f.variables[0]] - 3, center[f.variables[0]] + 3)
+        ylim = _pair(args.ylim, "--ylim") if args.ylim else (center[f.variables[1]] - 3, center[f.variables[1]] + 3)
+        if args.kind == "contour":
+            fig = contour(f, xlim, ylim, at=point, gradient=args.gradient, logscale=args.logscale)
+        else:
+            fig = surface(f, xlim, ylim, at=point)
+    try:
+        fig.savefig(args.output, dpi=args.dpi)
+    except OSError as e:
+        raise ValueError(f"cannot write {args.output}: {e.strerror or e}") from None
+    out.write(f"wrote {args.output} ({args.kind} of f({', '.join(f.variables)}) = {f})\n")
+    return 0
