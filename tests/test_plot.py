@@ -484,3 +484,21 @@ def test_docs_figures_regenerate_small(tmp_path):
     for name in ("slices.png", "contour.png"):
         data = (tmp_path / name).read_bytes()
         assert data[:8] == PNG_SIGNATURE and 20_000 < len(data) < 150_000
+
+
+def test_minimize_plot_draws_every_method_path(tmp_path):
+    out = tmp_path / "paths.png"
+    r = subprocess.run([sys.executable, "-m", "partiald", "minimize", "(1-x)^2 + 100*(y-x^2)^2",
+                        "--start", "x=-1.2,y=1", "--method", "newton", "--compare", "lbfgs",
+                        "--plot", str(out)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "newton, lbfgs" in r.stdout
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_minimize_plot_needs_two_variables(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "partiald", "minimize", "x^2 + y^2 + z^2",
+                        "--start", "x=1,y=1,z=1", "--plot", str(tmp_path / "p.png")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "two variables" in r.stderr and "Traceback" not in r.stderr

@@ -276,7 +276,11 @@ def main(argv=None, out=None, err=None) -> int:
         args = parser.parse_args(argv)
         external = _command_modules()
         if args.command in external:
-            return external[args.command].run(args, out)
+            status = external[args.command].run(args, out)
+            if args.command == "minimize" and args.plot:
+                from .plot.cli import draw_descent
+                status = max(status, draw_descent(args, out))
+            return status
         from .symbolic.expr import expr
         f = expr(args.formula)
         return {"diff": _cmd_diff, "grad": _cmd_grad, "hessian": _cmd_hessian}[args.command](f, args, out)

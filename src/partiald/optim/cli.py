@@ -34,6 +34,10 @@ def add_arguments(parser):
     parser.add_argument("--every", type=int, default=1, metavar="N",
                         help="print every N-th iteration of the table (default: 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (no table)")
+    parser.add_argument("--compare", metavar="METHODS", default="",
+                        help="also run these methods (comma-separated) from the same start, for --plot")
+    parser.add_argument("--plot", metavar="FILE", help="save the descent path(s) over the level sets "
+                        "(functions of two variables; needs matplotlib)")
 
 
 def _parse_start(text, variables):
@@ -109,8 +113,20 @@ def run(args, out):
         out.write(f"method {args.method} from " + ", ".join(f"{k}={v:g}" for k, v in start.items()) + "\n\n")
         cols = ["iter".rjust(5), "f".rjust(16), "|grad|".rjust(10), "step".rjust(10)]
         out.write("  ".join(cols + [label.rjust(9) for _, label in columns]) + "\n")
+    others = [m.strip() for m in args.compare.split(",") if m.strip()]
+    for m in others:
+        if m not in METHODS:
+            raise ValueError(f"--compare: unknown method {m!r}; choose from {', '.join(METHODS)}")
+    if args.plot and len(names) != 2:
+        raise ValueError(f"--plot draws descent paths over the level sets of a function of two variables; "
+                         f"this one has {len(names)} ({', '.join(names)})")
     res = minimize(objective, x0, method=args.method, lr=args.lr, tol=args.tol, max_iter=args.max_iter,
                    callback=show)
+    # the runs, for the command line's --plot (drawn by partiald.plot)
+    args.results = {args.method: res}
+    for m in others:
+        args.results[m] = minimize(objective, x0, method=m, lr=args.lr, tol=args.tol, max_iter=args.max_iter)
+    args.objective, args.start_point = f, start
     if args.json:
         history = []
         for rec in res.history:

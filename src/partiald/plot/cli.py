@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
+
 HELP = "draw slices, level sets or a surface of a formula into an image file"
 KINDS = ("slices", "contour", "surface")
 
@@ -98,4 +100,36 @@ def run(args, out):
     except OSError as e:
         raise ValueError(f"cannot write {args.output}: {e.strerror or e}") from None
     out.write(f"wrote {args.output} ({args.kind} of f({', '.join(f.variables)}) = {f})\n")
+    return 0
+
+
+def draw_descent(args, out):
+    """``partiald minimize ... --plot FILE``: the descent path of each method run, over the
+    level sets of the objective. Returns an exit status (1 without matplotlib)."""
+    from . import _mpl
+    from .figures import contour
+
+    try:
+        _mpl.require()
+    except ImportError as e:
+        sys.stderr.write(f"partiald: error: {e}\n")
+        return 1
+    _check_output(args.plot)
+    f, names = args.objective, args.objective.variables
+    # frame the runs that converged (a diverging run leaves the picture rather than shrinking it)
+    runs = [r for r in args.results.values() if r.converged] or list(args.results.values())[:1]
+    pts = np.concatenate([np.array([np.ravel(r["x"]) for r in res.history]) for res in runs])
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    lims = []
+    for k in range(2):
+        lo, hi = float(pts[:, k].min()), float(pts[:, k].max())
+        pad = max(0.25 * (hi - lo), 0.5)
+        lims.append((lo - pad, hi + pad))
+    fig = contour(f, lims[0], lims[1], path={m: r.history for m, r in args.results.items()},
+                  at=args.start_point, logscale=True)
+    try:
+        fig.savefig(args.plot, dpi=100)
+    except OSError as e:
+        raise ValueError(f"cannot write {args.plot}: {e.strerror or e}") from None
+    out.write(f"wrote {args.plot} (descent paths of {', '.join(args.results)} over f({', '.join(names)}))\n")
     return 0
