@@ -16,6 +16,14 @@ settings.register_profile("nightly", max_examples=5000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow], database=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# One BLAS thread: the suite's matrices are small, and on a 2-core machine two
+# OpenBLAS pools (NumPy's and SciPy's) contending make them many times slower.
+try:
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1)
+except ImportError:      # threadpoolctl comes with scikit-learn (the data extra)
+    pass
+
 
 @pytest.fixture
 def rng():

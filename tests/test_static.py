@@ -70,6 +70,8 @@ LAYERS = [
 
 
 def _layer(rel):
+    if rel.endswith("/cli.py"):          # a subsystem's subcommand belongs to the command line
+        return len(LAYERS) - 1
     first = rel.split("/")[0]
     for i, names in enumerate(LAYERS):
         if first in names:
@@ -90,6 +92,10 @@ def _imported_partiald_modules(path):
                 yield "/".join(target)
             elif node.module and node.module.startswith("partiald."):
                 yield "/".join(node.module.split(".")[1:])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("partiald."):
+                    yield "/".join(alias.name.split(".")[1:])
 
 
 def _target_layer(target):

@@ -8,6 +8,7 @@ from . import numpy  # noqa: F401
 from . import nn  # noqa: F401
 from . import optim  # noqa: F401
 from . import plot  # noqa: F401  (matplotlib is imported only when a figure is drawn)
+from . import datasets  # noqa: F401  (scikit-learn is imported only when a data set is loaded)
 from .api import (grad, hessian, hessian_diag, hvp, jacfwd, jacobian, jacrev, jvp, laplacian,
                   linearize, make_graph, ravel_pytree, stop_gradient, value_and_grad, vjp)
 from .check import check_grads
@@ -30,5 +31,5 @@ __all__ = [
     "custom_vjp", "debug_nans", "vmap", "stop_gradient", "interpret",
     "Graph", "ravel_pytree", "tree_flatten", "tree_unflatten", "tree_map", "tree_leaves",
     "ParseError", "ExpressionTooLarge", "MemoryBudgetError", "EscapedTracerError",
-    "TracerConversionError", "numpy", "nn", "optim", "plot",
+    "TracerConversionError", "numpy", "nn", "optim", "plot", "datasets",
 ]

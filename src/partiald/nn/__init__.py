@@ -1,57 +1,35 @@
-"""Neural-network numerics: activations and stable log-sum-exp family.
+"""Neural networks: activations, layers, losses, training and feature sensitivities.
 
-All are compositions of partiald.numpy functions, written to stay finite for
-inputs of +-1e4 (and their gradients too).
+    from partiald import nn, optim
+    model = nn.MLP([64, 128, 10], activation="tanh")
+    params = model.init(seed=0)                      # a list of {"W", "b"} dicts
+    logits = model(params, X)                        # also model.apply(params, X)
+    params, history = nn.fit(model, params, X, y, loss="cross_entropy",
+                             optimizer=optim.adam(1e-3), epochs=20, batch_size=64,
+                             validation=(Xv, yv))
+    nn.sensitivity(model, params, X).mean_abs        # d prediction / d feature
+
+Parameters are plain pytrees, so ``pdx.grad``, ``pdx.jit`` and the optimizers
+take them as they are. Everything is float64 unless the model is built with
+``dtype=np.float32``, which then holds end to end. The activation helpers
+(``sigmoid relu softplus softmax log_softmax logsumexp``) are compositions of
+partiald.numpy functions that stay finite for inputs of +-1e4, gradients too.
 """
 from __future__ import annotations
 
-import numpy as np
+from .activations import (ACTIVATIONS, gelu, get_activation, identity, log_softmax, logsumexp, relu, sigmoid,
+                          softmax, softplus, tanh)
+from .training import fit, predict
+from .initializers import INITIALIZERS, glorot_normal, glorot_uniform, he_normal, he_uniform
+from .layers import MLP, Linear, count_params
+from .losses import LOSSES, accuracy, binary_cross_entropy, cross_entropy, mse
+from .sensitivities import Sensitivity, sensitivity
 
-from .. import numpy as pnp
-from ..core.primitive import bind
-from ..ops.elementwise import logistic_p
-
-
-def sigmoid(x):
-    """``1 / (1 + exp(-x))``, accurate in both tails (no overflow, no cancellation);
-    its derivative is ``sigmoid(x) * (1 - sigmoid(x))``."""
-    return bind(logistic_p, pnp._to_float(x))
-
-
-def relu(x):
-    """``maximum(x, 0)``; ``relu'(0) = 0``."""
-    return pnp.maximum(x, 0.0)
-
-
-def softplus(x):
-    """``log(1 + exp(x))`` computed as ``logaddexp(x, 0)``; its derivative is ``sigmoid(x)``."""
-    return pnp.logaddexp(x, 0.0)
-
-
-def logsumexp(x, axis=None, keepdims=False):
-    """``log(sum(exp(x)))`` without overflow; finite gradient (0) for an all ``-inf`` slice."""
-    x = pnp._to_float(pnp.asarray(x) if not pnp._is_traced(x) else x)
-    axes = pnp._axes(x, axis)
-    m = pnp.stop_gradient(pnp.max(x, axes, keepdims=True))
-    m = pnp.where(pnp.isfinite(m), m, 0.0)
-    s = pnp.sum(pnp.exp(pnp.subtract(x, m)), axes, keepdims=True)
-    out = pnp.add(pnp.log(s), m)
-    return out if keepdims else pnp.reshape(out, tuple(d for i, d in enumerate(pnp._shape(x)) if i not in axes))
-
-
-def log_softmax(x, axis=-1):
-    """``x - logsumexp(x, axis)``, stable for large inputs."""
-    return pnp.subtract(x, logsumexp(x, axis, keepdims=True))
-
-
-def softmax(x, axis=-1):
-    """``exp(x) / sum(exp(x))`` along ``axis``, stable for large inputs."""
-    x = pnp._to_float(pnp.asarray(x) if not pnp._is_traced(x) else x)
-    m = pnp.stop_gradient(pnp.max(x, axis, keepdims=True))
-    m = pnp.where(pnp.isfinite(m), m, 0.0)
-    e = pnp.exp(pnp.subtract(x, m))
-    return pnp.divide(e, pnp.sum(e, axis, keepdims=True))
-
-
-__all__ = ["sigmoid", "relu", "softplus", "logsumexp", "log_softmax", "softmax"]
-del np
+__all__ = [
+    "sigmoid", "relu", "softplus", "logsumexp", "log_softmax", "softmax", "tanh", "gelu", "identity",
+    "ACTIVATIONS", "get_activation",
+    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "INITIALIZERS",
+    "Linear", "MLP", "count_params",
+    "mse", "cross_entropy", "binary_cross_entropy", "accuracy", "LOSSES",
+    "fit", "predict", "sensitivity", "Sensitivity",
+]

@@ -5,6 +5,8 @@ derivative rules are the operations themselves and their transposes.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..core.graph import ShapedArray
@@ -179,7 +181,7 @@ def _einsum_matmul(spec, a, b):
     a, b = np.asarray(a), np.asarray(b)
     size = {c: d for c, d in zip(sa, a.shape)}
     size.update({c: d for c, d in zip(sb, b.shape)})
-    n = lambda cs: int(np.prod([size[c] for c in cs], dtype=np.int64))   # noqa: E731
+    n = lambda cs: math.prod(size[c] for c in cs)   # noqa: E731
     at = np.transpose(a, [sa.index(c) for c in batch + free_a + contract]).reshape(
         n(batch), n(free_a), n(contract))
     bt = np.transpose(b, [sb.index(c) for c in batch + contract + free_b]).reshape(

@@ -1,0 +1,182 @@
+"""partiald train: fit a neural network to a bundled data set or a CSV file.
+
+  partiald train --dataset digits --hidden 128 --epochs 20
+  partiald train --csv houses.csv --target price --model linear
+  partiald train --dataset diabetes --plot curve.png
+
+Prints the progress of every epoch, the test metrics (accuracy for
+classification; RMSE and R^2 for regression, in the target's units) and, for
+regression, the partial derivative of the prediction with respect to each
+feature, in units of the target per unit of the feature, averaged over the test
+set and sorted by magnitude. Features (and a regression target) are
+standardized with the training set's statistics for training; the reported
+figures undo that.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+HELP = "train a neural network on a data set or a CSV file"
+
+
+def add_arguments(p):
+    p.add_argument("--dataset", metavar="NAME", help="a bundled data set: digits, diabetes, breast_cancer")
+    p.add_argument("--csv", metavar="FILE", help="or a CSV file with a header row of column names")
+    p.add_argument("--target", metavar="COLUMN", help="the column to predict (with --csv)")
+    p.add_argument("--drop", metavar="A,B", help="columns to leave out (with --csv), e.g. ids or text")
+    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
+                   help="auto: classification for text labels or few whole-number values (with --csv)")
+    p.add_argument("--model", choices=("mlp", "linear"), default="mlp", help="network (default mlp)")
+    p.add_argument("--hidden", default="128", metavar="N[,N...]", help="hidden layer sizes (default 128)")
+    p.add_argument("--activation", default="relu", help="relu (default), tanh, sigmoid, gelu, softplus")
+    p.add_argument("--epochs", type=int, default=20, help="passes over the training data (default 20)")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 0.001)")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
+                   help="adam (default) or sgd (momentum 0.9)")
+    p.add_argument("--batch-size", type=int, default=32, help="examples per step (default 32)")
+    p.add_argument("--test-size", type=float, default=0.2, help="fraction held out for testing (default 0.2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, initialization and shuffling")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="default float64")
+    p.add_argument("--plot", metavar="FILE", help="save the loss curve (needs matplotlib)")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+
+
+def _check_args(args):
+    if (args.dataset is None) == (args.csv is None):
+        raise ValueError("give one data source: --dataset NAME (digits, diabetes, breast_cancer) or "
+                         "--csv FILE --target COLUMN")
+    if args.csv is not None and not args.target:
+        raise ValueError("--csv needs --target COLUMN, the column to predict")
+    if args.dataset is not None and (args.target or args.drop):
+        raise ValueError("--target and --drop go with --csv; a bundled data set has its own target")
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if not (args.lr > 0 and np.isfinite(args.lr)):
+        raise ValueError(f"--lr must be a positive number, got {args.lr}")
+    if not 0 < args.test_size < 1:
+        raise ValueError(f"--test-size must be a fraction between 0 and 1, got {args.test_size}")
+    try:
+        hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
+    except ValueError:
+        raise ValueError(f"--hidden takes layer sizes separated by commas, e.g. 128 or 64,32; got {args.hidden!r}") \
+            from None
+    if any(h < 1 for h in hidden):
+        raise ValueError(f"--hidden sizes must be positive, got {args.hidden!r}")
+    return hidden
+
+
+def _loss_curve_function(path):
+    """partiald.plot.loss_curve, checked before training so that a missing extra fails fast."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"--plot {path}: the folder {folder} does not exist")
+    try:
+        import matplotlib  # noqa: F401  (plot draws with it, imported when a figure is made)
+    except ImportError:
+        raise ValueError('--plot needs matplotlib, which is not installed: pip install "partiald[plot]"') from None
+    try:
+        # plot/ sits above nn/ in the layering: imported here, only when --plot asks for it
+        import partiald.plot as plot
+    except ImportError as e:
+        raise ValueError(f"--plot is not available: partiald.plot could not be imported ({e})") from None
+    if not hasattr(plot, "loss_curve"):
+        raise ValueError("--plot is not available: this partiald has no plot.loss_curve")
+    return plot.loss_curve
+
+
+def _load(args):
+    from .. import datasets
+    try:
+        if args.dataset is not None:
+            return datasets.load(args.dataset)
+        drop = [c.strip() for c in (args.drop or "").split(",") if c.strip()]
+        return datasets.load_csv(args.csv, args.target, exclude=drop, task=args.task)
+    except ImportError as e:
+        raise ValueError(str(e)) from None
+    except OSError as e:
+        raise ValueError(f"cannot read {args.csv}: {e.strerror or e}") from None
+
+
+def _num(v):
+    return f"{v:.6g}"
+
+
+def run(args, out):
+    from .. import datasets
+    from ..optim import adam, sgd
+    from .training import fit, predict
+    from .layers import MLP, Linear
+    from .losses import accuracy
+    from .sensitivities import sensitivity
+
+    hidden = _check_args(args)
+    loss_curve = _loss_curve_function(args.plot) if args.plot else None
+    data = _load(args)
+    classification = data.task == "classification"
+    if classification and data.n_classes < 2:
+        raise ValueError(f"the target {data.target_name!r} has a single class; nothing to learn")
+    n = len(data.X)
+    if n < 4:
+        raise ValueError(f"{data.name} has {n} examples; training and testing need at least 4")
+    X_tr, X_te, y_tr, y_te = datasets.train_test_split(data.X, data.y, test_size=args.test_size, seed=args.seed,
+                                                       stratify=classification)
+    X_tr, X_te, xs = datasets.standardize(X_tr, X_te)
+    dtype = np.dtype(args.dtype)
+    if classification:
+        n_out, loss = data.n_classes, "cross_entropy"
+        t_tr, t_te = y_tr, y_te
+    else:
+        n_out, loss = 1, "mse"
+        ys = datasets.Standardizer.fit(y_tr)
+        t_tr, t_te = ys.transform(y_tr), ys.transform(y_te)
+    d = X_tr.shape[1]
+    if args.model == "linear":
+        model = Linear(d, n_out, dtype=dtype)
+        desc = f"linear {d} -> {n_out}"
+    else:
+        model = MLP([d, *hidden, n_out], activation=args.activation, dtype=dtype)
+        desc = f"MLP {'-'.join(map(str, model.sizes))} ({args.activation})"
+    params = model.init(seed=args.seed)
+    opt = adam(args.lr) if args.optimizer == "adam" else sgd(args.lr, momentum=0.9)
+    task = f"{data.n_classes} classes" if classification else f"regression of {data.target_name}"
+    out.write(f"data: {data.name}, {n} examples, {d} features, {task}; {len(X_tr)} for training, "
+              f"{len(X_te)} for testing (reported as val_* after each epoch)\n")
+    out.write(f"model: {desc}, {model.num_params:,} parameters, {dtype.name}; {args.optimizer} lr={args.lr:g}, "
+              f"batch {args.batch_size}, {args.epochs} epochs\n")
+    t0 = time.perf_counter()
+    try:
+        params, history = fit(model, params, X_tr, t_tr, loss=loss, optimizer=opt, epochs=args.epochs,
+                              batch_size=args.batch_size, validation=(X_te, t_te), seed=args.seed,
+                              verbose=not args.quiet, out=out)
+    except FloatingPointError as e:
+        raise ValueError(f"{e} (--lr)") from None
+    seconds = time.perf_counter() - t0
+    out.write(f"trained in {seconds:.2f} s\n")
+    pred = predict(model, params, X_te)
+    if classification:
+        acc = accuracy(pred, y_te)
+        out.write(f"test accuracy: {acc:.4f} ({int(round(acc * len(y_te)))}/{len(y_te)})\n")
+    else:
+        p = ys.inverse_transform(np.asarray(pred, np.float64).reshape(-1))
+        rmse = float(np.sqrt(np.mean((p - y_te) ** 2)))
+        ss_tot = float(np.sum((y_te - y_te.mean()) ** 2))
+        r2 = 1.0 - float(np.sum((p - y_te) ** 2)) / ss_tot if ss_tot > 0 else float("nan")
+        out.write(f"test RMSE: {_num(rmse)} ({data.target_name} units)   test R^2: {r2:.4f}\n")
+        s = sensitivity(model, params, X_te, feature_names=data.feature_names, x_scale=xs.scale,
+                        y_scale=ys.scale, target_name=data.target_name)
+        out.write(f"\npartial derivatives of the predicted {data.target_name} (units of {data.target_name} per "
+                  "unit of the feature, others held constant; mean over the test set):\n")
+        out.write(s.table() + "\n")
+    if loss_curve is not None:
+        fig = loss_curve(history)
+        try:
+            fig.savefig(args.plot)
+        except OSError as e:
+            raise ValueError(f"--plot: cannot write {args.plot}: {e.strerror or e}") from None
+        out.write(f"loss curve saved to {args.plot}\n")
+    return 0

@@ -1,0 +1,245 @@
+"""``nn.fit``: minibatch training with a jit-compiled step and a progress display."""
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import numpy as np
+
+from .. import numpy as pnp
+from ..api import value_and_grad
+from ..compile.jit import jit
+from ..core.pytree import tree_leaves
+from .losses import _check_class_labels, accuracy, cross_entropy, get_loss
+
+#: validation data is evaluated in chunks of this many rows (bounded memory)
+_EVAL_CHUNK = 4096
+
+
+def _param_dtype(params):
+    for leaf in tree_leaves(params):
+        dt = pnp._dtype(leaf)
+        if dt.kind == "f":
+            return dt
+    return np.dtype(np.float64)
+
+
+def _inputs(X, dtype, what):
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"fit: {what} must be a numeric array, got dtype {X.dtype}")
+    if X.ndim != 2:
+        raise ValueError(f"fit: {what} must have shape (n_examples, n_features), got shape {X.shape}")
+    if len(X) == 0:
+        raise ValueError(f"fit: {what} has no rows")
+    X = X.astype(dtype, copy=False)
+    bad = ~np.isfinite(X)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(f"fit: {what} has a non-finite value ({X[i, j]}) at row {i}, column {j}; "
+                         "clean the data first")
+    return X
+
+
+def _targets(y, n, loss_fn, dtype, what):
+    y = np.asarray(y)
+    if len(y) != n:
+        raise ValueError(f"fit: {what} has {n} rows but its targets have {len(y)}; they must match")
+    if loss_fn is cross_entropy and y.ndim == 1:
+        if y.dtype.kind == "f":
+            if not np.all(y == np.round(y)):
+                raise ValueError(f"fit: cross_entropy needs integer class labels, but the {what} targets "
+                                 "have fractional values; use loss='mse' for regression")
+        return y.astype(np.int64)
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"fit: targets must be numeric, got dtype {y.dtype}")
+    y = y.astype(dtype, copy=False)
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"fit: the {what} targets contain NaN or inf; clean the data first")
+    return y
+
+
+class _Progress:
+    """One line per epoch; on a terminal, also a live bar redrawn at most 10 times a second."""
+
+    def __init__(self, out, epochs, n_batches, verbose):
+        try:
+            tty = bool(out.isatty())
+        except (AttributeError, ValueError):
+            tty = False
+        self.out = out
+        self.lines = tty if verbose is None else bool(verbose)
+        self.live = self.lines and tty
+        self.epochs = epochs
+        self.n_batches = n_batches
+        self.width = len(str(epochs))
+        self._last = 0.0
+
+    def batch(self, epoch, b, loss_sum, seen):
+        if not self.live:
+            return
+        now = time.perf_counter()
+        if now - self._last < 0.1 and b < self.n_batches:
+            return
+        self._last = now
+        filled = int(24 * b / self.n_batches)
+        bar = "=" * filled + (">" if filled < 24 else "") + " " * (23 - filled)
+        self.out.write(f"\repoch {epoch:>{self.width}}/{self.epochs} [{bar}] {b}/{self.n_batches}"
+                       f"  loss {loss_sum / max(seen, 1):.4f}")
+        self.out.flush()
+
+    def epoch(self, epoch, logs, seconds):
+        if not self.lines:
+            return
+        parts = [f"epoch {epoch:>{self.width}}/{self.epochs}"]
+        parts += [f"{k} {v:.4f}" for k, v in logs.items()]
+        self.out.write(("\r\033[K" if self.live else "") + "  ".join(parts) + f"  ({seconds:.2f} s)\n")
+        self.out.flush()
+
+
+def fit(model, params, X, y, loss="cross_entropy", optimizer=None, epochs=10, batch_size=32,
+        validation=None, seed=0, verbose=None, out=None, shuffle=True):
+    """Train ``model`` by minibatch gradient descent; return ``(params, history)``.
+
+    Each epoch visits the training examples in a new random order (from ``seed``)
+    in batches of ``batch_size`` (the last one may be smaller). The step, the loss
+    and its gradient with respect to the parameters, is one ``pdx.jit``-compiled
+    function, traced once per batch shape; the optimizer then updates the
+    parameters. The same seed, data and initial parameters give a bitwise-identical
+    history.
+
+    Args:
+      model: a callable ``model(params, X)`` (``nn.MLP``, ``nn.Linear``, or your own).
+      params: the initial parameters (a pytree, e.g. from ``model.init(seed)``).
+      X, y: training inputs ``(n, d)`` and targets: integer class labels ``(n,)``
+        for ``"cross_entropy"``, 0/1 labels for ``"binary_cross_entropy"``, values
+        ``(n,)`` or ``(n, k)`` for ``"mse"``.
+      loss: ``"cross_entropy"`` (default), ``"binary_cross_entropy"``, ``"mse"``,
+        or a function ``(predictions, targets) -> scalar`` written with ``pnp``.
+      optimizer: a step optimizer with ``init(params)`` and
+        ``update(grads, state, params) -> (params, state)``; default
+        ``optim.adam(1e-3)``.
+      epochs: passes over the training data.
+      batch_size: examples per step.
+      validation: optional ``(X_val, y_val)`` evaluated after every epoch.
+      seed: seed of the shuffling.
+      verbose: ``None`` (default) prints progress only when ``out`` is a terminal,
+        ``True`` always prints one line per epoch (plus a live bar on a terminal),
+        ``False`` prints nothing.
+      out: stream for the progress (default ``sys.stdout``).
+      shuffle: ``False`` keeps the data order.
+
+    Returns:
+      ``(params, history)``: the trained parameters, and a dict of per-epoch lists
+      of floats: ``loss`` (mean training loss over the epoch's batches), and
+      ``val_loss`` with ``validation``; classification losses add ``accuracy``
+      (on the training batches as they were seen) and ``val_accuracy``.
+
+    Raises:
+      ValueError: mismatched or malformed data, labels out of range.
+      FloatingPointError: the loss became NaN or infinite (lower the learning rate).
+
+    Examples:
+      >>> from partiald import nn, optim
+      >>> X = np.random.default_rng(0).normal(size=(64, 3)); y = (X[:, 0] > 0).astype(int)
+      >>> model = nn.MLP([3, 8, 2])
+      >>> params, hist = nn.fit(model, model.init(0), X, y, optimizer=optim.adam(1e-2), epochs=3, verbose=False)
+      >>> sorted(hist), len(hist["loss"])
+      (['accuracy', 'loss'], 3)
+    """
+    loss_fn, classification = get_loss(loss)
+    if optimizer is None:
+        from ..optim import adam
+        optimizer = adam(1e-3)
+    if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
+        raise TypeError("fit: optimizer must have init(params) and update(grads, state, params), "
+                        f"like optim.adam(1e-3); got {type(optimizer).__name__}")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
+    dtype = _param_dtype(params)
+    X = _inputs(X, dtype, "X")
+    n = len(X)
+    y = _targets(y, n, loss_fn, dtype, "training")
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise ValueError("fit: validation must be a pair (X_val, y_val)")
+        Xv = _inputs(validation[0], dtype, "X_val")
+        yv = _targets(validation[1], len(Xv), loss_fn, dtype, "validation")
+    if loss_fn is cross_entropy:          # labels against the model's outputs, before any training
+        k = pnp._shape(model(params, X[:1]))[-1]
+        _check_class_labels(y, k, "fit")
+        if validation is not None:
+            _check_class_labels(yv, k, "fit (validation)")
+    out = sys.stdout if out is None else out
+
+    def objective(p, Xb, yb):
+        pred = model(p, Xb)
+        return loss_fn(pred, yb), pred
+
+    step = jit(value_and_grad(objective, has_aux=True))
+    evaluate = jit(objective)
+    state = optimizer.init(params)
+    rng = np.random.default_rng(seed)
+    batch_size = min(int(batch_size), n)
+    n_batches = -(-n // batch_size)
+    history = {"loss": []}
+    if classification:
+        history["accuracy"] = []
+    if validation is not None:
+        history["val_loss"] = []
+        if classification:
+            history["val_accuracy"] = []
+    progress = _Progress(out, epochs, n_batches, verbose)
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        loss_sum, correct = 0.0, 0.0
+        for b in range(n_batches):
+            idx = order[b * batch_size:(b + 1) * batch_size]
+            yb = y[idx]
+            (value, pred), grads = step(params, X[idx], yb)
+            value = float(value)
+            if not math.isfinite(value):
+                raise FloatingPointError(f"fit: the loss became {value} at epoch {epoch}, batch {b + 1}: the "
+                                         "training diverged; lower the learning rate or standardize the inputs")
+            params, state = optimizer.update(grads, state, params)
+            loss_sum += value * len(idx)
+            if classification:
+                correct += accuracy(pred, yb) * len(idx)
+            progress.batch(epoch, b + 1, loss_sum, min((b + 1) * batch_size, n))
+        logs = {"loss": loss_sum / n}
+        if classification:
+            logs["accuracy"] = correct / n
+        if validation is not None:
+            logs["val_loss"], acc = _evaluate(evaluate, params, Xv, yv, classification)
+            if classification:
+                logs["val_accuracy"] = acc
+        for k, v in logs.items():
+            history[k].append(float(v))
+        progress.epoch(epoch, logs, time.perf_counter() - t0)
+    return params, history
+
+
+def _evaluate(evaluate, params, X, y, classification):
+    """Mean loss (and accuracy) over ``X`` in chunks."""
+    total, correct = 0.0, 0.0
+    for s in range(0, len(X), _EVAL_CHUNK):
+        value, pred = evaluate(params, X[s:s + _EVAL_CHUNK], y[s:s + _EVAL_CHUNK])
+        m = len(pred)
+        total += float(value) * m
+        if classification:
+            correct += accuracy(pred, y[s:s + _EVAL_CHUNK]) * m
+    return total / len(X), (correct / len(X) if classification else None)
+
+
+def predict(model, params, X, batch_size=_EVAL_CHUNK):
+    """``model(params, X)`` computed in chunks of ``batch_size`` rows, as one NumPy array."""
+    X = np.asarray(X)
+    if X.dtype.kind in "biuf":
+        X = X.astype(_param_dtype(params), copy=False)
+    fwd = jit(lambda p, Xb: model(p, Xb))
+    return np.concatenate([np.asarray(fwd(params, X[s:s + batch_size])) for s in range(0, len(X), batch_size)])
+
