@@ -32,8 +32,9 @@ def add_arguments(p):
     p.add_argument("--model", choices=("mlp", "linear"), default="mlp", help="network (default mlp)")
     p.add_argument("--hidden", default="128", metavar="N[,N...]", help="hidden layer sizes (default 128)")
     p.add_argument("--activation", default="relu", help="relu (default), tanh, sigmoid, gelu, softplus")
-    p.add_argument("--epochs", type=int, default=20, help="passes over the training data (default 20)")
-    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 0.001)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="passes over the training data (default 20 for mlp, 100 for linear)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default 0.001 for mlp, 0.01 for linear)")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
                    help="adam (default) or sgd (momentum 0.9)")
     p.add_argument("--batch-size", type=int, default=32, help="examples per step (default 32)")
@@ -52,6 +53,11 @@ def _check_args(args):
         raise ValueError("--csv needs --target COLUMN, the column to predict")
     if args.dataset is not None and (args.target or args.drop):
         raise ValueError("--target and --drop go with --csv; a bundled data set has its own target")
+    # a linear model has few weights and a convex loss: a larger step and more passes
+    if args.epochs is None:
+        args.epochs = 100 if args.model == "linear" else 20
+    if args.lr is None:
+        args.lr = 1e-2 if args.model == "linear" else 1e-3
     if args.epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
     if args.batch_size < 1:
