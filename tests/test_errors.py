@@ -241,6 +241,15 @@ ERRORS = [
          _all("scalar", "jacobian|vjp")),
     _row("laplacian-argnums-out-of-range", lambda: pdx.laplacian(_cube_sum, argnums=2)(X3), ValueError,
          _all("argnums=2", "1 positional argument")),
+    # ---- sparse ----------------------------------------------------------------------------------
+    _row("sparse_hessian-nonscalar", lambda: pdx.sparse_hessian(lambda x: x ** 3)(X3), TypeError,
+         r"scalar output.*sparse_jacobian"),
+    _row("sparse_hessian-integer-array", lambda: pdx.sparse_hessian(_cube_sum)(np.arange(3)), TypeError,
+         r"float64"),
+    _row("sparse_jacobian-bad-mode", lambda: pdx.sparse_jacobian(pnp.sin, mode="x"), ValueError,
+         r"'auto', 'fwd' or 'rev'"),
+    _row("sparse_jacobian-inside-grad", lambda: pdx.grad(lambda x: pdx.sparse_jacobian(pnp.sin)(x).sum())(X3),
+         TypeError, r"inside another transformation"),
     # ---- vmap ------------------------------------------------------------------------------------
     _row("vmap-size-mismatch", lambda: pdx.vmap(lambda a, b: a * b)(np.ones(3), np.ones(4)), ValueError,
          _all("vmap", "3", "4")),

@@ -16,6 +16,7 @@ from .compile.jit import jit
 from .core.debug import debug_nans
 from .custom import checkpoint, custom_jvp, custom_vjp
 from .vectorize import vmap
+from .sparse import SparseInfo, hessian_sparsity, jacobian_sparsity, sparse_hessian, sparse_jacobian
 from .core.errors import (EscapedTracerError, ExpressionTooLarge, MemoryBudgetError, ParseError,
                           TracerConversionError)
 from .core.graph import Graph
@@ -28,7 +29,8 @@ __version__ = "0.1.0"
 __all__ = [
     "expr", "Expr", "grad", "value_and_grad", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "jacobian", "hessian",
     "hvp", "hessian_diag", "laplacian", "make_graph", "check_grads", "jit", "checkpoint", "custom_jvp",
-    "custom_vjp", "debug_nans", "vmap", "stop_gradient", "interpret",
+    "custom_vjp", "debug_nans", "vmap", "sparse_jacobian", "sparse_hessian", "jacobian_sparsity",
+    "hessian_sparsity", "SparseInfo", "stop_gradient", "interpret",
     "Graph", "ravel_pytree", "tree_flatten", "tree_unflatten", "tree_map", "tree_leaves",
     "ParseError", "ExpressionTooLarge", "MemoryBudgetError", "EscapedTracerError",
     "TracerConversionError", "numpy", "nn", "optim", "plot", "datasets",

@@ -418,9 +418,11 @@ def hessian(f, argnums=0, has_aux=False, *, chunk_size=None, memory_budget=None)
         # check the whole Hessian against the budget before computing any of it
         nums = _argnums(argnums, len(args), "hessian")
         n_in = sum(_size(x) for x in tree_flatten(tuple(args[i] for i in nums))[0])
-        out = f(*args, **kwargs)
-        out = out[0] if has_aux else out
-        outs = tree_flatten(out)[0]
+        # the output's size from a trace of f (a forward pass; traced-only methods such as
+        # x.at[i].set work in it), before any derivative is formed
+        st = _Staged(_partial_args(f, args, nums, kwargs), tuple(args[i] for i in nums), "hessian",
+                     has_aux=has_aux)
+        outs = st.out_flat
         n_out = sum(_size(o) for o in outs)
         dt = np.result_type(*[getattr(o, "dtype", np.float64) for o in outs]) if outs else np.float64
         _check_budget(n_out * n_in, n_in, dt, "hessian", memory_budget or MEMORY_BUDGET)
