@@ -13,6 +13,8 @@ import argparse
 import json
 import sys
 
+import numpy as np
+
 from .core.errors import ExpressionTooLarge, ParseError
 
 EXAMPLES = """examples:
@@ -106,10 +108,14 @@ def _parse_point(text, variables):
         name = name.strip()
         if not eq or not name:
             raise UsageError(f"--at expects name=value pairs separated by commas (e.g. x=1,y=2), got {item!r}")
-        v = expr(value.strip())
+        value_text = value.strip()
+        v = expr(value_text)
         if v.variables:
             raise UsageError(f"--at value for {name} must be a number, got {value!r}")
-        point[name] = float(v)
+        value = float(v)
+        if not np.isfinite(value):
+            raise UsageError(f"--at value for {name} is {value} ({value_text!r}): give a finite number")
+        point[name] = value
     unknown = sorted(set(point) - set(variables))
     if unknown:
         raise UsageError(f"--at names {', '.join(unknown)}, which the formula does not use "
@@ -125,6 +131,12 @@ def _fmt(e, args):
     return e.latex() if args.latex else e.unicode() if args.pretty else str(e)
 
 
+def _jnum(v):
+    """A JSON number, or null where the value is NaN or infinite (JSON has neither)."""
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
 def _num(v):
     v = float(v)
     return int(v) if v.is_integer() and abs(v) < 1e15 else v
@@ -133,6 +145,8 @@ def _num(v):
 def _label(var, order, latex, mixed_vars=None):
     vs = mixed_vars or [var] * order
     k = len(vs)
+    if k == 0:
+        return "f"
     if latex:
         top = r"\partial" + (f"^{{{k}}}" if k > 1 else "") + " f"
         bottom = " ".join(r"\partial " + v for v in vs)
@@ -160,6 +174,8 @@ def _cmd_diff(f, args, out):
         items = [("".join(wrt), f.diff(*wrt, n=args.order) if args.order != 1 else f.diff(*wrt), wrt)]
     else:
         items = [(v, f.diff(v, n=args.order), None) for v in wrt]
+    if args.steps and (args.order != 1 or args.mixed):
+        raise UsageError("--steps explains first partials: use it without --order/--mixed")
     point = _parse_point(args.at, f.variables) if args.at else None
     check = None
     if args.check is not None:
@@ -174,7 +190,7 @@ def _cmd_diff(f, args, out):
             res["latex"] = {k: d.latex() for k, d, _ in items}
         if point is not None:
             res["at"] = point
-            res["values"] = {k: float(d(**point)) for k, d, _ in items}
+            res["values"] = {k: _jnum(d(**point)) for k, d, _ in items}
         if args.steps:
             res["steps"] = {k: f.explain(k).to_list() for k, _, m in items if m is None and args.order == 1}
         if check:
@@ -199,8 +215,6 @@ def _cmd_diff(f, args, out):
     if point is not None:
         out.write("at " + ", ".join(f"{k}={_num(v)}" for k, v in point.items()) + "\n")
     if args.steps:
-        if args.order != 1 or args.mixed:
-            raise UsageError("--steps explains first partials: use it without --order/--mixed")
         for k, _, _ in items:
             out.write("\n" + str(f.explain(k)) + "\n")
     if check:
@@ -217,7 +231,7 @@ def _cmd_grad(f, args, out):
         res = {"formula": str(f), "variables": list(f.variables), "gradient": [str(g) for g in grads]}
         if point is not None:
             res["at"] = point
-            res["values"] = [float(g(**point)) for g in grads]
+            res["values"] = [_jnum(g(**point)) for g in grads]
         out.write(json.dumps(res) + "\n")
         return 0
     out.write(f"f({', '.join(f.variables)}) = {_fmt(f, args)}\n")
@@ -237,7 +251,7 @@ def _cmd_hessian(f, args, out):
         res = {"formula": str(f), "variables": list(vs), "hessian": [[str(h) for h in row] for row in H]}
         if point is not None:
             res["at"] = point
-            res["values"] = [[float(h(**point)) for h in row] for row in H]
+            res["values"] = [[_jnum(h(**point)) for h in row] for row in H]
         out.write(json.dumps(res) + "\n")
         return 0
     if args.latex:
@@ -283,7 +297,8 @@ def main(argv=None, out=None, err=None) -> int:
             return status
         from .symbolic.expr import expr
         f = expr(args.formula)
-        return {"diff": _cmd_diff, "grad": _cmd_grad, "hessian": _cmd_hessian}[args.command](f, args, out)
+        with np.errstate(all="ignore"):     # values print as inf/nan; no NumPy warnings on stderr
+            return {"diff": _cmd_diff, "grad": _cmd_grad, "hessian": _cmd_hessian}[args.command](f, args, out)
     except UsageError as e:
         err.write(f"partiald: error: {e}\n")
         return 2

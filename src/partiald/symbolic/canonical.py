@@ -322,8 +322,21 @@ def mul(*xs) -> Node:
     if coef == 0:
         return ZERO
     factors = []
-    for b in order:
+    for i, b in enumerate(order):
         e = exps[b]
+        if b.kind == "add" and e.kind == "num" and isinstance(e.args[0], Fraction) \
+                and not isinstance(coef, float):
+            # a sum inside a product keeps no common integer factor: (2a + 2b)/2 -> a + b
+            g = _content(b)
+            ge = _fold_num_power(g, e.args[0]) if g is not None and g > 1 else None
+            if ge is not None:
+                reduced = add(num(b.args[0] / g), *[mul(num(c / g), t) for c, t in b.args[1]])
+                coef = _num_mul(coef, _check_bits(ge))
+                if reduced in exps:
+                    exps[reduced] = add(exps[reduced], e)
+                    continue
+                exps[reduced] = e
+                order[i] = b = reduced
         if is_num(e, 0):
             continue
         p = power(b, e) if (b.kind == "num" or b.kind == "mul") else None
@@ -333,6 +346,19 @@ def mul(*xs) -> Node:
         factors.append((b, e))
     factors.sort(key=lambda f: f[0].skey)
     return _make_mul(coef, tuple(factors))
+
+
+def _content(a):
+    """The largest integer dividing every coefficient of the sum ``a`` (when all are
+    integers), or None (a float or a fraction among them)."""
+    values = [c for c, _ in a.args[1]] + ([a.args[0]] if a.args[0] != 0 else [])
+    if any(not isinstance(v, Fraction) for v in values):
+        return None
+    g_num, l_den = 0, 1
+    for v in values:
+        g_num = math.gcd(g_num, v.numerator)
+        l_den = l_den * v.denominator // math.gcd(l_den, v.denominator)
+    return Fraction(g_num) if g_num and l_den == 1 else None
 
 
 def _int_root(n: int, k: int):
@@ -549,7 +575,7 @@ SYMBOLIC_RULES = {
 
 
 #: a product is distributed over a sum of at most this many terms
-DISTRIBUTE_MAX_TERMS = 4
+DISTRIBUTE_MAX_TERMS = 0
 
 
 def _terms(a):

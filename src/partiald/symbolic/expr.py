@@ -17,6 +17,7 @@ import numpy as np
 from ..compile.codegen import compile_graph
 from ..core.errors import ExpressionTooLarge, ParseError
 from ..core.graph import ShapedArray
+from ..core.interpret import interpret
 from ..core.primitive import REGISTRY, bind
 from ..core.trace import Builder, Tracer
 from ..transforms.forward import jvp_graph_eval
@@ -247,7 +248,7 @@ class Expr:
 
     def __float__(self):
         if self.node.kind == "num":
-            return float(self.node.args[0])
+            return C.to_float(self.node.args[0])
         if not self.node.free:
             return float(self.compile()())
         raise TypeError(f"cannot convert the formula {self} to a float: it has variables "
@@ -302,13 +303,12 @@ class Expr:
                                 f"{', '.join(self.variables) or 'no variables'}")
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise ValueError(f"derivative order n must be a non-negative integer, got {n!r}")
-        seq = []
         for v in variables:
             if not isinstance(v, str):
                 raise TypeError(f"variable names are strings, got {v!r}")
-            seq.extend([v] * n)
-        if len(seq) > MAX_ORDER:
-            raise ExpressionTooLarge(f"derivative order {len(seq)} is over the limit of {MAX_ORDER}")
+        if len(variables) * n > MAX_ORDER:
+            raise ExpressionTooLarge(f"derivative order {len(variables) * n} is over the limit of {MAX_ORDER}")
+        seq = [v for v in variables for _ in range(n)]
         result = self
         for v in seq:
             if v not in result.node.free:      # constant in v (this covers numbers)
@@ -341,13 +341,17 @@ class Expr:
         """A fast numeric function of the variables (positional, in ``variables`` order),
         from generated NumPy code; it broadcasts, constants included."""
         if self._compiled is None:
-            fn = compile_graph(self.graph)
+            graph = self.graph
+            fn = compile_graph(graph)
             n = len(self._variables)
 
             def f(*args):
                 if len(args) != n:
                     raise TypeError(f"the compiled formula takes {n} argument(s) "
                                     f"({', '.join(self._variables)}), got {len(args)}")
+                if any(isinstance(a, Tracer) for a in args):
+                    # inside a transformation (grad of a compiled formula): replay its Graph
+                    return interpret(graph, *args)[0]
                 arrays = [np.asarray(a, dtype=np.float64) for a in args]
                 with np.errstate(all="ignore"):
                     (out,) = fn(*arrays)
@@ -359,7 +363,7 @@ class Expr:
             self._compiled = f
         return self._compiled
 
-    def __call__(self, *args, **values):
+    def __call__(self, /, *args, **values):
         """Evaluate at a point: ``f(x=1, y=2)`` (or positionally in ``variables`` order).
         Arrays broadcast."""
         if args and values:

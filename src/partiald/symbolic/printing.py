@@ -124,7 +124,8 @@ class Printer:
         constant = n.args[0]
         items = ordered_terms(n)
         if len(items) == 2 and constant != 0 and not isinstance(constant, float) and constant > 0 \
-                and items[0][0] < 0:
+                and items[0][0] < 0 and items[0][1] is not None \
+                and not (items[0][1].kind == "mul" and len(items[0][1].args[1]) > 1):
             # like SymPy: 1 - x^2, not -x^2 + 1
             items = items[::-1]
         for c, t in items:
@@ -250,6 +251,10 @@ class UnicodePrinter(Printer):
 
     def _print_add(self, n, memo):
         s = super()._print_add(n, memo)
+        return "−" + s[1:] if s.startswith("-") else s
+
+    def doprint(self, root):
+        s = super().doprint(root)
         return "−" + s[1:] if s.startswith("-") else s
 
 
