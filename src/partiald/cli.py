@@ -31,7 +31,7 @@ EXAMPLES = """examples:
 _SHORT_OPTIONS = ("-h", "-o")
 
 
-class UsageError(Exception):
+class UsageError(ValueError):
     """Bad command-line input: reported in one paragraph, exit status 2."""
 
 
@@ -97,7 +97,9 @@ def _command_modules():
     return mods
 
 
-def _parse_point(text, variables):
+def parse_point(text, variables, option="--at"):
+    """``{"x": 1.0, "y": 2.0}`` from ``"x=1,y=2"``: one finite value (a number or a constant
+    formula such as ``pi/2``) for each of ``variables``; UsageError naming ``option`` otherwise."""
     from .symbolic.expr import expr
     point = {}
     for item in text.split(","):
@@ -107,22 +109,22 @@ def _parse_point(text, variables):
         name, eq, value = item.partition("=")
         name = name.strip()
         if not eq or not name:
-            raise UsageError(f"--at expects name=value pairs separated by commas (e.g. x=1,y=2), got {item!r}")
+            raise UsageError(f"{option} expects name=value pairs separated by commas (e.g. x=1,y=2), got {item!r}")
         value_text = value.strip()
         v = expr(value_text)
         if v.variables:
-            raise UsageError(f"--at value for {name} must be a number, got {value!r}")
-        value = float(v)
-        if not np.isfinite(value):
-            raise UsageError(f"--at value for {name} is {value} ({value_text!r}): give a finite number")
-        point[name] = value
+            raise UsageError(f"{option} value for {name} must be a number, got {value_text!r}")
+        number = float(v)
+        if not np.isfinite(number):
+            raise UsageError(f"{option} value for {name} is {number} ({value_text!r}): give a finite number")
+        point[name] = number
     unknown = sorted(set(point) - set(variables))
     if unknown:
-        raise UsageError(f"--at names {', '.join(unknown)}, which the formula does not use "
+        raise UsageError(f"{option} names {', '.join(unknown)}, which the formula does not use "
                          f"(its variables: {', '.join(variables) or 'none'})")
     missing = [v for v in variables if v not in point]
     if missing:
-        raise UsageError(f"--at gives no value for {', '.join(missing)}; the formula uses "
+        raise UsageError(f"{option} gives no value for {', '.join(missing)}; the formula uses "
                          f"{', '.join(variables)}")
     return point
 
@@ -176,7 +178,7 @@ def _cmd_diff(f, args, out):
         items = [(v, f.diff(v, n=args.order), None) for v in wrt]
     if args.steps and (args.order != 1 or args.mixed):
         raise UsageError("--steps explains first partials: use it without --order/--mixed")
-    point = _parse_point(args.at, f.variables) if args.at else None
+    point = parse_point(args.at, f.variables) if args.at else None
     check = None
     if args.check is not None:
         if len(items) != 1:
@@ -226,7 +228,7 @@ def _cmd_diff(f, args, out):
 
 def _cmd_grad(f, args, out):
     grads = f.gradient()
-    point = _parse_point(args.at, f.variables) if args.at else None
+    point = parse_point(args.at, f.variables) if args.at else None
     if args.json:
         res = {"formula": str(f), "variables": list(f.variables), "gradient": [str(g) for g in grads]}
         if point is not None:
@@ -245,7 +247,7 @@ def _cmd_grad(f, args, out):
 
 def _cmd_hessian(f, args, out):
     H = f.hessian()
-    point = _parse_point(args.at, f.variables) if args.at else None
+    point = parse_point(args.at, f.variables) if args.at else None
     vs = f.variables
     if args.json:
         res = {"formula": str(f), "variables": list(vs), "hessian": [[str(h) for h in row] for row in H]}

@@ -59,6 +59,19 @@ def _flat_fun(f, static, n_args, in_tree):
     return flat, store
 
 
+def _traced_call(fun, nondiff_argnums, args):
+    """None when no argument is traced (call ``fun`` directly); otherwise the flat
+    differentiable leaves, their structure, ``fun`` as a function of them, the box that
+    receives its output structure, and the non-differentiable argument values."""
+    nondiff = set(i % len(args) for i in nondiff_argnums)
+    diff, static = _split(args, nondiff)
+    leaves, in_tree = tree_flatten(diff)
+    if not any(hasattr(x, "_builder") for x in leaves):
+        return None
+    flat, store = _flat_fun(fun, static, len(args), in_tree)
+    return leaves, in_tree, flat, store, [a for _, a in static]
+
+
 def _zeros(x):
     return np.zeros(np.shape(x), dtype=getattr(x, "dtype", np.float64))
 
@@ -115,13 +128,11 @@ class custom_jvp:
         if self.jvp is None:
             raise TypeError(f"custom_jvp function {self.fun.__name__} has no rule: decorate one with "
                             f"@{self.fun.__name__}.defjvp")
-        nondiff = set(i % len(args) for i in self.nondiff_argnums)
-        diff, static = _split(args, nondiff)
-        leaves, in_tree = tree_flatten(diff)
-        if not any(hasattr(x, "_builder") for x in leaves):
+        call = _traced_call(self.fun, self.nondiff_argnums, args)
+        if call is None:
             return self.fun(*args)
-        flat, store = _flat_fun(self.fun, static, len(args), in_tree)
-        user_jvp, static_vals = self.jvp, [a for _, a in static]
+        leaves, in_tree, flat, store, static_vals = call
+        user_jvp = self.jvp
 
         def flat_jvp(primals, tangents):
             p = tree_unflatten(in_tree, list(primals))
@@ -223,13 +234,10 @@ class custom_vjp:
         if self.fwd is None:
             raise TypeError(f"custom_vjp function {self.fun.__name__} has no rules: call "
                             f"{self.fun.__name__}.defvjp(fwd, bwd)")
-        nondiff = set(i % len(args) for i in self.nondiff_argnums)
-        diff, static = _split(args, nondiff)
-        leaves, in_tree = tree_flatten(diff)
-        if not any(hasattr(x, "_builder") for x in leaves):
+        call = _traced_call(self.fun, self.nondiff_argnums, args)
+        if call is None:
             return self.fun(*args)
-        flat, store = _flat_fun(self.fun, static, len(args), in_tree)
-        static_vals = [a for _, a in static]
+        leaves, in_tree, flat, store, static_vals = call
         user_fwd, user_bwd, name = self.fwd, self.bwd, self.fun.__name__
         out_tree_box = {}
 

@@ -59,29 +59,26 @@ class Builder:
                 raise EscapedTracerError(
                     f"a value traced by an inner transformation ({b.name}) reached an outer one "
                     f"({self.name}); return it from the inner function instead of storing it")
-            v = self._const_ids.get(id(x))
-            if v is None:
-                v = Var(x.aval)
-                self._const_ids[id(x)] = v
-                self.constvars.append(v)
-                self.consts.append(x)
-                self.values[v] = x
-            return v
+            return self._capture(x)
         if isinstance(x, (bool, int, float, complex, np.generic, np.ndarray)):
             return Lit(x)
         b = getattr(x, "_builder", None)
         if b is not None and b.id < self.id and getattr(x, "aval", None) is not None:
             # a value of an interpreter below every trace (a formula node): a captured constant
-            v = self._const_ids.get(id(x))
-            if v is None:
-                v = Var(x.aval)
-                self._const_ids[id(x)] = v
-                self.constvars.append(v)
-                self.consts.append(x)
-                self.values[v] = x
-            return v
+            return self._capture(x)
         raise TypeError(f"value of type {type(x).__name__} cannot be used in a traced computation; "
                         "use NumPy arrays, Python numbers, or partiald.numpy functions")
+
+    def _capture(self, x):
+        """The constvar standing for an outer value ``x`` (one per value)."""
+        v = self._const_ids.get(id(x))
+        if v is None:
+            v = Var(x.aval)
+            self._const_ids[id(x)] = v
+            self.constvars.append(v)
+            self.consts.append(x)
+            self.values[v] = x
+        return v
 
     def process(self, prim, args, params):
         if not self.active:

@@ -41,30 +41,8 @@ def add_arguments(parser):
 
 
 def _parse_start(text, variables):
-    point = {}
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        name, eq, value = item.partition("=")
-        name = name.strip()
-        if not eq or not name:
-            raise ValueError(f"--start expects name=value pairs separated by commas (e.g. x=1,y=2), got {item!r}")
-        v = expr(value.strip())
-        if v.variables:
-            raise ValueError(f"--start value for {name} must be a number, got {value!r}")
-        point[name] = float(v)
-    unknown = sorted(set(point) - set(variables))
-    if unknown:
-        raise ValueError(f"--start names {', '.join(unknown)}, which the formula does not use "
-                         f"(its variables: {', '.join(variables)})")
-    missing = [v for v in variables if v not in point]
-    if missing:
-        raise ValueError(f"--start gives no value for {', '.join(missing)}; the formula uses {', '.join(variables)}")
-    bad = [k for k, v in point.items() if not math.isfinite(v)]
-    if bad:
-        raise ValueError(f"--start value for {', '.join(bad)} is not finite")
-    return point
+    from ..cli import parse_point
+    return parse_point(text, variables, option="--start")
 
 
 def _number(v):

@@ -65,7 +65,7 @@ def _check_output(path):
 
 
 def run(args, out):
-    from ..cli import _parse_point
+    from ..cli import parse_point
     from ..symbolic.expr import expr
     from . import _mpl
     from .figures import contour, slices, surface
@@ -75,7 +75,7 @@ def run(args, out):
         raise ValueError(f"the formula {args.formula!r} has no variables to plot against")
     if not 10 <= args.dpi <= 1000:
         raise ValueError(f"--dpi must be between 10 and 1000, got {args.dpi}")
-    point = _parse_point(args.at, f.variables) if args.at else None
+    point = parse_point(args.at, f.variables) if args.at else None
     try:
         _mpl.require()
     except ImportError as e:
