@@ -574,23 +574,6 @@ SYMBOLIC_RULES = {
 }
 
 
-#: a product is distributed over a sum of at most this many terms
-DISTRIBUTE_MAX_TERMS = 0
-
-
-def _terms(a):
-    constant, pairs = a.args
-    return list(pairs) + ([(constant, ONE)] if constant != 0 else [])
-
-
-def _distributable(a, n_factors):
-    if n_factors == 1:
-        return True                        # c * (a + b): always, as SymPy does
-    terms = _terms(a)
-    return len(terms) <= DISTRIBUTE_MAX_TERMS and all(
-        t.kind != "mul" or all(not (is_num(e, 1) and b.kind == "add") for b, e in t.args[1]) for _, t in terms)
-
-
 def normalize(root: Node) -> Node:
     """The final canonical form: a number times a sum is distributed
     (``2*(x + y) -> 2*x + 2*y``), as SymPy does. Applied to every formula and
@@ -605,13 +588,9 @@ def normalize(root: Node) -> Node:
             memo[n] = add(num(constant), *[mul(num(c), memo[t]) for c, t in pairs])
         elif k == "mul":
             coef, factors = n.args
-            sums = [i for i, (b, e) in enumerate(factors) if is_num(e, 1) and memo[b].kind == "add"]
-            if len(sums) == 1 and _distributable(memo[factors[sums[0]][0]], len(factors)):
-                # a product with one short sum of monomials: distribute it, as the product rule
-                # over an n-ary product does (SymPy's form), so like terms can meet
-                i = sums[0]
-                rest = [power(memo[b], memo[e]) for j, (b, e) in enumerate(factors) if j != i]
-                memo[n] = add(ZERO, *[mul(num(coef), num(c), t, *rest) for c, t in _terms(memo[factors[i][0]])])
+            if coef != 1 and len(factors) == 1 and is_num(factors[0][1], 1) and memo[factors[0][0]].kind == "add":
+                # a number times a sum: distributed (add() spreads the coefficient over the terms)
+                memo[n] = add(ZERO, mul(num(coef), memo[factors[0][0]]))
             else:
                 memo[n] = mul(num(coef), *[power(memo[b], memo[e]) for b, e in factors])
         else:
