@@ -308,7 +308,10 @@ class Expr:
                 raise TypeError(f"variable names are strings, got {v!r}")
         if len(variables) * n > MAX_ORDER:
             raise ExpressionTooLarge(f"derivative order {len(variables) * n} is over the limit of {MAX_ORDER}")
-        seq = [v for v in variables for _ in range(n)]
+        # mixed partials commute for the formulas partiald builds (smooth where defined, and
+        # the steps of piecewise functions have derivative 0 either way): take them in sorted
+        # order, so d2f/dydx and d2f/dxdy are one computation and share the derivative cache
+        seq = sorted(v for v in variables for _ in range(n))
         result = self
         for v in seq:
             if v not in result.node.free:      # constant in v (this covers numbers)
