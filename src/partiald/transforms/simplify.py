@@ -58,6 +58,7 @@ def simplify(graph: Graph) -> Graph:
         return x
 
     seen: dict = {}
+    scaled: dict = {}          # var -> (c, x) for var = c * x with a scalar literal c
     eqns = []
     for eqn in graph.eqns:
         inputs = [sub(x) for x in eqn.inputs]
@@ -68,6 +69,11 @@ def simplify(graph: Graph) -> Graph:
                 val = prim.impl(*[x.val for x in inputs], **eqn.params)
             rename[eqn.outvar] = Lit(val)
             continue
+        inputs = _scalarize(prim.name, inputs, eqn.outvar.aval)
+        if prim.name == "neg" and isinstance(inputs[0], Var) and inputs[0] in scaled:
+            # -(c * x) -> (-c) * x
+            c, x = scaled[inputs[0]]
+            prim, inputs = _MUL, [Lit(-c), x]
         same = _identity(prim.name, inputs, eqn.outvar.aval)
         if same is not None:
             rename[eqn.outvar] = same
@@ -81,6 +87,11 @@ def simplify(graph: Graph) -> Graph:
             rename[eqn.outvar] = prev
             continue
         seen[key] = eqn.outvar
+        if prim.name == "mul" and len(inputs) == 2:
+            lits = [x for x in inputs if _finite_nonzero_scalar(x)]
+            others = [x for x in inputs if isinstance(x, Var)]
+            if len(lits) == 1 and len(others) == 1 and others[0].aval == eqn.outvar.aval:
+                scaled[eqn.outvar] = (lits[0].val, others[0])
         eqns.append(Eqn(prim, inputs, eqn.params, eqn.outvar))
     outvars = [sub(o) if o is not None else None for o in graph.outvars]
     return dce(Graph(graph.invars, graph.constvars, graph.consts, eqns, outvars))
@@ -92,6 +103,27 @@ def _scalar_lit(x):
 
 def _finite_nonzero_scalar(x):
     return _scalar_lit(x) and np.isfinite(x.val) and x.val != 0
+
+
+_ELEMENTWISE_BINARY = frozenset({"add", "sub", "mul", "safe_mul", "div", "maximum", "minimum"})
+
+
+def _scalarize(name, inputs, aval):
+    """A literal array with one value everywhere (a broadcast constant, folded) becomes
+    a scalar when the other operand alone already has the output's shape: one pass and
+    no constant array, the same result."""
+    if name not in _ELEMENTWISE_BINARY or len(inputs) != 2:
+        return inputs
+    out = list(inputs)
+    for i, x in enumerate(inputs):
+        other = inputs[1 - i]
+        if isinstance(x, Lit) and isinstance(x.val, np.ndarray) and x.val.ndim and x.val.size \
+                and isinstance(other, Var) and other.aval.shape == aval.shape and other.aval.dtype == aval.dtype:
+            first = x.val.flat[0]
+            same_dtype = np.result_type(other.aval.dtype, x.val.dtype) == aval.dtype
+            if np.isfinite(first) and same_dtype and (x.val == first).all():
+                out[i] = Lit(first.item() if x.val.dtype.kind == "f" else first)
+    return out
 
 
 def _identity(name, inputs, aval):
