@@ -91,14 +91,16 @@ def _call(name, arg):
 
 # -- lowering: canonical node -> Graph ------------------------------------------------------
 
-def _lower_pow(b, e, memo):
+def _lower_pow(b, e, memo, exact=False):
     """``b ** e`` for a lowered base ``b`` and an exponent node ``e``."""
     ev = e.args[0] if e.kind == "num" else None
-    if isinstance(ev, Fraction) and ev.denominator == 1:
+    if isinstance(ev, Fraction) and ev.denominator == 1 and (not exact or abs(ev) < 2**53):
         return bind(REGISTRY["integer_pow"], b, n=int(ev))
     if ev == Fraction(1, 2):
         return bind(REGISTRY["sqrt"], b)
-    return bind(REGISTRY["pow"], b, C.to_float(ev) if ev is not None else memo[e])
+    if ev is None:
+        return bind(REGISTRY["pow"], b, memo[e])
+    return bind(REGISTRY["pow"], b, e if exact else C.to_float(ev))
 
 
 _PRIM_OF_FUNC = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh",
@@ -116,7 +118,10 @@ def _balanced(op, items):
     return items[0]
 
 
-def _lower(n, memo):
+def _lower(n, memo, exact=False):
+    """One node as primitives applied to the lowered children in ``memo``. With ``exact``,
+    numbers stay formula nodes (captured constants of the Graph) instead of floats."""
+    number = C.num if exact else C.to_float
     k = n.kind
     if k == "num":
         return C.to_float(n.args[0])
@@ -130,9 +135,9 @@ def _lower(n, memo):
         for c, t in pairs:
             v = memo[t]
             terms.append(v if c == 1 else bind(REGISTRY["neg"], v) if c == -1 else
-                         bind(REGISTRY["mul"], C.to_float(c), v))
+                         bind(REGISTRY["mul"], number(c), v))
         if constant != 0:
-            terms.append(C.to_float(constant))
+            terms.append(number(constant))
         return _balanced("add", terms)
     if k == "mul":
         coef, factors = n.args
@@ -140,11 +145,11 @@ def _lower(n, memo):
         for b, e in factors:
             ev = e.args[0] if e.kind == "num" else None
             if isinstance(ev, Fraction) and ev < 0:
-                dens.append(memo[b] if ev == -1 else _lower_pow(memo[b], C.num(-ev), memo))
+                dens.append(memo[b] if ev == -1 else _lower_pow(memo[b], C.num(-ev), memo, exact))
             else:
-                nums.append(memo[b] if ev == 1 else _lower_pow(memo[b], e, memo))
+                nums.append(memo[b] if ev == 1 else _lower_pow(memo[b], e, memo, exact))
         if coef != 1 or not nums:
-            nums.insert(0, C.to_float(coef))
+            nums.insert(0, number(coef))
         out = _balanced("mul", nums)
         return bind(REGISTRY["div"], out, _balanced("mul", dens)) if dens else out
     name = n.args[0]
@@ -178,7 +183,7 @@ def node_to_graph(root, variables, exact=False):
         if exact and not n.free:
             memo[n] = n
         elif n.kind != "sym":
-            memo[n] = _lower(n, memo)
+            memo[n] = _lower(n, memo, exact)
     out = memo[root]
     return b.finish([t._var for t in ins], [out])
 
