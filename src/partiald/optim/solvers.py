@@ -311,11 +311,7 @@ def _newton_loop(prob, run):
             # the damped Newton step must descend; otherwise take the gradient step
             if not fac.ok or not (gp < -1e-14 * gnorm * norm(p)) or not np.all(np.isfinite(p)):
                 p, gp, direction = -g, -gnorm * gnorm, "gradient"
-            a, f_new, _, status = backtracking(lambda a: prob.value(x + a * p), f, gp, run.lr,
-                                               grad_decreases=lambda a: _grad_norm(prob, x + a * p) < gnorm,
-                                               eps=prob.eps)
-            if status == "unbounded":
-                run.unbounded(f_new, a, f"{direction} direction")
+            a, f_new = _armijo_step(prob, run, x, p, f, gp, gnorm, direction)
         if a is None:
             run.line_search_failed(k, gnorm, f"the {direction} direction")
         x_new = x + a * p
@@ -328,6 +324,17 @@ def _newton_loop(prob, run):
         x, f_prev, f, g = x_new, f, f_new, g_new
         run.step(k, x, f, g, f_prev, step, second_order_ok=fac.psd, alpha=a, damping=fac.damping,
                  direction=direction)
+
+
+def _armijo_step(prob, run, x, p, f, gp, gnorm, direction):
+    """Backtracking Armijo search along ``p`` from ``x`` (slope ``gp``); stops the run
+    if f is unbounded below along it. Returns ``(step, f at the step)``, step None on failure."""
+    a, f_new, _, status = backtracking(lambda a: prob.value(x + a * p), f, gp, run.lr,
+                                       grad_decreases=lambda a: _grad_norm(prob, x + a * p) < gnorm,
+                                       eps=prob.eps)
+    if status == "unbounded":
+        run.unbounded(f_new, a, f"{direction} direction")
+    return a, f_new
 
 
 def _grad_norm(prob, x):
@@ -396,11 +403,7 @@ def _newton_cg_loop(prob, run, cg_max):
         direction = "newton-cg"
         if not (gp < 0) or not np.all(np.isfinite(p)):
             p, gp, direction = -g, -gnorm * gnorm, "gradient"
-        a, f_new, _, status = backtracking(lambda a: prob.value(x + a * p), f, gp, run.lr,
-                                           grad_decreases=lambda a: _grad_norm(prob, x + a * p) < gnorm,
-                                           eps=prob.eps)
-        if status == "unbounded":
-            run.unbounded(f_new, a, f"{direction} direction")
+        a, f_new = _armijo_step(prob, run, x, p, f, gp, gnorm, direction)
         if a is None:
             run.line_search_failed(k, gnorm, f"the {direction} direction")
         x_new = x + a * p

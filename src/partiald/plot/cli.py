@@ -64,10 +64,27 @@ def _check_output(path):
                          f"{', '.join('.' + k for k in sorted(formats))}")
 
 
+def _matplotlib_available():
+    """True, or False after telling the user how to install it (exit status 1)."""
+    from . import _mpl
+    try:
+        _mpl.require()
+    except ImportError as e:
+        sys.stderr.write(f"partiald: error: {e}\n")
+        return False
+    return True
+
+
+def _save(fig, path, dpi):
+    try:
+        fig.savefig(path, dpi=dpi)
+    except OSError as e:
+        raise ValueError(f"cannot write {path}: {e.strerror or e}") from None
+
+
 def run(args, out):
     from ..cli import parse_point
     from ..symbolic.expr import expr
-    from . import _mpl
     from .figures import contour, slices, surface
 
     f = expr(args.formula)
@@ -76,10 +93,7 @@ def run(args, out):
     if not 10 <= args.dpi <= 1000:
         raise ValueError(f"--dpi must be between 10 and 1000, got {args.dpi}")
     point = parse_point(args.at, f.variables) if args.at else None
-    try:
-        _mpl.require()
-    except ImportError as e:
-        sys.stderr.write(f"partiald: error: {e}\n")
+    if not _matplotlib_available():
         return 1
     _check_output(args.output)
     if args.kind == "slices":
@@ -95,10 +109,7 @@ def run(args, out):
             fig = contour(f, xlim, ylim, at=point, gradient=args.gradient, logscale=args.logscale)
         else:
             fig = surface(f, xlim, ylim, at=point)
-    try:
-        fig.savefig(args.output, dpi=args.dpi)
-    except OSError as e:
-        raise ValueError(f"cannot write {args.output}: {e.strerror or e}") from None
+    _save(fig, args.output, args.dpi)
     out.write(f"wrote {args.output} ({args.kind} of f({', '.join(f.variables)}) = {f})\n")
     return 0
 
@@ -106,13 +117,9 @@ def run(args, out):
 def draw_descent(args, out):
     """``partiald minimize ... --plot FILE``: the descent path of each method run, over the
     level sets of the objective. Returns an exit status (1 without matplotlib)."""
-    from . import _mpl
     from .figures import contour
 
-    try:
-        _mpl.require()
-    except ImportError as e:
-        sys.stderr.write(f"partiald: error: {e}\n")
+    if not _matplotlib_available():
         return 1
     _check_output(args.plot)
     f, names = args.objective, args.objective.variables
@@ -127,9 +134,6 @@ def draw_descent(args, out):
         lims.append((lo - pad, hi + pad))
     fig = contour(f, lims[0], lims[1], path={m: r.history for m, r in args.results.items()},
                   at=args.start_point, logscale=True)
-    try:
-        fig.savefig(args.plot, dpi=100)
-    except OSError as e:
-        raise ValueError(f"cannot write {args.plot}: {e.strerror or e}") from None
+    _save(fig, args.plot, 100)
     out.write(f"wrote {args.plot} (descent paths of {', '.join(args.results)} over f({', '.join(names)}))\n")
     return 0
