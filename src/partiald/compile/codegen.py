@@ -14,19 +14,18 @@ import itertools
 
 import numpy as np
 
-from ..core.graph import Graph, Lit
+from ..core.graph import Graph, Lit, Var
+from ..core.primitive import REGISTRY
 
-# Templates for the common primitives: plain NumPy calls, no dispatch.
-_TEMPLATES = {
-    "add": "_np.add({0}, {1})", "sub": "_np.subtract({0}, {1})", "mul": "_np.multiply({0}, {1})",
-    "div": "_np.true_divide({0}, {1})", "neg": "_np.negative({0})", "exp": "_np.exp({0})",
-    "log": "_np.log({0})", "log1p": "_np.log1p({0})", "expm1": "_np.expm1({0})", "sin": "_np.sin({0})",
-    "cos": "_np.cos({0})", "tan": "_np.tan({0})", "tanh": "_np.tanh({0})", "sinh": "_np.sinh({0})",
-    "cosh": "_np.cosh({0})", "arcsin": "_np.arcsin({0})", "arccos": "_np.arccos({0})",
-    "arctan": "_np.arctan({0})", "sqrt": "_np.sqrt({0})", "abs": "_np.abs({0})", "sign": "_np.sign({0})",
-    "maximum": "_np.maximum({0}, {1})", "minimum": "_np.minimum({0}, {1})", "pow": "_np.power({0}, {1})",
-    "select": "_np.where({0}, {1}, {2})", "logaddexp": "_np.logaddexp({0}, {1})",
-    "arctan2": "_np.arctan2({0}, {1})",
+# The common primitives as NumPy ufuncs: plain calls, no dispatch, and an output
+# buffer can be passed (positionally) so that a dying intermediate is reused.
+_UFUNCS = {
+    "add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide", "neg": "negative",
+    "exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1", "sin": "sin", "cos": "cos",
+    "tan": "tan", "tanh": "tanh", "sinh": "sinh", "cosh": "cosh", "arcsin": "arcsin",
+    "arccos": "arccos", "arctan": "arctan", "sqrt": "sqrt", "abs": "abs", "sign": "sign",
+    "maximum": "maximum", "minimum": "minimum", "pow": "power", "logaddexp": "logaddexp",
+    "arctan2": "arctan2",
 }
 _counter = itertools.count()
 
@@ -41,8 +40,116 @@ def _literal(v):
     return None
 
 
+def _basic_index(spec):
+    """Source text of a NumPy basic index for a gather/scatter spec without index
+    arrays, or None."""
+    parts = []
+    for e in spec:
+        if e[0] == "int":
+            parts.append(repr(int(e[1])))
+        elif e[0] == "slice":
+            lo, hi, step = ("" if v is None else repr(int(v)) for v in e[1:])
+            parts.append(f"{lo}:{hi}" + (f":{step}" if step else ""))
+        elif e[0] == "none":
+            parts.append("None")
+        else:
+            return None
+    return ", ".join(parts) + ("," if len(parts) == 1 else "") if parts else "()"
+
+
+def _complement(spec, shape):
+    """Basic indices (source text) covering exactly the elements of an array of
+    ``shape`` that a box of unit-step slices ``spec`` does not reach, or None if the
+    spec is not such a box."""
+    if any(e[0] != "slice" or e[3] not in (None, 1) for e in spec) or len(spec) > len(shape):
+        return None
+    box = [slice(e[1], e[2]).indices(d)[:2] for e, d in zip(spec, shape)]
+    box = [(lo, max(lo, hi)) for lo, hi in box]
+    out = []
+    for d, (lo, hi) in enumerate(box):
+        inner = [f"{a}:{b}" for a, b in box[:d]]
+        if lo > 0:
+            out.append(", ".join(inner + [f":{lo}"]) + ",")
+        if hi < shape[d]:
+            out.append(", ".join(inner + [f"{hi}:"]) + ",")
+    return out
+
+
+class _Plan:
+    """What the generator knows about the program's buffers before writing a line.
+
+    * ``uses``: the equations reading each variable (an output is read "at the end").
+    * deferred ``scatter_add`` equations: ``add(o, scatter_add(k))`` with its only use
+      in that ``add`` is written as ``o[idx] += k`` (no zero-filled array, no extra add).
+    * views: slicing, reshape and transpose of an intermediate are NumPy views; a
+      buffer is not overwritten while a view of it may still be read.
+    """
+
+    def __init__(self, graph):
+        eqns = graph.eqns
+        self.end = len(eqns)
+        uses: dict = {}
+        for i, eqn in enumerate(eqns):
+            for x in eqn.inputs:
+                if not isinstance(x, Lit):
+                    uses.setdefault(x, []).append(i)
+        for o in graph.outvars:
+            if o is not None and not isinstance(o, Lit):
+                uses.setdefault(o, []).append(self.end)
+        self.deferred = {}                      # scatter index -> add index
+        for i, eqn in enumerate(eqns):
+            if eqn.prim.name != "scatter_add" or len(eqn.inputs) != 1 or not eqn.outvar.aval.shape:
+                continue
+            if _basic_index(eqn.params["spec"]) is None or len(uses.get(eqn.outvar, ())) != 1:
+                continue
+            j = uses[eqn.outvar][0]
+            if j == self.end or eqns[j].prim.name != "add" or eqns[j].inputs[0] is eqns[j].inputs[1]:
+                continue
+            a, b = eqns[j].inputs
+            other = b if a is eqn.outvar else a
+            if isinstance(other, Lit) or other.aval != eqn.outvar.aval or other.aval != eqns[j].outvar.aval:
+                continue
+            if any(other is eqns[k].outvar for k in self.deferred):
+                continue
+            self.deferred[i] = j
+            k = eqn.inputs[0]
+            if not isinstance(k, Lit):
+                uses[k] = [j if u == i else u for u in uses[k]]
+        self.uses = uses
+        # views and the buffer each one reads
+        self.root: dict = {}
+        for eqn in eqns:
+            x = eqn.inputs[0] if eqn.inputs else None
+            if isinstance(x, Lit) or x is None or not x.aval.shape:
+                continue
+            name = eqn.prim.name
+            if name in ("reshape", "transpose") or (
+                    name == "gather" and len(eqn.inputs) == 1 and _basic_index(eqn.params["spec"])):
+                self.root[eqn.outvar] = self.root.get(x, x)
+        self.last: dict = {}
+        for v, us in uses.items():
+            r = self.root.get(v, v)
+            self.last[r] = max(self.last.get(r, -1), max(us))
+
+    def dies_at(self, v, i, owned):
+        """``v`` is a buffer this code allocated (or a view of one), and nothing reads
+        that buffer or any view of it after equation ``i``: ``v`` may be overwritten."""
+        r = self.root.get(v, v)
+        return r in owned and self.last.get(r, -1) == i
+
+    def single_use(self, v):
+        us = self.uses.get(v, ())
+        return us[0] if len(us) == 1 else None
+
+
 def graph_to_source(graph: Graph, name="_generated"):
-    """Python source for ``graph`` and the namespace it needs."""
+    """Python source for ``graph`` and the namespace it needs.
+
+    Elementwise operations write into a dying intermediate of the same shape and
+    dtype (never into an input, a constant, an output or a buffer a live view
+    reads); slices of intermediates are views; a gradient's ``scatter_add`` into
+    zeros accumulates in place.
+    """
     ns = {"_np": np}
     names = {}
     for i, v in enumerate(graph.invars):
@@ -51,6 +158,10 @@ def graph_to_source(graph: Graph, name="_generated"):
         names[v] = f"_k{i}"
         ns[f"_k{i}"] = c
     consts = itertools.count()
+    plan = _Plan(graph)
+    into = {j: k for k, j in plan.deferred.items()}
+    owned = set()             # intermediates whose buffer this code allocated
+    done = set()              # equations already written by an earlier line
 
     def ref(x):
         if isinstance(x, Lit):
@@ -62,17 +173,100 @@ def graph_to_source(graph: Graph, name="_generated"):
             return k
         return names[x]
 
+    def dtype(aval):
+        key = f"_d_{np.dtype(aval.dtype).str.replace('<', 'l').replace('>', 'b').replace('|', 'n')}"
+        ns[key] = np.dtype(aval.dtype)
+        return key
+
+    def zeros_outside(buf, spec, aval):
+        """``buf = empty`` with zeros wherever ``buf[spec]`` does not write, else None."""
+        comp = _complement(spec, aval.shape)
+        if comp is None:
+            return None
+        return [f"    {buf} = _np.empty({tuple(aval.shape)!r}, {dtype(aval)})"] + \
+            [f"    {buf}[{c}] = 0" for c in comp]
+
     lines = [f"def {name}(" + ", ".join(names[v] for v in graph.invars) + "):"]
     prims = {}
-    for i, eqn in enumerate(graph.eqns):
+    eqns = graph.eqns
+    for i, eqn in enumerate(eqns):
         out = f"_v{i}"
         names[eqn.outvar] = out
+        if i in done:
+            continue
+        pname = eqn.prim.name
+        if i in plan.deferred:
+            continue                     # written by the add that consumes it
         args = [ref(x) for x in eqn.inputs]
-        tmpl = _TEMPLATES.get(eqn.prim.name) if not eqn.params else None
-        if tmpl is not None:
-            rhs = tmpl.format(*args)
+        aval = eqn.outvar.aval
+        if i in into:
+            sc = eqns[into[i]]
+            other = eqn.inputs[1] if eqn.inputs[0] is sc.outvar else eqn.inputs[0]
+            idx = _basic_index(sc.params["spec"])
+            if plan.dies_at(other, i, owned):
+                lines.append(f"    {out} = {names[other]}")
+            else:
+                lines.append(f"    {out} = _np.array({names[other]})")
+            lines.append(f"    {out}[{idx}] += {ref(sc.inputs[0])}")
+            owned.add(eqn.outvar)
+            continue
+        ufunc = _UFUNCS.get(pname) if not eqn.params else None
+        if pname == "integer_pow" and eqn.params["n"] == 2:
+            ufunc, args = "multiply", [args[0], args[0]]
+        if pname == "safe_mul" and aval.shape:
+            ns["_smul_arrays"] = REGISTRY["safe_mul"].impl
+            ufunc = "safe_mul"
+        if ufunc is not None:
+            call = (f"_np.{ufunc}(" if ufunc != "safe_mul" else "_smul_arrays(") + ", ".join(args)
+            if not aval.shape:
+                lines.append(f"    {out} = {call})")
+                continue
+            j = plan.single_use(eqn.outvar)
+            target = eqns[j] if j is not None and j < plan.end else None
+            if target is not None and target.prim.name == "scatter_add" and j not in plan.deferred \
+                    and len(target.inputs) == 1:
+                # computed straight into the slice of the gradient buffer it is scattered to
+                pre = zeros_outside(f"_v{j}", target.params["spec"], target.outvar.aval)
+                if pre is not None:
+                    lines += pre
+                    lines.append(f"    {out} = {call}, _v{j}[{_basic_index(target.params['spec'])}])")
+                    done.add(j)
+                    owned.add(target.outvar)
+                    continue
+            # (safe_mul repairs a NaN from its inputs, so it never overwrites one)
+            reuse = next((x for x in eqn.inputs if isinstance(x, Var) and x.aval == aval
+                          and plan.dies_at(x, i, owned)), None) if ufunc != "safe_mul" else None
+            lines.append(f"    {out} = {call}" + (f", {names[reuse]})" if reuse is not None else ")"))
+            owned.add(eqn.outvar)
+            continue
+        if eqn.outvar in plan.root:
+            idx = _basic_index(eqn.params["spec"]) if pname == "gather" else None
+            if pname == "gather":
+                lines.append(f"    {out} = {args[0]}[{idx}]")
+            elif pname == "reshape":
+                lines.append(f"    {out} = _np.reshape({args[0]}, {tuple(eqn.params['shape'])!r})")
+            else:
+                lines.append(f"    {out} = _np.transpose({args[0]}, {tuple(eqn.params['perm'])!r})")
+            continue
+        if pname == "scatter_add" and len(eqn.inputs) == 1:
+            pre = zeros_outside(out, eqn.params["spec"], aval)
+            if pre is not None:
+                lines += pre
+                lines.append(f"    {out}[{_basic_index(eqn.params['spec'])}] = {args[0]}")
+                owned.add(eqn.outvar)
+                continue
+        if pname == "select" and isinstance(eqn.inputs[1], Lit) and isinstance(eqn.inputs[2], Var) \
+                and eqn.inputs[2].aval == aval and plan.dies_at(eqn.inputs[2], i, owned) \
+                and _literal(eqn.inputs[1].val):
+            # where(c, constant, a) with a dying: overwrite a where c holds
+            lines.append(f"    {out} = {args[2]}")
+            lines.append(f"    _np.copyto({out}, {args[1]}, 'same_kind', {args[0]})")
+            owned.add(eqn.outvar)
+            continue
+        if pname == "select" and not eqn.params:
+            rhs = "_np.where({0}, {1}, {2})".format(*args)
         else:
-            key = (eqn.prim.name, tuple(sorted((k, repr(v)) for k, v in eqn.params.items())))
+            key = (pname, tuple(sorted((k, repr(v)) for k, v in eqn.params.items())))
             p = prims.get(key)
             if p is None:
                 p = f"_p{len(prims)}"
@@ -80,7 +274,14 @@ def graph_to_source(graph: Graph, name="_generated"):
                 ns[p] = functools.partial(eqn.prim.impl, **eqn.params) if eqn.params else eqn.prim.impl
             rhs = f"{p}(" + ", ".join(args) + ")"
         lines.append(f"    {out} = {rhs}")
-    outs = [ref(o) if o is not None else "0.0" for o in graph.outvars]
+    outs = []
+    for o in graph.outvars:
+        if o is None:
+            outs.append("0.0")
+        elif o in plan.root:
+            outs.append(f"_np.array({ref(o)})")     # a view: results never alias
+        else:
+            outs.append(ref(o))
     lines.append("    return (" + ", ".join(outs) + ("," if len(outs) == 1 else "") + ")")
     return "\n".join(lines) + "\n", ns
 

@@ -170,17 +170,23 @@ convert_p = _prim("convert", _convert_impl, lambda x, dtype: ShapedArray(shape_o
 
 # -- products -----------------------------------------------------------------
 
-def _safe_mul_impl(x, y):
-    # 0 * anything = 0: a zero (co)tangent contributes nothing, even times inf/NaN.
+def _safe_mul_impl(x, y, out=None):
+    """``x * y`` in which 0 * anything is 0: a zero (co)tangent contributes nothing,
+    even times inf/NaN. ``out`` (generated code) is a fresh buffer, never ``x`` or ``y``."""
     with np.errstate(invalid="ignore"):
-        out = np.multiply(x, y)
-    bad = np.isnan(out)
-    if bad.any():
-        zero = (np.asarray(x) == 0) | (np.asarray(y) == 0)
-        out = np.where(bad & zero, out.dtype.type(0), out)
-        if out.ndim == 0:
-            out = out[()]
-    return out
+        r = np.multiply(x, y, out)
+    if np.ndim(r) == 0:
+        if r == r:
+            return r
+    elif r.dtype.kind not in "fc" or not np.isnan(np.add.reduce(r, axis=None)):
+        return r            # no NaN anywhere (one read pass; a NaN makes the sum NaN)
+    bad = np.isnan(r)
+    zero = (np.asarray(x) == 0) | (np.asarray(y) == 0)
+    if out is not None:
+        np.copyto(out, 0, where=bad & zero)
+        return out
+    r = np.where(bad & zero, r.dtype.type(0), r)
+    return r[()] if r.ndim == 0 else r
 
 
 def _mul_jvp(tangents, ans, x, y):

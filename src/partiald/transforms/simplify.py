@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.graph import Eqn, Graph, Lit, Var
+from ..core.graph import Eqn, Graph, Lit, ShapedArray, Var
 from ..core.primitive import REGISTRY
 
 
@@ -57,6 +57,15 @@ def simplify(graph: Graph) -> Graph:
             return rename.get(x, x)
         return x
 
+    n_uses: dict = {}
+    for eqn in graph.eqns:
+        for x in eqn.inputs:
+            if isinstance(x, Var):
+                n_uses[x] = n_uses.get(x, 0) + 1
+    for o in graph.outvars:
+        if isinstance(o, Var):
+            n_uses[o] = n_uses.get(o, 0) + 2
+    masked: dict = {}          # var -> (c, a) for var = select(c, 0, a) read once
     seen: dict = {}
     scaled: dict = {}          # var -> (c, x) for var = c * x with a scalar literal c
     eqns = []
@@ -78,8 +87,29 @@ def simplify(graph: Graph) -> Graph:
         if same is not None:
             rename[eqn.outvar] = same
             continue
+        if prim.name == "einsum":
+            perm = _identity_contraction(inputs, eqn.params, eqn.outvar.aval)
+            if perm is not None:
+                x = inputs[0] if isinstance(inputs[0], Var) else inputs[1]
+                if perm == tuple(range(len(perm))):
+                    rename[eqn.outvar] = x
+                    continue
+                prim, inputs, params = _TRANSPOSE, [x], {"perm": perm}
+                eqn = Eqn(prim, inputs, params, eqn.outvar)
+        if prim.name == "mul" and len(inputs) == 2:
+            folded = _fold_scale(inputs, scaled)
+            if folded is not None:
+                inputs = folded
         if prim.name == "safe_mul" and any(_finite_nonzero_scalar(x) for x in inputs):
             prim = _MUL          # 0 * c is 0 anyway: no NaN to guard against
+        if prim.name == "safe_mul" and len(inputs) == 2 and any(x in masked for x in inputs):
+            # safe_mul(select(c, 0, a), b) -> select(c, 0, safe_mul(a, b)): the mask is
+            # applied last, where the generated code can apply it in place
+            k = 0 if inputs[0] in masked else 1
+            c, a = masked[inputs[k]]
+            product = Var(REGISTRY["safe_mul"].abstract_eval(a.aval, _aval(inputs[1 - k])))
+            eqns.append(Eqn(prim, [a, inputs[1 - k]], {}, product))
+            prim, inputs = _SELECT, [c, Lit(0.0), product]
         key = (prim.name, tuple(("v", id(x)) if isinstance(x, Var) else _lit_key(x) for x in inputs),
                _param_key(eqn.params))
         prev = seen.get(key)
@@ -87,6 +117,9 @@ def simplify(graph: Graph) -> Graph:
             rename[eqn.outvar] = prev
             continue
         seen[key] = eqn.outvar
+        if prim.name == "select" and _is_zero_lit(inputs[1]) and isinstance(inputs[2], Var) \
+                and n_uses.get(eqn.outvar) == 1 and np.dtype(eqn.outvar.aval.dtype).kind == "f":
+            masked[eqn.outvar] = (inputs[0], inputs[2])
         if prim.name == "mul" and len(inputs) == 2:
             lits = [x for x in inputs if _finite_nonzero_scalar(x)]
             others = [x for x in inputs if isinstance(x, Var)]
@@ -95,6 +128,74 @@ def simplify(graph: Graph) -> Graph:
         eqns.append(Eqn(prim, inputs, eqn.params, eqn.outvar))
     outvars = [sub(o) if o is not None else None for o in graph.outvars]
     return dce(Graph(graph.invars, graph.constvars, graph.consts, eqns, outvars))
+
+
+def _fold_scale(inputs, scaled):
+    """``c1 * (c2 * x)`` as ``(c1 * c2) * x`` where that is exact: ``c2`` a power of two
+    with ``|c2| >= 1`` (so ``c2 * x`` is exact) and ``|c1| >= 1`` (so neither side
+    overflows where the other does not)."""
+    for i in (0, 1):
+        c1, y = inputs[i], inputs[1 - i]
+        if not (_finite_nonzero_scalar(c1) and isinstance(y, Var) and y in scaled):
+            continue
+        c2, x = scaled[y]
+        c1v, c2v = c1.val, c2
+        if abs(c1v) < 1 or abs(c2v) < 1 or np.frexp(abs(c2v))[0] != 0.5:
+            continue
+        with np.errstate(all="ignore"):
+            c = c1v * c2v
+        if not np.isfinite(c):
+            continue
+        if isinstance(c1v, float) and isinstance(c2v, float):       # np.float64 is a float
+            return [Lit(float(c)), x]
+        if type(c1v) is type(c2v):
+            return [Lit(c), x]
+    return None
+
+
+def _identity_contraction(inputs, params, aval):
+    """For ``einsum(x, I)`` with ``I`` a literal identity matrix and ``safe=True``
+    (a zero times inf is zero): the permutation of ``x`` it amounts to, or None.
+
+    ``I[p, q]`` renames one index of ``x`` to the other; when the renamed ``x`` has
+    distinct indices and they are exactly the output's, the product is a transpose.
+    """
+    if len(inputs) != 2 or not params.get("safe"):
+        return None
+    ins, out = params["spec"].split("->")
+    ins = ins.split(",")
+    for k in (0, 1):
+        eye, x = inputs[k], inputs[1 - k]
+        if not (isinstance(eye, Lit) and isinstance(x, Var) and x.aval.dtype == aval.dtype):
+            continue
+        v = eye.val
+        if not (isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[0] == v.shape[1]
+                and v.dtype.kind == "f" and len(set(ins[k])) == 2):
+            continue
+        p, q = ins[k]
+        sub = ins[1 - k]
+        if (p in sub) == (q in sub):
+            continue
+        new = sub.replace(q, p) if q in sub else sub.replace(p, q)
+        if len(set(new)) != len(new) or sorted(new) != sorted(out):
+            continue
+        if not np.array_equal(v, np.eye(v.shape[0], dtype=v.dtype)):
+            continue
+        return tuple(new.index(c) for c in out)
+    return None
+
+
+def _is_zero_lit(x):
+    return _scalar_lit(x) and x.val == 0 and not isinstance(x.val, (bool, np.bool_))
+
+
+def _aval(x):
+    """What ``abstract_eval`` takes: a Var's aval, a Python number as itself (weak)."""
+    if isinstance(x, Var):
+        return x.aval
+    if type(x.val) in (int, float, bool):
+        return x.val
+    return ShapedArray(np.shape(x.val), np.result_type(x.val))
 
 
 def _scalar_lit(x):
@@ -142,6 +243,8 @@ def _identity(name, inputs, aval):
             return a
         if name == "add" and _scalar_lit(a) and a.val == 0 and keeps(b):
             return b
+    if name == "concatenate" and len(inputs) == 1 and keeps(inputs[0]):
+        return inputs[0]
     if name == "div" and len(inputs) == 2 and _scalar_lit(inputs[1]) and inputs[1].val == 1 and keeps(inputs[0]):
         return inputs[0]
     return None
@@ -153,3 +256,5 @@ _NO_FOLD = frozenset({"custom_jvp_call", "custom_vjp_call", "checkpoint_call", "
                       "checkpoint_lin"})
 
 _MUL = REGISTRY["mul"]
+_TRANSPOSE = REGISTRY["transpose"]
+_SELECT = REGISTRY["select"]
