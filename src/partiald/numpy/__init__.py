@@ -677,6 +677,24 @@ def trace(a):
     return einsum("ii->", a)
 
 
+def take(a, indices, axis=None):
+    """``numpy.take``: elements of ``a`` at integer ``indices`` along ``axis`` (of the
+    flattened array when ``axis`` is None). Either may be traced, so a NumPy data
+    array can be indexed by a traced row index (``take(X, i, axis=0)``) under vmap or jit;
+    the gradient with respect to ``a`` scatters back, repeated indices accumulating."""
+    a = asarray(a)
+    if axis is None:
+        a, axis = ravel(a), 0
+    nd = len(_shape(a))
+    if not -nd <= axis < nd:
+        raise ValueError(f"take: axis {axis} is out of bounds for an array of dimension {nd}")
+    idx = indices if _is_traced(indices) else _np.asarray(indices)
+    if _np.dtype(_dtype(idx)).kind not in "iu":
+        raise TypeError(f"take: indices must be integers, got {_dtype(idx)}")
+    from ._methods import _getitem        # works on NumPy arrays too: a traced index is enough
+    return _getitem(a, (slice(None),) * (axis % nd) + (idx,))
+
+
 def diagonal(a):
     return einsum("ii->i", a)
 
