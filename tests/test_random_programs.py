@@ -20,8 +20,9 @@ Each program must pass:
 - ``jacfwd == jacrev`` (rel 1e-12);
 - the complex step ``Im f(x + i h v) / h == J v`` (rel 1e-10), analytic programs only;
 - ``jit`` of the program, of its VJP and of its JVP equal the eager results
-  (rel 1e-13), and the compiled code leaves its inputs unchanged (the generator
-  reuses dying buffers, never an input's).
+  (rel 1e-13), also with every elementwise chain tiled (tiles of 2 elements), and
+  the compiled code leaves its inputs unchanged (the generator reuses dying
+  buffers, never an input's).
 
 Examples: 200 in the ``ci`` profile, 20 in ``dev``, 10,000 in ``nightly`` (twice
 the profile's count).
@@ -37,6 +38,7 @@ from hypothesis import given
 
 import partiald as pdx
 import partiald.numpy as pnp
+from partiald.compile import tiling
 
 MAX_DEPTH = 6
 MAX_OPS = 30
@@ -334,6 +336,13 @@ def test_random_program(nodes, seed):
     _, jit_jv = pdx.jit(lambda *a: pdx.jvp(f, a, tuple(v)))(*xs)
     assert _rel_err(jit_jv, jv) <= 1e-13, "jit(jvp)"
     assert all(np.array_equal(x, c) for x, c in zip(xs, copies)), "jit wrote into an input"
+    # ... and with every elementwise chain run in tiles of 2 elements (compile/tiling.py)
+    with tiling.forced(2):
+        assert _rel_err(pdx.jit(f)(*xs), y) <= 1e-13, "tiled jit"
+        tiled_back = pdx.jit(lambda *a: pdx.vjp(f, *a)[1](u_arg))(*xs)
+    for g, want in zip(tiled_back, jtu):
+        assert _rel_err(g, want) <= 1e-13, "tiled jit(vjp)"
+    assert all(np.array_equal(x, c) for x, c in zip(xs, copies)), "tiled jit wrote into an input"
 
 
 # -- the generator itself ----------------------------------------------------------------

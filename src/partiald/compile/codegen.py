@@ -16,6 +16,7 @@ import numpy as np
 
 from ..core.graph import Graph, Lit, Var
 from ..core.primitive import REGISTRY
+from . import tiling
 
 # The common primitives as NumPy ufuncs: plain calls, no dispatch, and an output
 # buffer can be passed (positionally) so that a dying intermediate is reused.
@@ -142,14 +143,19 @@ class _Plan:
         return us[0] if len(us) == 1 else None
 
 
-def graph_to_source(graph: Graph, name="_generated"):
+def graph_to_source(graph: Graph, name="_generated", tile=True, internal=False):
     """Python source for ``graph`` and the namespace it needs.
 
     Elementwise operations write into a dying intermediate of the same shape and
     dtype (never into an input, a constant, an output or a buffer a live view
     reads); slices of intermediates are views; a gradient's ``scatter_add`` into
-    zeros accumulates in place.
+    zeros accumulates in place; long elementwise chains run tile by tile
+    (``tiling.py``). ``internal``: the outputs feed other generated code, so a view
+    is returned as is.
     """
+    region = tiling.find_region(graph) if tile else None
+    if region is not None:
+        return _tiled_source(graph, region, name)
     ns = {"_np": np}
     names = {}
     for i, v in enumerate(graph.invars):
@@ -278,12 +284,73 @@ def graph_to_source(graph: Graph, name="_generated"):
     for o in graph.outvars:
         if o is None:
             outs.append("0.0")
-        elif o in plan.root:
+        elif o in plan.root and not internal:
             outs.append(f"_np.array({ref(o)})")     # a view: results never alias
         else:
             outs.append(ref(o))
     lines.append("    return (" + ", ".join(outs) + ("," if len(outs) == 1 else "") + ")")
     return "\n".join(lines) + "\n", ns
+
+
+def _compiled(graph, name, internal=True):
+    source, ns = graph_to_source(graph, name, tile=False, internal=internal)
+    _run(source, ns)
+    return ns[name], source
+
+
+def _tiled_source(graph: Graph, r, name):
+    """The program as ``pre``, a loop over row tiles running the region's code, and
+    ``post`` (see tiling.py); each part is generated code of its own."""
+    pre, tile, post, needed = tiling.split(graph, r)
+    pre_fn, pre_src = _compiled(pre, name + "_pre")
+    tile_fn, tile_src = _compiled(tile, name + "_tile")
+    post_fn, post_src = _compiled(post, name + "_post", internal=False)
+    ns = {"_np": np, "_pre": pre_fn, "_tile": tile_fn, "_post": post_fn, "_min": min, "_max": max,
+          "_range": range}
+    names = {v: f"_a{i}" for i, v in enumerate(graph.invars)}
+    for i, (v, c) in enumerate(zip(graph.constvars, graph.consts)):
+        names[v] = f"_k{i}"
+        ns[f"_k{i}"] = c
+    for i, v in enumerate(needed):
+        names[v] = f"_q[{i}]"
+    lines = [f"def {name}(" + ", ".join(names[v] for v in graph.invars) + "):",
+             "    _q = _pre(" + ", ".join(names[v] for v in graph.invars) + ")"]
+    for i, v in enumerate(r.kept):
+        names[v] = f"_m{i}"
+        ns[f"_d{i}"] = np.dtype(v.aval.dtype)
+        lines.append(f"    _m{i} = _np.empty({tuple(v.aval.shape)!r}, _d{i})")
+    L, T = r.length, r.rows
+    offs = [off for _, off in r.chain]
+    if r.chain:
+        ns["_dacc"] = np.dtype(r.root.aval.dtype)
+        lines.append(f"    _acc = _np.zeros({tuple(r.root.aval.shape)!r}, _dacc)")
+        lines.append(f"    for _s in _range(0, {r.extent}, {T}):")
+        lines.append(f"        _e = _min(_s + {T}, {r.extent})")
+        lines.append(f"        _r0 = _max(_s - {max(offs)}, 0)")
+        lines.append(f"        _r1 = _min(_e - {min(offs)}, {L})")
+        lines.append("        if _r0 >= _r1:")
+        lines.append("            continue")
+    else:
+        lines.append(f"    for _r0 in _range(0, {L}, {T}):")
+        lines.append(f"        _r1 = _min(_r0 + {T}, {L})")
+    args = [f"{names[v]}[_r0:_r1]" if v in r.sliced else names[v] for v in r.inputs]
+    lines.append("        _o = _tile(" + ", ".join(args) + ("," if len(args) == 1 else "") + ")")
+    for i in range(len(r.kept)):
+        lines.append(f"        _m{i}[_r0:_r1] = _o[{i}]")
+    for j, off in enumerate(offs):
+        # buffer rows [lo, hi) take the region's rows [lo - off, hi - off)
+        k = len(r.kept) + j
+        lines.append(f"        _lo = _max(_s, {off})")
+        lines.append(f"        _hi = _min(_e, {off + L})")
+        lines.append("        if _lo < _hi:")
+        lines.append(f"            _acc[_lo:_hi] += _o[{k}][_lo - {off} - _r0:_hi - {off} - _r0]")
+    loop_outs = [f"_m{i}" for i in range(len(r.kept))] + (["_acc"] if r.chain else [])
+    lines.append("    return _post(" + ", ".join([names[v] for v in graph.invars]
+                                        + [names[v] for v in needed] + loop_outs) + ")")
+    source = "\n".join(lines) + "\n"
+    parts = [("pre", pre_src), ("tile", tile_src), ("post", post_src)]
+    comment = "".join(f"# {label}:\n" + "".join(f"#   {ln}\n" for ln in src.splitlines()) for label, src in parts)
+    return comment + source, ns
 
 
 # Scalar code: Python floats and the math module, for graphs of 0-d float64 values.
