@@ -136,6 +136,10 @@ def find_region(graph: Graph, tile_elems=None, tile_min=None):
     read_after = {x for e in r.post for x in e.inputs if isinstance(x, Var)}
     read_after |= {o for o in graph.outvars if isinstance(o, Var)}
     r.kept = [e.outvar for e in reg_eqns if e.outvar in read_after]
+    # each region value read after the loop costs a copy into its buffer; each region
+    # equation saves a pass over main memory: tile only where that pays
+    if TILE_MIN > 1 and len(reg_eqns) < max(4, 3 * len(r.kept)):
+        return None
     return r
 
 
