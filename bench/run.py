@@ -5,10 +5,12 @@
     python -m bench scalar-grad rosen-grad
 
 Workloads (DESIGN.md, "Performance"): scalar-grad, rosen-grad, mlp-step,
-hessian, sparse-hessian, symbolic. Each row is the median of several timed
-runs after a warm-up; the ratio column divides by the first row of the
-workload (the reference). Systems that are not installed are skipped.
-Timings are never part of the test suite.
+hessian, sparse-hessian, symbolic, checkpoint. Each row is the median of
+several timed runs after a warm-up; the ratio column divides by the first row
+of the workload (the reference). The checkpoint workload reports peak memory
+(MiB, measured with tracemalloc, which sees NumPy's buffers) instead of time.
+Systems that are not installed are skipped. Timings are never part of the
+test suite.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import platform
 import statistics
 import sys
 import time
+import tracemalloc
 
 import numpy as np
 
@@ -37,6 +40,22 @@ def _timeit(fn, repeat, number=1):
         times.append((time.perf_counter() - t) / number)
         gc.enable()
     return statistics.median(times)
+
+
+def _peak_mib(fn, repeat):
+    """Median peak memory of one call, in MiB, after a warm-up: what tracemalloc sees
+    allocated (NumPy registers its buffers) while ``fn`` runs, its result included."""
+    fn()
+    peaks = []
+    for _ in range(repeat):
+        gc.collect()
+        tracemalloc.start()
+        try:
+            fn()
+            peaks.append(tracemalloc.get_traced_memory()[1] / 2 ** 20)
+        finally:
+            tracemalloc.stop()
+    return statistics.median(peaks)
 
 
 def _optional(name):
@@ -293,11 +312,77 @@ def symbolic(quick):
     return rows
 
 
+def _layer(x):
+    return pnp.tanh(x) + 0.5 * x
+
+
+def _deep_chain(x, layers=64):
+    for _ in range(layers):
+        x = _layer(x)
+    return pnp.sum(x * x)
+
+
+def _checkpointed_chain(every, layers=64):
+    def segment(x):
+        for _ in range(every):
+            x = _layer(x)
+        return x
+    seg = pdx.checkpoint(segment)
+
+    def f(x):
+        for _ in range(layers // every):
+            x = seg(x)
+        return pnp.sum(x * x)
+    return f
+
+
+def _deep_chain_numpy(x, layers=64):
+    """Hand-written backprop: stores each layer's input, nothing else."""
+    xs = []
+    for _ in range(layers):
+        xs.append(x)
+        x = np.tanh(x) + 0.5 * x
+    g = 2.0 * x
+    for xi in reversed(xs):
+        t = np.tanh(xi)
+        g = g * (1.5 - t * t)
+    return g
+
+
+def checkpoint(quick):
+    """Peak memory of the gradient of a 64-layer elementwise chain x <- tanh(x) + x/2,
+    with and without ``pdx.checkpoint`` on segments (the gradients must be identical)."""
+    n = 100_000 if quick else 200_000
+    x = np.random.default_rng(0).uniform(-1, 1, n)
+    r = 1 if quick else 3
+    plain = pdx.grad(_deep_chain)
+    g_ref = plain(x)
+    assert np.allclose(g_ref, _deep_chain_numpy(x), rtol=1e-12, atol=1e-300)
+    rows = [("partiald grad, no checkpoint", _peak_mib(lambda: plain(x), r))]
+    for every in (8, 1):
+        g = pdx.grad(_checkpointed_chain(every))
+        assert np.array_equal(g(x), g_ref), "checkpoint changed the gradient"
+        label = "every layer" if every == 1 else f"every {every} layers"
+        rows.append((f"partiald grad, checkpoint {label}", _peak_mib(lambda: g(x), r)))
+    rows.append(("NumPy hand-written backprop (stores layer inputs)", _peak_mib(lambda: _deep_chain_numpy(x), r)))
+    for name, f in (("no checkpoint", _deep_chain), ("checkpoint every 8 layers", _checkpointed_chain(8))):
+        gj = pdx.jit(pdx.grad(f))
+        assert np.array_equal(gj(x), g_ref)
+        rows.append((f"partiald jit(grad), {name}", _peak_mib(lambda: gj(x), r)))
+    return rows
+
+
+checkpoint.unit = "MiB"
+
+
 WORKLOADS = {"scalar-grad": scalar_grad, "rosen-grad": rosen_grad, "mlp-step": mlp_step,
-             "hessian": hessian, "sparse-hessian": sparse_hessian, "symbolic": symbolic}
+             "hessian": hessian, "sparse-hessian": sparse_hessian, "symbolic": symbolic,
+             "checkpoint": checkpoint}
 
 
-def _fmt(t):
+def _fmt(t, unit="s"):
+    if unit == "MiB":
+        return f"{t:9.1f} MiB"
     if t < 1e-3:
         return f"{t * 1e6:9.1f} us"
     if t < 1:
@@ -321,8 +406,9 @@ def main(argv=None):
             print(f"{name:<16} (skipped: not available)")
             continue
         ref = rows[0][1]
+        unit = getattr(WORKLOADS[name], "unit", "s")
         for system, t in rows:
-            print(f"{name:<16} {system:<48} {_fmt(t):>12} {t / ref:>7.2f}x")
+            print(f"{name:<16} {system:<48} {_fmt(t, unit):>12} {t / ref:>7.2f}x")
         sys.stdout.flush()
 
 

@@ -24,6 +24,14 @@ whose traced values decide which elements a gather reads). Primitives whose
 derivative is zero by definition (comparisons, ``sign``, ``stop_gradient``)
 block dependencies, exactly as the JVP rules do.
 
+A Graph traced on shapes only (as ``partiald.sparse`` does once per input
+signature) has no values for what is computed from its inputs. With
+``strict=True`` a rule that would read such a value (a gather's index array
+computed from the inputs, a mask passed as a non-differentiated input) raises
+:class:`ValueNeeded` instead of answering conservatively, so the caller can
+detect on a trace with values instead; ``wrt`` leaves the trailing inputs out
+of the derivative (arguments held fixed).
+
 Colorings: :func:`color_columns` (distance-2 / Curtis-Powell-Reid column
 coloring of a Jacobian, greedy largest-first, or cyclic ``j mod k`` for banded
 patterns, checked), and :func:`star_coloring` (for symmetric Hessians, with
@@ -211,14 +219,27 @@ class Local:
         return out
 
 
+class ValueNeeded(Exception):
+    """Raised by a strict analysis (``strict=True``) when a rule would read a value the
+    trace did not record: a pattern from a shape-only trace would then be coarser than
+    (or, for index arrays, differ from) the one from a trace with values."""
+
+
 class RuleContext:
-    """What a sparsity rule sees of one equation."""
+    """What a sparsity rule sees of one equation.
 
-    __slots__ = ("eqn", "params", "dep", "_values", "_tainted")
+    ``strict``: the Graph comes from a shape-only trace, and a rule that asks for a
+    value which a trace on concrete values would have known raises
+    :class:`ValueNeeded` instead of falling back to a coarser rule. ``tainted``: the
+    variables computed from some input of the Graph; ``wtainted``: those computed
+    from a differentiated input (the others are constants for the derivative)."""
 
-    def __init__(self, eqn, dep, values, tainted):
-        self.eqn, self.params, self.dep = eqn, eqn.params, dep
+    __slots__ = ("eqn", "params", "dep", "strict", "_values", "_tainted", "_wtainted")
+
+    def __init__(self, eqn, dep, values, tainted, wtainted=None, strict=False):
+        self.eqn, self.params, self.dep, self.strict = eqn, eqn.params, dep, strict
         self._values, self._tainted = values, tainted
+        self._wtainted = tainted if wtainted is None else wtainted
 
     @property
     def n_in(self):
@@ -238,18 +259,28 @@ class RuleContext:
     def out_size(self):
         return int(np.prod(self.out_shape, dtype=np.int64))
 
-    def value(self, k):
-        """The concrete value of input k, if the trace recorded one."""
+    def peek(self, k):
+        """The concrete value of input k if the trace recorded one, else None."""
         x = self.eqn.inputs[k]
         v = x.val if isinstance(x, Lit) else self._values.get(x)
         if isinstance(v, (np.ndarray, np.generic, bool, int, float, complex)):
             return v
         return None
 
+    def value(self, k):
+        """The concrete value of input k, if the trace recorded one (strict: or raise)."""
+        v = self.peek(k)
+        if v is None and self.strict:
+            raise ValueNeeded(f"{self.eqn.prim.name} reads the value of an input the trace left abstract")
+        return v
+
     def const(self, k):
-        """The value of input k if it is a constant: computed from no input of the Graph."""
+        """The value of input k if it is a constant: computed from no differentiated
+        input of the Graph (strict: an input computed from the others raises)."""
         x = self.eqn.inputs[k]
         if isinstance(x, Var) and x in self._tainted:
+            if self.strict and x not in self._wtainted:
+                raise ValueNeeded(f"{self.eqn.prim.name} reads the value of a non-differentiated argument")
             return None
         return self.value(k)
 
@@ -545,20 +576,23 @@ def _custom_jvp_rule(ctx):
         return _dense_rule(ctx)
     n = ctx.n_in
     b = Builder("sparsity")
+    vals = [ctx.peek(k) for k in range(n)]
     try:
-        primals = [b.new_arg(x.aval, ctx.value(k)) for k, x in enumerate(ctx.eqn.inputs)]
+        primals = [b.new_arg(x.aval, v) for x, v in zip(ctx.eqn.inputs, vals)]
         tangents = [b.new_arg(x.aval) for x in ctx.eqn.inputs]
         _, t_out = jvp(primals, tangents)
         g = b.finish([t._var for t in primals + tangents], [t_out[0]])
     except Exception:           # value-dependent code on tangents, captured tracers, ...
         b.active = False
+        if ctx.strict and any(v is None for v in vals):
+            raise ValueNeeded("a custom_jvp rule needs the values of its primal inputs") from None
         return _dense_rule(ctx)
     if g.constvars or g.outvars[0] is None:
         return _dense_rule(ctx)
     _NESTING[0] += 1            # a JVP rule that calls custom_jvp functions is analyzed in turn
     try:
-        jac = jacobian_pattern(g).tocsc()
-        hess = hessian_pattern(g)
+        jac = jacobian_pattern(g, strict=ctx.strict).tocsc()
+        hess = hessian_pattern(g, strict=ctx.strict)
     finally:
         _NESTING[0] -= 1
     off = np.concatenate([[0], np.cumsum([ctx.size(k) for k in range(n)] * 2)]).astype(np.int64)
@@ -623,7 +657,7 @@ def _is_float(aval):
     return aval.dtype.kind in "fc"
 
 
-def _inline_checkpoints(graph: Graph):
+def _inline_checkpoints(graph: Graph, strict=False):
     """Equations with ``checkpoint_call`` replaced by the function it wraps (its
     derivative is that function's derivative), and the values seen while tracing."""
     values = dict(graph.values or {})
@@ -639,7 +673,7 @@ def _inline_checkpoints(graph: Graph):
         for e in eqn_list:
             inputs = [resolve(x) for x in e.inputs]
             if e.prim.name == "checkpoint_call" and depth < 20:
-                sub = _trace_checkpoint(e, inputs, values)
+                sub = _trace_checkpoint(e, inputs, values, strict)
                 if sub is not None:
                     alias.update(zip(sub.invars, inputs))
                     values.update(sub.values or {})
@@ -653,22 +687,26 @@ def _inline_checkpoints(graph: Graph):
     return eqns, [resolve(o) for o in graph.outvars], values
 
 
-def _trace_checkpoint(eqn, inputs, values):
+def _trace_checkpoint(eqn, inputs, values, strict=False):
     fun, k = eqn.params.get("fun"), eqn.params.get("k")
     if fun is None or k is None:
         return None
     b = Builder("sparsity")
     tracers = []
+    missing = False
     for x in inputs:
         v = x.val if isinstance(x, Lit) else values.get(x)
         if not isinstance(v, (np.ndarray, np.generic, bool, int, float)):
             v = None
+            missing = True
         tracers.append(b.new_arg(x.aval, v))
     try:
         out = fun(*tracers)[k]
         sub = b.finish([t._var for t in tracers], [out])
     except Exception:          # value-dependent code, captured tracers: keep the call whole
         b.active = False
+        if strict and missing:
+            raise ValueNeeded("a checkpointed function needs the values of its inputs") from None
         return None
     if sub.constvars or sub.outvars[0] is None:
         return None
@@ -676,12 +714,17 @@ def _trace_checkpoint(eqn, inputs, values):
 
 
 class _Analysis:
-    """Dependency propagation over one Graph (shared by the Jacobian and Hessian passes)."""
+    """Dependency propagation over one Graph (shared by the Jacobian and Hessian passes).
 
-    def __init__(self, graph: Graph):
-        eqns, outvars, values = _inline_checkpoints(graph)
+    ``wrt``: the number of leading inputs to differentiate (default: all); the other
+    inputs are arguments held fixed, whose values a shape-only trace does not know.
+    ``strict``: raise :class:`ValueNeeded` where a rule would read an unrecorded value
+    (see :class:`RuleContext`)."""
+
+    def __init__(self, graph: Graph, wrt=None, strict=False):
+        eqns, outvars, values = _inline_checkpoints(graph, strict)
         self.outvars = outvars
-        self.invars = list(graph.invars)
+        self.invars = list(graph.invars) if wrt is None else list(graph.invars[:wrt])
         sizes = [int(np.prod(v.aval.shape, dtype=np.int64)) for v in self.invars]
         self.offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
         self.ncols = int(self.offsets[-1])
@@ -693,18 +736,21 @@ class _Analysis:
                 alive.add(i)
                 reads.update(x for x in eqns[i].inputs if isinstance(x, Var))
         # structural reach from the inputs, and which variables carry derivative dependencies
-        tainted = set(self.invars)
+        tainted = set(graph.invars)
+        wtainted = set(self.invars) if wrt is not None else tainted
         dep = {v for v in self.invars if _is_float(v.aval)}
         locals_ = {}
         for i, e in enumerate(eqns):
             if any(isinstance(x, Var) and x in tainted for x in e.inputs):
                 tainted.add(e.outvar)
+                if wtainted is not tainted and any(isinstance(x, Var) and x in wtainted for x in e.inputs):
+                    wtainted.add(e.outvar)
             if i not in alive:
                 continue
             dflags = [isinstance(x, Var) and x in dep for x in e.inputs]
             if not any(dflags) or not _is_float(e.outvar.aval):
                 continue
-            local = rule_for(e.prim)(RuleContext(e, dflags, values, tainted))
+            local = rule_for(e.prim)(RuleContext(e, dflags, values, tainted, wtainted, strict))
             if any(m is not None for m in local.maps):
                 locals_[i] = local
                 dep.add(e.outvar)
@@ -785,12 +831,18 @@ class _Analysis:
         return live
 
 
-def jacobian_pattern(graph: Graph):
+def jacobian_pattern(graph: Graph, wrt=None, strict=False):
     """The structural nonzeros of the Jacobian of ``graph``: a boolean CSR matrix with a
     row per output element (outputs raveled and concatenated) and a column per input
-    element (inputs raveled and concatenated)."""
+    element (inputs raveled and concatenated).
+
+    ``wrt``: differentiate with respect to the first ``wrt`` inputs only (the others
+    are held fixed). ``strict``: for a Graph from a shape-only trace, raise
+    :class:`ValueNeeded` where a rule would need a value the trace left abstract (a
+    gather's traced index array, a constant mask passed as an argument), instead of
+    returning a coarser pattern."""
     sp = scipy_sparse()
-    a = _Analysis(graph)
+    a = _Analysis(graph, wrt, strict)
     outs, _, _ = a.run(hessian=False)
     blocks = []
     for o, d in zip(a.outvars, outs):
@@ -802,12 +854,12 @@ def jacobian_pattern(graph: Graph):
     return _canonical(out)
 
 
-def hessian_pattern(graph: Graph):
+def hessian_pattern(graph: Graph, wrt=None, strict=False):
     """The structural nonzeros of the Hessian of ``graph``'s output (with several output
     elements: of any weighted sum of them): a symmetric boolean CSR matrix over the
-    input elements."""
+    input elements (``wrt``, ``strict``: as for :func:`jacobian_pattern`)."""
     sp = scipy_sparse()
-    a = _Analysis(graph)
+    a = _Analysis(graph, wrt, strict)
     _, sym, cross = a.run(hessian=True)
     n = a.ncols
     h = _empty((n, n))
@@ -1084,35 +1136,63 @@ def star_coloring(pattern, method="auto"):
 
 
 # -- recovery ---------------------------------------------------------------------------------
+#
+# Each ``*_index`` function gives, for every structural entry (in CSR data order), its
+# position in the raveled compressed product, so that recovery is one fancy index; a
+# caller that evaluates the same pattern many times computes the index once.
+# ``by_color=True``: the compressed product is stored one row per color (k x n,
+# e.g. the output of a vmap over the seeds) instead of one column per color.
+
+def column_recovery_index(pattern, colors, k, by_color=False):
+    """Positions of the Jacobian entries in ``J S`` (m x k, or k x m ``by_color``)."""
+    rows, cols = _coo(pattern)
+    c = np.asarray(colors, dtype=np.int64)[cols]
+    return c * pattern.shape[0] + rows if by_color else rows * k + c
+
+
+def row_recovery_index(pattern, colors):
+    """Positions of the Jacobian entries in ``S^T J`` (k x n: one row per row color)."""
+    rows, cols = _coo(pattern)
+    return np.asarray(colors, dtype=np.int64)[rows] * pattern.shape[1] + cols
+
+
+def star_recovery_index(pattern, colors, k, by_color=False):
+    """Positions of the Hessian entries in ``H S`` (n x k, or k x n ``by_color``) for a
+    star coloring: H[i, j] is ``(H S)[i, color j]`` when i has no other neighbor of j's
+    color, and ``(H S)[j, color i]`` otherwise (then j has no other neighbor of i's
+    color). Diagonal entries are always direct (no neighbor shares i's color)."""
+    colors = np.asarray(colors, dtype=np.int64)
+    rows, cols = _coo(pattern)
+    n = pattern.shape[0]
+    if rows.size == 0 or k == 0:
+        return np.zeros(rows.size, dtype=np.int64)
+    direct_key = rows * k + colors[cols]
+    off = rows != cols
+    cnt = np.bincount(direct_key[off], minlength=n * k)
+    direct = cnt[direct_key] <= 1
+    if not by_color:
+        return np.where(direct, direct_key, cols * k + colors[rows])
+    return np.where(direct, colors[cols] * n + rows, colors[rows] * n + cols)
+
 
 def recover_columns(pattern, colors, compressed):
     """Jacobian entries from ``compressed = J S`` (one column per color): the CSR data
     array aligned with ``pattern.indices``."""
-    rows, cols = _coo(pattern)
     b = np.ascontiguousarray(compressed)
-    return b.reshape(-1)[rows * b.shape[1] + np.asarray(colors, dtype=np.int64)[cols]]
+    return b.reshape(-1)[column_recovery_index(pattern, colors, b.shape[1])]
 
 
 def recover_rows(pattern, colors, compressed):
     """Jacobian entries from ``compressed = S^T J`` (one row per color of the rows)."""
-    rows, cols = _coo(pattern)
     b = np.ascontiguousarray(compressed)
-    return b.reshape(-1)[np.asarray(colors, dtype=np.int64)[rows] * b.shape[1] + cols]
+    return b.reshape(-1)[row_recovery_index(pattern, colors)]
 
 
 def recover_star(pattern, colors, compressed):
-    """Hessian entries from ``compressed = H S`` for a star coloring: H[i, j] is
-    ``compressed[i, color j]`` when i has no other neighbor of j's color, and
-    ``compressed[j, color i]`` otherwise (then j has no other neighbor of i's color).
-    Diagonal entries are always direct (no neighbor shares i's color)."""
-    colors = np.asarray(colors, dtype=np.int64)
-    rows, cols = _coo(pattern)
+    """Hessian entries from ``compressed = H S`` for a star coloring (see
+    :func:`star_recovery_index`)."""
     b = np.ascontiguousarray(compressed)
     k = b.shape[1]
-    if rows.size == 0 or k == 0:
-        return np.zeros(rows.size, dtype=b.dtype)
-    direct_key = rows * k + colors[cols]
-    off = rows != cols
-    cnt = np.bincount(direct_key[off], minlength=pattern.shape[0] * k)
-    key = np.where(cnt[direct_key] <= 1, direct_key, cols * k + colors[rows])
-    return b.reshape(-1)[key]
+    if pattern.nnz == 0 or k == 0:
+        return np.zeros(pattern.nnz, dtype=b.dtype)
+    return b.reshape(-1)[star_recovery_index(pattern, colors, k)]
