@@ -676,6 +676,10 @@ PRIMITIVE_SPECS: dict[str, Spec] = {s.name: s for s in [
     _binary("minimum", np.minimum, avoid="ties x = y", pair_avoid=lambda x, y: np.abs(x - y) < MARGIN),
     _binary("arctan2", np.arctan2, avoid="y = 0 (branch cut for x < 0) and x = 0",
             avoid_fns=(near([0.0]), near([0.0])), edges=(_edge([0.0], [0.0]),)),
+    _binary("rem", np.remainder, avoid="the jumps where x / y is an integer, and y = 0",
+            avoid_fns=(None, near([0.0], 0.5)), pair_avoid=lambda x, y: np.abs(x - y * np.round(x / y)) < MARGIN),
+    _binary("floor_divide", np.floor_divide, nondiff=True, avoid="the jumps where x / y is an integer, and y = 0",
+            avoid_fns=(None, near([0.0], 0.5)), pair_avoid=lambda x, y: np.abs(x - y * np.round(x / y)) < MARGIN),
     _binary("logaddexp", _logaddexp_ref, analytic=True,
             edges=(_edge([-np.inf, np.inf, 0.0], [-np.inf, np.inf, -np.inf]),)),
     # predicates: boolean or integer outputs, zero derivative

@@ -26,7 +26,7 @@ _UFUNCS = {
     "tan": "tan", "tanh": "tanh", "sinh": "sinh", "cosh": "cosh", "arcsin": "arcsin",
     "arccos": "arccos", "arctan": "arctan", "sqrt": "sqrt", "abs": "abs", "sign": "sign",
     "maximum": "maximum", "minimum": "minimum", "pow": "power", "logaddexp": "logaddexp",
-    "arctan2": "arctan2",
+    "arctan2": "arctan2", "rem": "remainder", "floor_divide": "floor_divide",
 }
 _counter = itertools.count()
 

@@ -52,7 +52,7 @@ _ELEMENTWISE = frozenset({
     "add", "sub", "mul", "div", "neg", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh",
     "sinh", "cosh", "arcsin", "arccos", "arctan", "sqrt", "abs", "sign", "maximum", "minimum", "pow",
     "logaddexp", "arctan2", "safe_mul", "select", "integer_pow", "compare", "logistic", "isfinite",
-    "logical", "logical_not", "floor", "round", "convert"})
+    "logical", "logical_not", "floor", "round", "convert", "rem", "floor_divide"})
 
 
 @dataclass

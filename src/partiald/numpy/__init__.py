@@ -173,6 +173,20 @@ def divide(x, y):
 true_divide = divide
 
 
+def remainder(x, y):
+    """``numpy.remainder`` (``%``, the sign of the divisor): derivative 1 in ``x`` and
+    ``-floor_divide(x, y)`` in ``y``, away from the jumps at integer ``x / y``."""
+    return bind(_ew.rem_p, _arr(x), _arr(y))
+
+
+mod = remainder
+
+
+def floor_divide(x, y):
+    """``numpy.floor_divide`` (``//``): piecewise constant, derivative 0."""
+    return bind(_ew.floor_divide_p, _arr(x), _arr(y))
+
+
 def _int_exponent(y):
     if isinstance(y, bool):
         return None

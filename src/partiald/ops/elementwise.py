@@ -303,6 +303,23 @@ def _arctan2_jvp(tangents, ans, y, x):
 arctan2_p = _prim("arctan2", np.arctan2, float_elementwise_aval, _arctan2_jvp, rule_name="chain rule (atan2)")
 
 
+def _rem_jvp(tangents, ans, x, y):
+    # rem(x, y) = x - y * floor(x / y), with floor locally constant:
+    # d rem = dx - floor(x / y) dy (undefined where x / y is an integer; this is the
+    # one-sided value NumPy's result continues from)
+    tx, ty = tangents
+    out = tx
+    if ty is not None:
+        q = bind(floor_divide_p, x, y)
+        term = neg(safe_mul(ty, q))
+        out = term if tx is None else add(broadcast_tangent(tx, shape_of(ans)), term)
+    return broadcast_tangent(out, shape_of(ans))
+
+
+rem_p = _prim("rem", np.remainder, elementwise_aval, _rem_jvp, rule_name="remainder rule")
+floor_divide_p = _prim("floor_divide", np.floor_divide, elementwise_aval, zero_jvp)
+
+
 def _logaddexp_weight(a, b):
     # d/da log(e^a + e^b) = sigmoid(a - b); where a == b (also both the same
     # infinity, where a - b is NaN) the weight is sigmoid(0) = 1/2.

@@ -134,7 +134,8 @@ def _elementwise_batch(prim):
     return rule
 
 
-ELEMENTWISE = ("add", "sub", "neg", "mul", "safe_mul", "div", "integer_pow", "pow", "maximum", "minimum",
+ELEMENTWISE = ("add", "sub", "neg", "mul", "safe_mul", "div", "rem", "floor_divide", "integer_pow", "pow",
+               "maximum", "minimum",
                "arctan2", "logaddexp", "compare", "logical", "logical_not", "isfinite", "select", "convert",
                "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh", "arcsin",
                "arccos", "arctan", "logistic", "sqrt", "abs", "sign", "floor", "round", "stop_gradient")

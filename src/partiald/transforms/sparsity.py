@@ -621,6 +621,7 @@ def _custom_jvp_rule(ctx):
 RULES = {
     # linear elementwise, and piecewise-linear ones (their second derivative is zero)
     "add": _LINEAR, "sub": _LINEAR, "neg": _LINEAR, "maximum": _LINEAR, "minimum": _LINEAR, "abs": _LINEAR,
+    "rem": _LINEAR,
     "select": _select_rule, "convert": _convert_rule,
     # products and other nonlinear binary primitives
     "mul": _PRODUCT, "safe_mul": _PRODUCT, "div": _QUOTIENT,
@@ -631,6 +632,7 @@ RULES = {
                                  "arcsin", "arccos", "arctan", "logistic", "sqrt")},
     # zero derivative by definition
     **{name: _zero_rule for name in ("compare", "logical", "logical_not", "isfinite", "sign", "floor", "round",
+                                     "floor_divide",
                                      "stop_gradient", "argmax")},
     # reductions
     "reduce_sum": _reduce(()), "reduce_max": _reduce(()), "reduce_prod": _reduce_prod_rule,
