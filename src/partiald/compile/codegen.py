@@ -195,7 +195,22 @@ def graph_to_source(graph: Graph, name="_generated", tile=True, internal=False):
     lines = [f"def {name}(" + ", ".join(names[v] for v in graph.invars) + "):"]
     prims = {}
     eqns = graph.eqns
+    # an intermediate is released right after its last read (peak memory, checkpoint)
+    dying: dict = {}
+    for v, us in plan.uses.items():
+        if isinstance(v, Var) and v not in graph.invars and v not in graph.constvars and max(us) < plan.end:
+            dying.setdefault(max(us), []).append(v)
+    assigned, scanned = set(), 0
     for i, eqn in enumerate(eqns):
+        if i and dying.get(i - 1):
+            for ln in lines[scanned:]:
+                target = ln[4:].split(" = ", 1)[0]
+                if ln.startswith("    _v") and target.isidentifier():
+                    assigned.add(target)
+            scanned = len(lines)
+            gone = [names[v] for v in dying[i - 1] if names.get(v) in assigned]
+            if gone:
+                lines.append("    del " + ", ".join(gone))
         out = f"_v{i}"
         names[eqn.outvar] = out
         if i in done:
