@@ -434,3 +434,16 @@ def test_generated_code_releases_dead_values_so_checkpoint_saves_memory_under_ji
     layer_bytes = x.nbytes
     assert peaks[0] > 25 * layer_bytes         # all 32 layers' residuals are live at once
     assert peaks[1] < 0.5 * peaks[0], peaks    # segment inputs plus one segment's residuals
+
+
+def test_tiled_programs_never_return_views_of_their_inputs():
+    x = np.linspace(-1, 1, 12)
+
+    def f(x):
+        y = pnp.sin(x) * pnp.exp(x) + x * x - pnp.tanh(x)
+        return x[1:], pnp.reshape(x, (3, 4)), y, pnp.sum(y)
+    with tiling.forced(2):
+        outs = pdx.jit(f)(x)
+    for o, want in zip(outs, f(x)):
+        np.testing.assert_array_equal(o, want)
+        assert not np.shares_memory(o, x)

@@ -313,6 +313,10 @@ def _compiled(graph, name, internal=True):
     return ns[name], source
 
 
+def _fresh(a):
+    return np.array(a) if isinstance(a, np.ndarray) and a.base is not None else a
+
+
 def _tiled_source(graph: Graph, r, name):
     """The program as ``pre``, a loop over row tiles running the region's code, and
     ``post`` (see tiling.py); each part is generated code of its own."""
@@ -360,8 +364,16 @@ def _tiled_source(graph: Graph, r, name):
         lines.append("        if _lo < _hi:")
         lines.append(f"            _acc[_lo:_hi] += _o[{k}][_lo - {off} - _r0:_hi - {off} - _r0]")
     loop_outs = [f"_m{i}" for i in range(len(r.kept))] + (["_acc"] if r.chain else [])
-    lines.append("    return _post(" + ", ".join([names[v] for v in graph.invars]
-                                        + [names[v] for v in needed] + loop_outs) + ")")
+    lines.append("    _r = _post(" + ", ".join([names[v] for v in graph.invars]
+                                     + [names[v] for v in needed] + loop_outs) + ")")
+    # a value of ``pre`` returned as is may be a view of an input: results never alias
+    passed = [k for k, o in enumerate(graph.outvars) if isinstance(o, Var) and o in needed]
+    if passed:
+        ns["_fresh"] = _fresh
+        outs = [f"_fresh(_r[{k}])" if k in passed else f"_r[{k}]" for k in range(len(graph.outvars))]
+        lines.append("    return (" + ", ".join(outs) + ("," if len(outs) == 1 else "") + ")")
+    else:
+        lines.append("    return _r")
     source = "\n".join(lines) + "\n"
     parts = [("pre", pre_src), ("tile", tile_src), ("post", post_src)]
     comment = "".join(f"# {label}:\n" + "".join(f"#   {ln}\n" for ln in src.splitlines()) for label, src in parts)
