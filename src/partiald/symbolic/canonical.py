@@ -5,14 +5,15 @@ A formula Graph is simplified by *interpreting* it on symbolic values: each
 primitive's ``symbolic`` entry builds its result through the canonical
 constructors below (``add``, ``mul``, ``power``, ``func``), which flatten
 sums and products, collect like terms, fold constants (exactly, with
-``Fraction``, while the numbers stay small), combine powers and drop
+``int`` and ``Fraction``, while the numbers stay small), combine powers and drop
 identities. Derivatives are the engine's own JVP rules run on these values,
 so every derivative comes out already simplified, and identical
 subexpressions are one node (hash-consing), so derivative DAGs stay linear.
 
 The node kinds:
 
-* ``num``   ``args = (value,)``, a ``Fraction`` (exact) or a ``float`` (inf/nan)
+* ``num``   ``args = (value,)``: exact, an ``int`` or (not an integer) a ``Fraction``;
+  or a ``float`` (inf/nan only)
 * ``sym``   ``args = (name,)``
 * ``const`` ``args = ("pi",)`` or ``("e",)``
 * ``add``   ``args = (constant, ((coef, term), ...))``: ``constant + sum(coef * term)``
@@ -22,6 +23,7 @@ The node kinds:
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from fractions import Fraction
 
@@ -52,17 +54,30 @@ class _SymbolicInterpreter:
         if rule is None:
             raise NotImplementedError(f"primitive '{prim.name}' has no symbolic form: "
                                       "it cannot appear in a formula")
-        return rule(*[a if isinstance(a, (Node, Cond)) else as_node(a) for a in args], **params)
+        for a in args:
+            if type(a) is not Node and not isinstance(a, Cond):
+                args = [a if isinstance(a, (Node, Cond)) else as_node(a) for a in args]
+                break
+        return rule(*args, **params)
 
 
 SYMBOLIC = _SymbolicInterpreter()
-_TABLE: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
+#: the interning table: key -> weak reference to the one node with that key (an entry
+#: goes when its node does)
+_TABLE: dict = {}
+
+
+def _forget(ref, table=_TABLE):
+    if table.get(ref.key) is ref:
+        del table[ref.key]
 
 
 class Node:
     """One node of a formula DAG. Nodes are interned: equal formulas are the same object."""
 
-    __slots__ = ("kind", "args", "free", "skey", "__weakref__")
+    # _content: of a sum, see _content(); _unit: of a product with a coefficient, the product
+    # without it (both filled in when first needed)
+    __slots__ = ("kind", "args", "free", "skey", "_content", "_unit", "__weakref__")
     shape = ()
     dtype = _FLOAT64
     ndim = 0
@@ -87,51 +102,94 @@ class Node:
                         "formulas cannot contain data-dependent Python control flow")
 
 
-def _intern(kind, args, free, skey, key=None):
-    """The unique node for (kind, args): equal formulas are one object."""
-    if key is None:
-        key = (kind,) + tuple(_flat_key(a) for a in args)
-    node = _TABLE.get(key)
-    if node is not None:
-        return node
+def _lookup(key):
+    """The live node interned under ``key``, or None."""
+    ref = _TABLE.get(key)
+    return None if ref is None else ref()
+
+
+def _intern(kind, args, free, skey, key):
+    """The unique node for ``key`` (which identifies (kind, args)): equal formulas are one object."""
+    ref = _TABLE.get(key)
+    if ref is not None:
+        node = ref()
+        if node is not None:
+            return node
     node = Node()
     node.kind, node.args, node.free, node.skey = kind, args, free, skey
-    _TABLE[key] = node
+    _TABLE[key] = weakref.KeyedRef(node, _forget, key)
     return node
 
 
-def _flat_key(a):
-    if isinstance(a, tuple):
-        return tuple(_flat_key(x) for x in a)
-    if isinstance(a, Node):
-        return ("n", id(a))
-    if isinstance(a, float) and math.isnan(a):
-        return ("nan",)
-    return (type(a).__name__, a)
-
-
 def _num_key(v):
-    return ("nan",) if isinstance(v, float) and math.isnan(v) else (type(v).__name__, v)
+    """A cheap hashable standing for an exact or float number in interning keys."""
+    t = type(v)
+    if t is int:
+        return v
+    if t is Fraction:
+        return (v.numerator, v.denominator)
+    return "nan" if math.isnan(v) else v
+
+
+_EMPTY = frozenset()
+
+
+def _union(nodes):
+    """The free variables of ``nodes`` together (reusing a set where one holds them all)."""
+    out = _EMPTY
+    for n in nodes:
+        f = n.free
+        if f is out or not f:
+            continue
+        if not out or out < f:
+            out = f
+        elif not f <= out:
+            out = out | f
+    return out
 
 
 # -- numbers ------------------------------------------------------------------------
+# An exact number is an ``int`` when it is an integer and a ``Fraction`` otherwise (never
+# an integral Fraction), so that the common integer arithmetic stays in C; a ``float``
+# only stands for inf or nan.
+
+def is_exact(v) -> bool:
+    """Whether a number of a node is exact (an int or a Fraction), not inf/nan."""
+    return type(v) is not float
+
+
+def _q(v):
+    """An exact number in its stored form: an integral Fraction becomes an int."""
+    if type(v) is Fraction and v.denominator == 1:
+        return v.numerator
+    return v
+
 
 def _check_bits(q):
-    if isinstance(q, Fraction) and (q.numerator.bit_length() > MAX_INT_BITS
-                                    or q.denominator.bit_length() > MAX_INT_BITS):
+    t = type(q)
+    if t is int:
+        if q.bit_length() > MAX_INT_BITS:
+            raise ExpressionTooLarge(f"an exact number in this formula would exceed {MAX_INT_BITS} bits")
+    elif isinstance(q, Fraction) and (q.numerator.bit_length() > MAX_INT_BITS
+                                      or q.denominator.bit_length() > MAX_INT_BITS):
         raise ExpressionTooLarge(f"an exact number in this formula would exceed {MAX_INT_BITS} bits")
     return q
 
 
 def to_number(v):
-    """A Python/NumPy number as an exact Fraction where possible (shortest repr for floats)."""
+    """A Python/NumPy number as an exact int or Fraction where possible (shortest repr for floats)."""
+    t = type(v)
+    if t is int:
+        return _check_bits(v)
     if isinstance(v, Fraction):
-        return v
+        return _q(v if t is Fraction else Fraction(v))
     if isinstance(v, (bool, np.bool_)):
-        return Fraction(int(v))
+        return int(v)
     if isinstance(v, (int, np.integer)):
-        return _check_bits(Fraction(int(v)))
+        return _check_bits(int(v))
     f = float(v)
+    if f.is_integer() and -2**53 < f < 2**53:
+        return int(f)               # what Fraction(repr(f)) gives, faster
     if not math.isfinite(f):
         return f
     q = Fraction(repr(f))
@@ -140,8 +198,8 @@ def to_number(v):
         # came from one, e.g. an exponent lowered to a float: take the fraction back
         r = q.limit_denominator(10**4)
         if float(r) == f:
-            return r
-    return q
+            return _q(r)
+    return _q(q)
 
 
 def to_float(q) -> float:
@@ -153,17 +211,20 @@ def to_float(q) -> float:
 
 
 def num(v) -> Node:
-    if type(v) is Fraction:
-        node = _TABLE.get(("num", ("Fraction", v)))
+    if type(v) is not int:
+        v = to_number(v)
+    key = ("num", _num_key(v))
+    ref = _TABLE.get(key)
+    if ref is not None:
+        node = ref()
         if node is not None:
             return node
-    v = to_number(v)
-    if isinstance(v, Fraction):
+    if type(v) is float:
+        skey = (0, v if not math.isnan(v) else math.inf, repr(v))
+    else:
         _check_bits(v)
         skey = (0, to_float(v), str(v))
-    else:
-        skey = (0, v if not math.isnan(v) else math.inf, repr(v))
-    return _intern("num", (v,), frozenset(), skey)
+    return _intern("num", (v,), _EMPTY, skey, key)
 
 
 ZERO = num(0)
@@ -180,17 +241,17 @@ def numval(n):
 
 
 def sym(name: str) -> Node:
-    return _intern("sym", (name,), frozenset((name,)), (1, name))
+    return _intern("sym", (name,), frozenset((name,)), (1, name), ("sym", name))
 
 
 def const(name: str) -> Node:
     if name not in ("pi", "e"):
         raise ValueError(f"unknown constant {name!r}")
-    return _intern("const", (name,), frozenset(), (0.5, name))   # pi*x, like SymPy
+    return _intern("const", (name,), _EMPTY, (0.5, name), ("const", name))   # pi*x, like SymPy
 
 
 def as_node(x) -> Node:
-    if isinstance(x, Node):
+    if type(x) is Node:
         return x
     if isinstance(x, np.ndarray):
         if x.shape != ():
@@ -206,69 +267,168 @@ def _split_coef(n):
     if n.kind == "mul":
         coef, factors = n.args
         if coef != 1:
-            return coef, _make_mul(Fraction(1), factors)
-    return Fraction(1), n
+            try:
+                return coef, n._unit
+            except AttributeError:
+                n._unit = unit = _make_mul(1, factors)
+                return coef, unit
+    return 1, n
+
+
+def _term_skey(p):
+    return p[1].skey
+
+
+# -- memos ---------------------------------------------------------------------------------------
+# ``add``, ``mul`` and ``power`` are pure functions of their arguments, which are interned
+# nodes: while a derivative is computed (see expr.py) their results are memoized, keyed by
+# the argument nodes themselves, in dicts that belong to the formula being differentiated.
+
+class _MemoState(threading.local):
+    memo = None     # (add memo, mul memo, power memo), or None: no memo
+
+
+_STATE = _MemoState()
+
+
+def set_memo(memo):
+    """Make ``memo`` (three dicts, or None) the active memo of this thread; return the
+    previous one."""
+    prev = _STATE.memo
+    _STATE.memo = memo
+    return prev
+
+
+def _memo_args(xs):
+    for x in xs:
+        if type(x) is not Node:
+            return tuple([x if type(x) is Node else as_node(x) for x in xs])
+    return xs
 
 
 def add(*xs) -> Node:
     """Canonical sum: flattened, like terms collected, constants folded, zeros dropped."""
-    constant = Fraction(0)
+    m = _STATE.memo
+    if m is None:
+        return _add(xs)
+    xs = _memo_args(xs)
+    d = m[0]
+    out = d.get(xs)
+    if out is None:
+        out = d[xs] = _add(xs)
+    return out
+
+
+def mul(*xs) -> Node:
+    """Canonical product: flattened, coefficients folded and written first, equal bases
+    combined into powers (``x*x -> x^2``), ``*1`` and ``^0`` dropped. A number times a sum
+    stays a product here, so it can still combine with powers of the same sum
+    (``2*(u + 1) * (u + 1)^-3``); :func:`normalize` distributes what remains."""
+    m = _STATE.memo
+    if m is None:
+        return _mul(xs)
+    xs = _memo_args(xs)
+    d = m[1]
+    out = d.get(xs)
+    if out is None:
+        out = d[xs] = _mul(xs)
+    return out
+
+
+def power(base, exponent) -> Node:
+    """Canonical ``base ** exponent``."""
+    m = _STATE.memo
+    if m is None:
+        return _power(base, exponent)
+    if type(base) is not Node:
+        base = as_node(base)
+    if type(exponent) is not Node:
+        exponent = as_node(exponent)
+    d = m[2]
+    key = (base, exponent)
+    out = d.get(key)
+    if out is None:
+        out = d[key] = _power(base, exponent)
+    return out
+
+
+def _add(xs):
+    constant = 0
     terms: dict = {}
-    order = []
     for x in xs:
-        x = as_node(x)
-        if x.kind == "num":
+        if type(x) is not Node:
+            x = as_node(x)
+        kind = x.kind
+        if kind == "num":
             constant = _num_add(constant, x.args[0])
             continue
-        pairs = x.args[1] if x.kind == "add" else ((None, x),)
-        if x.kind == "add":
+        if kind == "add":
             constant = _num_add(constant, x.args[0])
+            pairs = x.args[1]
+        else:
+            pairs = (_split_coef(x),)
         for c, t in pairs:
-            if c is None:
-                c, t = _split_coef(t)
             if t.kind == "add":
                 # c * (a + b) inside a sum: distribute, so like terms meet
                 constant = _num_add(constant, _num_mul(c, t.args[0]))
                 for c2, t2 in t.args[1]:
                     cc = _num_mul(c, c2)
-                    if t2 in terms:
-                        terms[t2] = _num_add(terms[t2], cc)
-                    else:
-                        terms[t2] = cc
-                        order.append(t2)
+                    old = terms.get(t2)
+                    terms[t2] = cc if old is None else _num_add(old, cc)
                 continue
-            if t in terms:
-                terms[t] = _num_add(terms[t], c)
-            else:
-                terms[t] = c
-                order.append(t)
-    pairs = tuple(sorted(((c, t) for t in order if (c := terms[t]) != 0), key=lambda p: p[1].skey))
-    if isinstance(constant, float) and math.isnan(constant):
+            old = terms.get(t)
+            terms[t] = c if old is None else _num_add(old, c)
+    pairs = tuple(sorted([(c, t) for t, c in terms.items() if c != 0], key=_term_skey))
+    if type(constant) is float and math.isnan(constant):
         return num(constant)
     if not pairs:
         return num(constant)
     if constant == 0 and len(pairs) == 1:
         c, t = pairs[0]
         return t if c == 1 else mul(num(c), t)
-    free = frozenset().union(*[t.free for _, t in pairs])
+    # nodes compare by identity, so the pairs themselves key the sum when the coefficients
+    # are ints (the common case); other numbers go through _num_key (NaN, slow Fraction hash)
+    for c, _ in pairs:
+        if type(c) is not int:
+            key = ("add", _num_key(constant), tuple([(_num_key(c), id(t)) for c, t in pairs]))
+            break
+    else:
+        key = ("add", _num_key(constant), pairs)
+    ref = _TABLE.get(key)
+    if ref is not None:
+        node = ref()
+        if node is not None:
+            return node
+    free = _union([t for _, t in pairs])
     skey = (5, tuple(t.skey for _, t in pairs), tuple(str(c) for c, _ in pairs), str(constant))
-    key = ("add", _num_key(constant), tuple((_num_key(c), id(t)) for c, t in pairs))
     return _intern("add", (constant, pairs), free, skey, key)
 
 
 def _num_add(a, b):
-    if isinstance(a, float) or isinstance(b, float):
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int:
+        r = a + b
+        if r.bit_length() > MAX_INT_BITS:
+            _check_bits(r)
+        return r
+    if ta is float or tb is float:
         return float(a) + float(b)
-    return _check_bits(a + b)
+    return _check_bits(_q(a + b))
 
 
 def _num_mul(a, b):
-    if isinstance(a, float) or isinstance(b, float):
-        if (a == 0 or b == 0) and not (isinstance(a, float) and math.isnan(a)) \
-                and not (isinstance(b, float) and math.isnan(b)):
-            return Fraction(0)
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int:
+        r = a * b
+        if r.bit_length() > MAX_INT_BITS:
+            _check_bits(r)
+        return r
+    if ta is float or tb is float:
+        if (a == 0 or b == 0) and not (ta is float and math.isnan(a)) \
+                and not (tb is float and math.isnan(b)):
+            return 0
         return float(a) * float(b)
-    return _check_bits(a * b)
+    return _check_bits(_q(a * b))
 
 
 def neg(x) -> Node:
@@ -284,81 +444,119 @@ def sub(x, y) -> Node:
 def _make_mul(coef, factors):
     if not factors:
         return num(coef)
-    if coef == 1 and len(factors) == 1 and is_num(factors[0][1], 1):
+    if len(factors) == 1 and coef == 1 and factors[0][1] is ONE:
         return factors[0][0]
-    free = frozenset().union(*[b.free | e.free for b, e in factors])
-    key = ("mul", _num_key(coef), tuple((id(b), id(e)) for b, e in factors))
-    node = _TABLE.get(key)
-    if node is not None:
-        return node
-    skey = (4, tuple((b.skey, e.skey) for b, e in factors), str(coef))
-    return _intern("mul", (coef, tuple(factors)), free, skey, key)
+    key = ("mul", coef if type(coef) is int else _num_key(coef), factors)
+    ref = _TABLE.get(key)
+    if ref is not None:
+        node = ref()
+        if node is not None:
+            return node
+    nodes = []
+    for b, e in factors:
+        nodes.append(b)
+        nodes.append(e)
+    skey = (4, tuple([(b.skey, e.skey) for b, e in factors]), str(coef))
+    return _intern("mul", (coef, tuple(factors)), _union(nodes), skey, key)
 
 
-def mul(*xs) -> Node:
-    """Canonical product: flattened, coefficients folded and written first, equal bases
-    combined into powers (``x*x -> x^2``), ``*1`` and ``^0`` dropped. A number times a sum
-    stays a product here, so it can still combine with powers of the same sum
-    (``2*(u + 1) * (u + 1)^-3``); :func:`normalize` distributes what remains."""
-    coef = Fraction(1)
+def _base_skey(f):
+    return f[0].skey
+
+
+def _mul(xs):
+    if len(xs) == 2:
+        a, m = xs
+        if type(a) is Node and type(m) is Node and a.kind == "num" and m.kind == "mul":
+            # a number times a product whose bases need no folding (the general path below
+            # would only multiply the coefficients)
+            c = a.args[0]
+            if type(c) is int and c != 0:
+                coef, factors = m.args
+                for b, e in factors:
+                    bk = b.kind
+                    if bk == "add" or bk == "num" or bk == "mul" or e is ZERO:
+                        break
+                else:
+                    coef = _num_mul(c, coef)
+                    if coef != 0:
+                        return _make_mul(coef, factors)
+    coef = 1
     exps: dict = {}
     order = []
     for x in xs:
-        x = as_node(x)
-        if x.kind == "num":
+        if type(x) is not Node:
+            x = as_node(x)
+        kind = x.kind
+        if kind == "num":
             coef = _num_mul(coef, x.args[0])
             continue
-        if x.kind == "mul":
+        if kind == "mul":
             coef = _num_mul(coef, x.args[0])
             pairs = x.args[1]
         else:
             pairs = ((x, ONE),)
         for b, e in pairs:
-            if b in exps:
-                exps[b] = add(exps[b], e)
-            else:
+            old = exps.get(b)
+            if old is None:
                 exps[b] = e
                 order.append(b)
+            elif old.kind == "num" and e.kind == "num":
+                exps[b] = num(_num_add(old.args[0], e.args[0]))
+            else:
+                exps[b] = add(old, e)
     if coef == 0:
         return ZERO
     factors = []
     for i, b in enumerate(order):
         e = exps[b]
-        if b.kind == "add" and e.kind == "num" and isinstance(e.args[0], Fraction) \
-                and not isinstance(coef, float):
-            # a sum inside a product keeps no common integer factor: (2a + 2b)/2 -> a + b
-            g = _content(b)
-            ge = _fold_num_power(g, e.args[0]) if g is not None and g > 1 else None
-            if ge is not None:
-                reduced = add(num(b.args[0] / g), *[mul(num(c / g), t) for c, t in b.args[1]])
-                coef = _num_mul(coef, _check_bits(ge))
-                if reduced in exps:
-                    exps[reduced] = add(exps[reduced], e)
-                    continue
-                exps[reduced] = e
-                order[i] = b = reduced
-        if is_num(e, 0):
-            continue
-        p = power(b, e) if (b.kind == "num" or b.kind == "mul") else None
-        if p is not None and (p.kind != "mul" or p.args[1] != ((b, e),)):
-            # folding changed the power (e.g. 2^2 -> 4): multiply it in again
-            return mul(num(coef), p, *[power(bb, exps[bb]) for bb in order if bb is not b])
+        bkind = b.kind
+        if e.kind == "num":
+            ev = e.args[0]
+            if bkind == "add" and type(ev) is not float and type(coef) is not float:
+                # a sum inside a product keeps no common integer factor: (2a + 2b)/2 -> a + b
+                g = _content(b)
+                ge = _fold_num_power(g, ev) if g is not None and g > 1 else None
+                if ge is not None:
+                    reduced = add(num(b.args[0] // g), *[mul(num(c // g), t) for c, t in b.args[1]])
+                    coef = _num_mul(coef, _check_bits(ge))
+                    if reduced in exps:
+                        exps[reduced] = add(exps[reduced], e)
+                        continue
+                    exps[reduced] = e
+                    order[i] = b = reduced
+                    bkind = b.kind
+            if ev == 0:
+                continue
+        if bkind == "num" or bkind == "mul":
+            p = power(b, e)
+            if p.kind != "mul" or p.args[1] != ((b, e),):
+                # folding changed the power (e.g. 2^2 -> 4): multiply it in again
+                return mul(num(coef), p, *[power(bb, exps[bb]) for bb in order if bb is not b])
         factors.append((b, e))
-    factors.sort(key=lambda f: f[0].skey)
+    if len(factors) > 1:
+        factors.sort(key=_base_skey)
     return _make_mul(coef, tuple(factors))
 
 
 def _content(a):
     """The largest integer dividing every coefficient of the sum ``a`` (when all are
-    integers), or None (a float or a fraction among them)."""
-    values = [c for c, _ in a.args[1]] + ([a.args[0]] if a.args[0] != 0 else [])
-    if any(not isinstance(v, Fraction) for v in values):
-        return None
-    g_num, l_den = 0, 1
-    for v in values:
-        g_num = math.gcd(g_num, v.numerator)
-        l_den = l_den * v.denominator // math.gcd(l_den, v.denominator)
-    return Fraction(g_num) if g_num and l_den == 1 else None
+    integers), or None (a float or a fraction among them). Kept on the node."""
+    try:
+        return a._content
+    except AttributeError:
+        pass
+    constant, pairs = a.args
+    g = 0
+    for c, _ in pairs:
+        if type(c) is not int:
+            g = None
+            break
+        g = math.gcd(g, c)
+    if g is not None and constant != 0:
+        g = math.gcd(g, constant) if type(constant) is int else None
+    a._content = out = g if g else None
+    return out
 
 
 def _int_root(n: int, k: int):
@@ -375,51 +573,57 @@ def _int_root(n: int, k: int):
 
 
 def _fold_num_power(b, e):
-    """Exact b**e for Fractions, when the result stays small; None otherwise."""
-    if e.denominator == 1:
-        k = e.numerator
+    """Exact b**e for exact numbers, when the result stays small; None otherwise."""
+    if type(e) is int:
+        k = e
         if b == 0 and k < 0:
             return float("inf")
         bits = max(b.numerator.bit_length(), b.denominator.bit_length())
         if bits * abs(k) > MAX_INT_BITS:
             return None
-        return b**k
+        if k >= 0 or type(b) is not int:
+            return _q(b**k)
+        return _q(Fraction(b)**k)
     if b < 0 or e.denominator > 64:
         return None
     p = _int_root(b.numerator, e.denominator)
     q = _int_root(b.denominator, e.denominator)
     if p is None or q is None:
         return None
-    return _fold_num_power(Fraction(p, q), Fraction(e.numerator))
+    return _fold_num_power(_q(Fraction(p, q)), e.numerator)
 
 
-def power(base, exponent) -> Node:
-    """Canonical ``base ** exponent``."""
-    base, exponent = as_node(base), as_node(exponent)
-    if is_num(exponent, 0):
-        return ONE
-    if is_num(exponent, 1):
-        return base
-    if base.kind == "num" and exponent.kind == "num":
-        b, e = base.args[0], exponent.args[0]
-        if isinstance(b, Fraction) and isinstance(e, Fraction):
-            r = _fold_num_power(b, e)
-            if r is not None:
-                return num(r)
-        elif not (isinstance(b, Fraction) and isinstance(e, Fraction)):
-            with np.errstate(all="ignore"):
-                return num(float(np.power(float(b), float(e))))
-    if is_num(base, 1):
+def _power(base, exponent):
+    if type(base) is not Node:
+        base = as_node(base)
+    if type(exponent) is not Node:
+        exponent = as_node(exponent)
+    ekind = exponent.kind
+    if ekind == "num":
+        e = exponent.args[0]
+        if e == 0:
+            return ONE
+        if e == 1:
+            return base
+        if base.kind == "num":
+            b = base.args[0]
+            if type(b) is not float and type(e) is not float:
+                r = _fold_num_power(b, e)
+                if r is not None:
+                    return num(r)
+            else:
+                with np.errstate(all="ignore"):
+                    return num(float(np.power(float(b), float(e))))
+    if base is ONE:
         return ONE
     if base.kind == "const" and base.args[0] == "e":
         return func("exp", exponent)
-    if base.kind == "mul" and exponent.kind == "num" and isinstance(exponent.args[0], Fraction) \
-            and exponent.args[0].denominator == 1:
+    if base.kind == "mul" and ekind == "num" and type(exponent.args[0]) is int:
         # (c * x^a * y^b)^n = c^n * x^(a n) * y^(b n) for an integer n
         coef, factors = base.args
         parts = [power(num(coef), exponent)] + [power(b, mul(e, exponent)) for b, e in factors]
         return mul(*parts)
-    return _make_mul(Fraction(1), ((base, exponent),))
+    return _make_mul(1, ((base, exponent),))
 
 
 def div(x, y) -> Node:
@@ -447,12 +651,13 @@ FUNCTION_NAMES = frozenset(NUMPY_FUNCS)
 
 
 def func(name, *args) -> Node:
-    args = tuple(as_node(a) for a in args)
+    args = tuple([a if type(a) is Node else as_node(a) for a in args])
     if len(args) == 1:
         a = args[0]
-        if a.kind == "num":
+        akind = a.kind
+        if akind == "num":
             v = a.args[0]
-            if isinstance(v, Fraction):
+            if type(v) is not float:
                 hit = _EXACT.get((name, v))
                 if hit is not None:
                     return num(hit)
@@ -462,16 +667,23 @@ def func(name, *args) -> Node:
             else:
                 with np.errstate(all="ignore"):
                     return num(float(NUMPY_FUNCS[name](v)))
-        if name == "log" and a.kind == "func" and a.args[0] == "exp":
-            return a.args[1]                       # log(exp(u)) = u for real u
-        if name == "exp" and a.kind == "func" and a.args[0] == "log":
-            return a.args[1]                       # exp(log(u)) = u where defined
-        if name == "abs" and a.kind == "func" and a.args[0] in ("abs", "exp", "sigmoid", "relu", "softplus"):
-            return a
-    free = frozenset().union(*[a.free for a in args])
+        elif akind == "func":
+            inner = a.args[0]
+            if name == "log" and inner == "exp":
+                return a.args[1]                       # log(exp(u)) = u for real u
+            if name == "exp" and inner == "log":
+                return a.args[1]                       # exp(log(u)) = u where defined
+            if name == "abs" and inner in ("abs", "exp", "sigmoid", "relu", "softplus"):
+                return a
+        key = ("func", name, a)
+    else:
+        key = ("func", name) + args
+    node = _lookup(key)
+    if node is not None:
+        return node
     # factor order: exp(...) before other functions, as SymPy prints exp(x)*cos(x)
-    skey = (3, 0 if name == "exp" else 1, name, tuple(a.skey for a in args))
-    return _intern("func", (name,) + args, free, skey)
+    skey = (3, 0 if name == "exp" else 1, name, tuple([a.skey for a in args]))
+    return _intern("func", (name,) + args, _union(args), skey, key)
 
 
 # -- piecewise: comparisons and select ------------------------------------------------------------
@@ -574,12 +786,18 @@ SYMBOLIC_RULES = {
 }
 
 
-def normalize(root: Node) -> Node:
+def normalize(root: Node, memo=None) -> Node:
     """The final canonical form: a number times a sum is distributed
     (``2*(x + y) -> 2*x + 2*y``), as SymPy does. Applied to every formula and
-    derivative users see, so equal formulas are the same node."""
-    memo = {}
-    for n in topo_order(root):
+    derivative users see, so equal formulas are the same node.
+
+    ``memo`` (node -> normalized node) may be shared between calls: the result for
+    a node depends on the node alone, so a formula and its derivatives share it."""
+    if memo is None:
+        memo = {}
+    elif root in memo:
+        return memo[root]
+    for n in topo_order(root, memo):
         k = n.kind
         if k in ("num", "sym", "const"):
             memo[n] = n
@@ -615,8 +833,9 @@ def children(n: Node):
     return []
 
 
-def topo_order(root: Node):
-    """Nodes reachable from ``root``, children before parents (iterative)."""
+def topo_order(root: Node, known=()):
+    """Nodes reachable from ``root``, children before parents (iterative). Nodes in
+    ``known`` (a set or dict) are left out, and so is what is reachable only through them."""
     seen = set()
     order = []
     stack = [(root, False)]
@@ -625,12 +844,12 @@ def topo_order(root: Node):
         if done:
             order.append(n)
             continue
-        if id(n) in seen:
+        if n in seen or n in known:
             continue
-        seen.add(id(n))
+        seen.add(n)
         stack.append((n, True))
         for c in children(n):
-            if id(c) not in seen:
+            if c not in seen:
                 stack.append((c, False))
     return order
 
@@ -640,6 +859,8 @@ def count_nodes(root: Node) -> int:
 
 
 def check_size(root: Node) -> Node:
+    if len(_TABLE) <= MAX_NODES:
+        return root             # every live node is interned: the formula cannot have more
     n = count_nodes(root)
     if n > MAX_NODES:
         raise ExpressionTooLarge(f"the formula has {n} distinct subexpressions, over the limit of {MAX_NODES}")

@@ -101,7 +101,7 @@ def _rule(n, var):
             return _power_rule(n, var)
         if len(dependent) == 1:
             return "constant multiple rule", dependent, None
-        has_den = any(e.kind == "num" and isinstance(e.args[0], Fraction) and e.args[0] < 0
+        has_den = any(e.kind == "num" and C.is_exact(e.args[0]) and e.args[0] < 0
                       and var in b.free for b, e in n.args[1])
         if has_den:
             return reg["div"].rule_name, dependent, "valid where the denominator is nonzero"
@@ -121,9 +121,9 @@ def _power_rule(n, var):
     (b, e), = n.args[1]
     ev = e.args[0] if e.kind == "num" else None
     note = None
-    if isinstance(ev, Fraction) and ev.denominator != 1:
+    if ev is not None and C.is_exact(ev) and ev.denominator != 1:
         note = "u^(p/q) is real for u >= 0 (derivative for u > 0)" if ev > 0 else "defined for u > 0"
-    elif isinstance(ev, Fraction) and ev < 0:
+    elif ev is not None and C.is_exact(ev) and ev < 0:
         note = "defined where the base is nonzero"
     if var in e.free:
         rule = REGISTRY["pow"].rule_name + " (general: d[u^v] = v*u^(v-1)*du + u^v*log(u)*dv)"
@@ -140,7 +140,7 @@ def explain(f, var):
     if not isinstance(var, str):
         raise TypeError(f"variable names are strings, got {var!r}")
     result = f.diff(var)
-    variables = f.variables
+    cache = f._diff_cache()         # each part is differentiated with the formula's cache
     steps = []
     omitted = 0
     stack = [(f.node, 0)]
@@ -150,7 +150,7 @@ def explain(f, var):
             omitted += 1
             continue
         rule, kids, note = _rule(n, var)
-        d = result if n is f.node else type(f)(n, variables).diff(var)
+        d = result if n is f.node else f._derived(n, cache).diff(var)
         held = sorted(v for v in n.free if v != var)
         steps.append({"index": len(steps) + 1, "depth": depth, "expr": to_str(n), "derivative": str(d),
                       "rule": rule, "held_constant": held, "note": note})

@@ -2,14 +2,16 @@
 values, printing, explanations and compiled code.
 
 An Expr is a view on a scalar Graph of the engine's IR. ``diff`` runs the
-engine's forward-mode rules on the Graph with symbolic values (see
-``canonical.py``), so the derivative of a formula and the derivative
-``partiald.grad`` computes for the same function come from the same rules.
+engine's forward-mode (JVP) rules on the formula's primitives with symbolic
+values (see ``canonical.py``, and "derivatives" below), so the derivative of a
+formula and the derivative ``partiald.grad`` computes for the same function
+come from the same rules.
 """
 from __future__ import annotations
 
 import inspect
 import warnings
+import weakref
 from fractions import Fraction
 
 import numpy as np
@@ -20,7 +22,7 @@ from ..core.graph import ShapedArray
 from ..core.interpret import interpret
 from ..core.primitive import REGISTRY, bind
 from ..core.trace import Builder, Tracer
-from ..transforms.forward import jvp_graph_eval
+from ..transforms.forward import is_float, match_dtype
 from . import canonical as C
 from .printing import to_latex, to_str, to_unicode
 
@@ -94,7 +96,7 @@ def _call(name, arg):
 def _lower_pow(b, e, memo, exact=False):
     """``b ** e`` for a lowered base ``b`` and an exponent node ``e``."""
     ev = e.args[0] if e.kind == "num" else None
-    if isinstance(ev, Fraction) and ev.denominator == 1 and (not exact or abs(ev) < 2**53):
+    if type(ev) is int and (not exact or abs(ev) < 2**53):
         return bind(REGISTRY["integer_pow"], b, n=int(ev))
     if ev == Fraction(1, 2):
         return bind(REGISTRY["sqrt"], b)
@@ -144,7 +146,7 @@ def _lower(n, memo, exact=False):
         nums, dens = [], []
         for b, e in factors:
             ev = e.args[0] if e.kind == "num" else None
-            if isinstance(ev, Fraction) and ev < 0:
+            if ev is not None and C.is_exact(ev) and ev < 0:
                 dens.append(memo[b] if ev == -1 else _lower_pow(memo[b], C.num(-ev), memo, exact))
             else:
                 nums.append(memo[b] if ev == 1 else _lower_pow(memo[b], e, memo, exact))
@@ -188,6 +190,163 @@ def node_to_graph(root, variables, exact=False):
     return b.finish([t._var for t in ins], [out])
 
 
+# -- derivatives: the engine's JVP rules on (value, tangent) pairs of nodes ---------------------
+#
+# d/dv of a formula is the engine's forward mode run on the formula's Graph with
+# symbolic values. Rather than lowering the whole formula to a Graph, interpreting
+# it and then pushing tangents through it, each node is lowered on its own (the
+# same ``_lower`` as ``node_to_graph(..., exact=True)``) with its children as
+# ``_Dual`` values: ``bind`` then hands every primitive to ``_JVP``, which computes
+# the value with the canonical constructors (as ``graph_to_node`` does) and the
+# tangent with the primitive's own JVP rule (as ``jvp_graph_eval`` does). The
+# result is the same node, equation by equation; but a node's value and tangent
+# depend on that node alone, so they are kept per node in a ``_DiffCache`` shared
+# by a formula and its derivatives: subexpressions that several derivatives share
+# are differentiated once.
+
+class _JVPInterpreter:
+    """Makes ``bind`` evaluate primitives on :class:`_Dual` values."""
+
+    id = 0.5        # above the symbolic interpreter (nodes), below every tracing Builder
+    name = "symbolic jvp"
+    active = True
+
+    def __init__(self):
+        self._float_out = {}
+
+    def process(self, prim, args, params):
+        primals = []
+        tangents = []
+        any_tangent = False
+        for a in args:
+            if type(a) is _Dual:
+                primals.append(a.p)
+                t = a.t
+                tangents.append(t)
+                if t is not None:
+                    any_tangent = True
+            else:
+                primals.append(a if isinstance(a, (C.Node, C.Cond)) else C.as_node(a))
+                tangents.append(None)
+        rule = _RULES.get(prim.name)
+        out = rule(*primals, **params) if rule is not None else C.SYMBOLIC.process(prim, primals, params)
+        if not any_tangent or not self._is_float(prim, args, params):
+            return _Dual(out, None)
+        if prim.jvp is None:
+            raise NotImplementedError(f"primitive '{prim.name}' is not differentiable (no JVP rule)")
+        t = prim.jvp(tangents, out, *primals, **params)
+        if t is not None:
+            t = match_dtype(t, C.Node.dtype)
+        return _Dual(out, t)
+
+    def _is_float(self, prim, args, params):
+        """Whether ``prim`` on arguments like ``args`` has a float result (a comparison has
+        none, so no tangent), from its shape rule as when tracing the lowered formula: a
+        formula value stands for a float64 scalar, a comparison for a bool one, and a Python
+        literal for itself. (Only the primitives ``_lower`` emits come here; their result
+        dtype does not depend on their parameters.)"""
+        kinds = []
+        for a in args:
+            v = a.p if type(a) is _Dual else a
+            kinds.append(_SCALAR_AVAL if type(v) is C.Node else _BOOL_AVAL if type(v) is C.Cond else type(v))
+        key = (prim, *kinds)
+        hit = self._float_out.get(key)
+        if hit is None:
+            avals = [k if isinstance(k, ShapedArray) else a for k, a in zip(kinds, args)]
+            hit = self._float_out[key] = is_float(prim.abstract_eval(*avals, **params))
+        return hit
+
+
+_SCALAR_AVAL = ShapedArray((), np.float64)
+_BOOL_AVAL = ShapedArray((), np.dtype(bool))
+_JVP = _JVPInterpreter()
+_RULES = C.SYMBOLIC_RULES
+
+
+class _Dual:
+    """A node's value and its tangent (``None``: zero) while differentiating."""
+
+    __slots__ = ("p", "t")
+    _builder = _JVP
+
+    def __init__(self, p, t):
+        self.p = p
+        self.t = t
+
+
+class _DiffCache:
+    """Per node: its value as the lowered Graph recomputes it, its tangent per variable,
+    and its normalized form. Shared by a formula and its derivatives."""
+
+    __slots__ = ("primal", "dual", "norm", "ops", "__weakref__")
+
+    def __init__(self):
+        self.primal = {}
+        self.dual = {}          # variable -> {node: _Dual, or the node's value where constant in it}
+        self.norm = {}
+        self.ops = ({}, {}, {})  # memos of add, mul and power (canonical.set_memo)
+
+
+def _primal(root, cache):
+    """The value of ``root`` recomputed from its lowering (what ``graph_to_node`` gives)."""
+    prim = cache.primal
+    hit = prim.get(root)
+    if hit is not None:
+        return hit
+    stack = [root]
+    while stack:
+        n = stack[-1]
+        if n in prim:
+            stack.pop()
+            continue
+        if not n.free or n.kind == "sym":
+            prim[n] = n
+            stack.pop()
+            continue
+        pending = [c for c in C.children(n) if c not in prim]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        prim[n] = _lower(n, prim, exact=True)
+    return prim[root]
+
+
+def _tangent(root, var, cache):
+    """d(root)/d(var) as the engine's forward mode computes it on the lowered formula,
+    or None (zero)."""
+    duals = cache.dual.get(var)
+    if duals is None:
+        duals = cache.dual[var] = {}
+    prim = cache.primal
+    stack = [root]
+    with np.errstate(all="ignore"):     # rules may fold inf/NaN where a zero tangent masks them
+        while stack:
+            n = stack[-1]
+            if n in duals:
+                stack.pop()
+                continue
+            if var not in n.free:
+                duals[n] = _primal(n, cache)
+                stack.pop()
+                continue
+            if n.kind == "sym":
+                duals[n] = _Dual(n, C.ONE)
+                stack.pop()
+                continue
+            pending = [c for c in C.children(n) if c not in duals]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            d = _lower(n, duals, exact=True)
+            duals[n] = d
+            if n not in prim:
+                prim[n] = d.p if type(d) is _Dual else d
+    d = duals[root]
+    return d.t if type(d) is _Dual else None
+
+
 def graph_to_node(graph, variables):
     """Interpret a scalar Graph on symbolic inputs; return the output node and every value."""
     values = {}
@@ -214,16 +373,38 @@ class Expr:
     ``hessian`` give exact partial derivatives; calling it evaluates it.
     """
 
-    __slots__ = ("node", "_variables", "_graph", "_exact_graph", "_compiled", "_derivatives")
+    __slots__ = ("node", "_variables", "_graph", "_compiled", "_derivatives", "_cache")
 
     def __init__(self, node: C.Node, variables=None):
-        node = C.normalize(node)
+        cache = _DiffCache()
+        node = C.normalize(node, cache.norm)
         self.node = node
         self._variables = tuple(sorted(node.free)) if variables is None else tuple(variables)
         self._graph = None
-        self._exact_graph = None
         self._compiled = None
         self._derivatives = {}
+        self._cache = cache
+
+    def _diff_cache(self):
+        """The derivative cache of this formula's family: held by the formula that made it,
+        borrowed (weakly) by its derivatives, so a derivative kept alone keeps no more."""
+        c = self._cache
+        if type(c) is weakref.ref:
+            c = c()
+            if c is None:
+                c = self._cache = _DiffCache()
+        return c
+
+    def _derived(self, node, cache):
+        """An Expr for ``node`` (a derivative or part of this formula) sharing ``cache``."""
+        out = object.__new__(type(self))
+        out.node = C.normalize(node, cache.norm)
+        out._variables = self._variables
+        out._graph = None
+        out._compiled = None
+        out._derivatives = {}
+        out._cache = weakref.ref(cache)
+        return out
 
     # -- structure -----------------------------------------------------------
     @property
@@ -285,14 +466,14 @@ class Expr:
         return d
 
     def _compute_diff1(self, var):
-        if self._exact_graph is None:
-            self._exact_graph = node_to_graph(self.node, self._variables, exact=True)
-        graph = self._exact_graph
-        out, values = graph_to_node(graph, self._variables)
-        tangents = [C.ONE if name == var else None for name in self._variables]
-        (t,) = jvp_graph_eval(graph, values, tangents, literal=C.as_node)
-        node = C.ZERO if t is None else C.as_node(t)
-        return Expr(C.check_size(node), self._variables)
+        cache = self._diff_cache()
+        prev = C.set_memo(cache.ops)
+        try:
+            t = _tangent(self.node, var, cache)
+            node = C.ZERO if t is None else C.as_node(t)
+            return self._derived(C.check_size(node), cache)
+        finally:
+            C.set_memo(prev)
 
     def diff(self, *variables, n=1):
         """Partial derivative: ``diff("x")``, mixed ``diff("x", "y")``, ``diff("x", n=3)``.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from .canonical import Node, topo_order
+from .canonical import Node, is_exact, topo_order
 
 # precedence levels
 P_ATOM, P_POW, P_MUL, P_ADD = 4, 3, 2, 1
@@ -28,7 +28,7 @@ def _monomial(term):
     if term.kind == "mul":
         out = {}
         for b, e in term.args[1]:
-            if e.kind == "num" and isinstance(e.args[0], Fraction):
+            if e.kind == "num" and is_exact(e.args[0]):
                 out[b] = e.args[0]
             else:
                 out[term] = Fraction(1)
@@ -107,7 +107,7 @@ class Printer:
             q = n.args[0]
             s = self.number(q)
             neg = (q < 0) if not (isinstance(q, float) and math.isnan(q)) else False
-            frac = isinstance(q, Fraction) and q.denominator != 1
+            frac = is_exact(q) and q.denominator != 1
             return s, (P_ADD if neg else P_MUL if frac else P_ATOM)
         if k == "sym":
             return self.symbol(n.args[0]), P_ATOM
@@ -161,11 +161,11 @@ class Printer:
                 num_items.append(memo[b])
                 continue
             ev = e.args[0] if e.kind == "num" else None
-            if isinstance(ev, Fraction) and ev < 0:
+            if ev is not None and is_exact(ev) and ev < 0:
                 den_items.append(self._pow_item(b, num_value(-ev), memo))
             else:
                 num_items.append(self._pow_item(b, e, memo))
-        exact = isinstance(coef, Fraction)
+        exact = is_exact(coef)
         cnum = coef.numerator if exact else coef
         cden = coef.denominator if exact else 1
         if cnum != 1 or not num_items:
@@ -199,7 +199,7 @@ class Printer:
         if e.kind == "num":
             q = e.args[0]
             exp = self.number(q)
-            if isinstance(q, Fraction) and (q.denominator != 1 or q < 0):
+            if is_exact(q) and (q.denominator != 1 or q < 0):
                 exp = self.exp_paren(exp)
         else:
             exp = self._exp_str(memo[e])
@@ -215,7 +215,7 @@ class Printer:
 
 def _simple_num(n):
     q = n.args[0]
-    return isinstance(q, Fraction) and q.denominator == 1 and q >= 0
+    return is_exact(q) and q.denominator == 1 and q >= 0
 
 
 def num_value(q):
