@@ -447,3 +447,17 @@ def test_tiled_programs_never_return_views_of_their_inputs():
     for o, want in zip(outs, f(x)):
         np.testing.assert_array_equal(o, want)
         assert not np.shares_memory(o, x)
+
+
+def test_tiling_keeps_rows_apart_from_trailing_broadcasts():
+    """A (3,) value that broadcasts along the columns of a (3, 3) result is not a tile
+    of rows (found by the random-program campaign)."""
+    x = np.array([0.41088506, -0.69063986, -1.37707943])
+
+    def f(x):
+        v = pnp.arctan(pnp.arctan(x))
+        col = pnp.arctan(pnp.transpose(pnp.reshape(x, (1, 3))))
+        return pnp.arctan(col) + pnp.arctan(v) + pnp.sin(v)
+    for elems in (1, 2, 3):
+        with tiling.forced(elems):
+            np.testing.assert_array_equal(pdx.jit(f)(x), f(x))

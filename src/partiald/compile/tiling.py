@@ -111,6 +111,12 @@ def find_region(graph: Graph, tile_elems=None, tile_min=None):
             if i in region:
                 if any(s is not None and s in dep for s in srcs):
                     bad.add(i)
+                # a region value is a tile of rows: it cannot stand for a lower-rank
+                # operand that NumPy broadcasts along the trailing axes
+                nd = len(e.outvar.aval.shape)
+                if any(producer.get(x) in region and len(x.aval.shape) != nd
+                       for x in e.inputs if isinstance(x, Var)):
+                    bad.add(i)
             elif any(s is not None and (s in region or s in dep) for s in srcs):
                 dep.add(i)
         if not bad:
