@@ -14,12 +14,14 @@ import numpy as np
 
 from . import numpy as pnp
 from .core.errors import MemoryBudgetError
-from .core.graph import Graph, aval_of
+from .core.graph import F64_SCALAR, Graph, Lit, aval_of
+from .compile.codegen import compile_graph
 from .core.interpret import interpret
-from .core.pytree import tree_flatten, tree_unflatten
+from .core.pytree import tree_flatten, tree_structure, tree_unflatten
 from .core.trace import Builder, Tracer
 from .transforms.forward import jvp_graph_eval
-from .transforms.reverse import linearize_graph, transpose_eval
+from .transforms.reverse import (backward_program, has_nan, linearize_graph, programs_enabled,
+                                 repeated_program, transpose_eval)
 from .transforms.simplify import dce
 from .vectorize import jacobian_blocks
 
@@ -30,7 +32,10 @@ MEMORY_BUDGET = 1 << 30
 # -- argument handling ------------------------------------------------------------
 
 def _prepare(x, fname):
-    """A leaf to differentiate with respect to: float arrays; Python ints are promoted."""
+    """A leaf to differentiate with respect to: float arrays (a Python float becomes a
+    float64 scalar); Python ints are promoted."""
+    if type(x) is float:
+        return np.float64(x)
     if isinstance(x, Tracer):
         if x.dtype.kind != "f":
             raise TypeError(f"{fname}: cannot differentiate with respect to an array of dtype {x.dtype}; "
@@ -55,6 +60,16 @@ def _prepare(x, fname):
     if a.dtype.kind != "f":
         raise TypeError(f"{fname}: inputs of dtype {a.dtype} are not supported; use float64 or float32")
     return a
+
+
+def _floats(xs) -> bool:
+    """Whether ``xs`` is a tuple of Python floats."""
+    if type(xs) is not tuple:
+        return False
+    for x in xs:
+        if type(x) is not float:
+            return False
+    return True
 
 
 def _finalize(x):
@@ -93,12 +108,25 @@ def _partial_args(f, args, nums, kwargs):
 class _Staged:
     """A function traced on concrete inputs: its Graph and every intermediate value."""
 
-    def __init__(self, f, primals: tuple, fname: str, has_aux=False):
+    def __init__(self, f, primals: tuple, fname: str, has_aux=False, expect=None):
+        b = Builder(fname, expect=expect)
+        tracers = self._inputs(b, primals, fname)
+        out = f(*tree_unflatten(self.in_tree, tracers))
+        self._outputs(b, tracers, out, fname, has_aux)
+
+    def _inputs(self, b, primals, fname):
+        """Set ``in_tree`` and ``flat`` (the prepared leaves); return their tracers."""
+        if _floats(primals):
+            # the common call on Python floats: float64 scalars, no pytree to build
+            self.in_tree = tree_structure(primals)
+            self.flat = [np.float64(x) for x in primals]
+            return [b.new_arg(F64_SCALAR, x) for x in self.flat]
         flat, self.in_tree = tree_flatten(primals)
         self.flat = [_prepare(x, fname) for x in flat]
-        b = Builder(fname)
-        tracers = [b.new_arg(aval_of(x), x) for x in self.flat]
-        out = f(*tree_unflatten(self.in_tree, tracers))
+        return [b.new_arg(aval_of(x), x) for x in self.flat]
+
+    def _outputs(self, b, tracers, out, fname, has_aux, graph=None):
+        """Record what ``f`` returned (``graph``: the trace, if already finished)."""
         self.aux = None
         if has_aux:
             if not isinstance(out, (tuple, list)) or len(out) != 2:
@@ -113,10 +141,14 @@ class _Staged:
             if not isinstance(o, (Tracer, np.ndarray, np.generic, int, float)):
                 raise TypeError(f"{fname}: the function returned a {type(o).__name__}; "
                                 "outputs must be arrays, numbers, or pytrees of them")
-        self.graph: Graph = b.finish([t._var for t in tracers], out_flat)
+        self.graph: Graph = graph or b.finish([t._var for t in tracers], out_flat)
         self.builder = b
-        self.out_flat = [np.asarray(o) if isinstance(o, (int, float)) else o for o in
-                         (b.value_of(v) if v is not None else None for v in self.graph.outvars)]
+        self.program = None     # the cached backward program used by vjp_flat
+        self.out_flat = []
+        for v in self.graph.outvars:
+            o = None if v is None else b.value_of(v)
+            # a Python number (a constant output) becomes an array: it has a dtype then
+            self.out_flat.append(np.asarray(o) if type(o) in (bool, int, float) else o)
         self._lin = None
 
     @property
@@ -137,20 +169,39 @@ class _Staged:
         ins = [t for t, m in zip(tangents_flat, lin.in_mask) if m]
         return interpret(lin, *ins)
 
-    def vjp_flat(self, cts_flat):
-        lin = self.lin
-        cts = iter(transpose_eval(lin, cts_flat))
+    def vjp_flat(self, cts_flat, repeated=None):
+        """Input cotangents; ``repeated``: the program of the Graph this trace was
+        expected to repeat (``Builder(expect=...)``), used if it did."""
+        prog = None
+        if self._lin is None:
+            graph, values = self.graph, self.builder.values
+            if self.builder.repeated:
+                prog = repeated_program(repeated, graph, values, cts_flat)
+            if prog is None:
+                prog = backward_program(graph, values, cts_flat)
+        if prog is not None:
+            # the backward program of this structure, run on this trace's values
+            self.program = prog
+            in_cts, in_mask = prog.run(self.graph, self.builder.values, cts_flat)
+        else:
+            in_cts, in_mask = transpose_eval(self.lin, cts_flat), self.lin.in_mask
+        cts = iter(in_cts)
         out = []
-        for x, m in zip(self.flat, lin.in_mask):
+        for x, m in zip(self.flat, in_mask):
             c = next(cts) if m else None
             out.append(_zeros_like(x) if c is None else c)
-        return _unaliased(out, list(cts_flat) + self.flat)
+        return _unaliased(out, [*cts_flat, *self.flat])
 
 
 def _unaliased(results, others):
     """Copy any result array that may share memory with another result or with one of
     ``others`` (inputs, tangents, cotangents): results are new arrays the caller may
     modify freely. ``np.may_share_memory`` only compares bounds, so this is cheap."""
+    for r in results:
+        if isinstance(r, np.ndarray):
+            break
+    else:
+        return results
     out = []
     seen = [o for o in others if isinstance(o, np.ndarray)]
     for r in results:
@@ -260,23 +311,44 @@ def _finalize_tree(tree):
     return tree_unflatten(t, [_finalize(x) for x in flat])
 
 
-def value_and_grad(f: Callable, argnums=0, has_aux: bool = False):
-    """``f`` and its gradient with respect to the ``argnums`` arguments, in one pass.
-
-    Returns a function giving ``(value, grad)`` (``((value, aux), grad)`` with
-    ``has_aux``); ``grad`` has the structure of the differentiated argument
-    (a tuple of them when ``argnums`` is a tuple).
-    """
-    @functools.wraps(f)
-    def vg(*args, **kwargs):
-        nums = _argnums(argnums, len(args), "grad")
-        g = _partial_args(f, args, nums, kwargs)
-        st = _Staged(g, tuple(args[i] for i in nums), "grad", has_aux=has_aux)
-        if st.out_tree.kind != "leaf":
-            raise TypeError("grad requires the function to return a single scalar, but it returned a "
-                            f"{st.out_tree}; use has_aux=True to return (loss, aux), or pdx.jacobian / "
-                            "pdx.vjp for several outputs")
-        out = st.out_flat[0]
+def _grad_call(f, argnums, has_aux, state, args, kwargs):
+    """Trace ``f`` on ``args``; return its value, its auxiliary data and its gradient
+    (structured like the ``argnums`` arguments). ``state`` is the grad function's: the
+    normalized argnums per arity, and its last trace with that trace's backward program
+    (a new trace that repeats it exactly runs that program, without looking it up)."""
+    n = len(args)
+    nums_of = state["nums"]
+    if n not in nums_of:
+        nums = _argnums(argnums, n, "grad")
+        nums_of[n] = nums, nums == tuple(range(n))
+    nums, every = nums_of[n]
+    last = state["last"] if programs_enabled() else None
+    expect = last[0] if last is not None else None
+    if every and not kwargs and not has_aux and last is not None and _floats(args):
+        # the common call, on Python floats, of a function that traced the same way last time
+        st = _Staged.__new__(_Staged)
+        b = Builder("grad", expect=expect)
+        tracers = st._inputs(b, args, "grad")
+        out = f(*tracers)
+        graph = None
+        if isinstance(out, Tracer) and out._builder is b and type(out._val) is np.float64:
+            graph = b.finish([t._var for t in tracers], [out])
+            grads = _repeated_grads(graph, b.values, last) if b.repeated else None
+            if grads is not None:
+                return float(out._val), None, grads[0] if isinstance(argnums, int) else grads
+        st._outputs(b, tracers, out, "grad", False, graph)
+    elif every and not kwargs:
+        st = _Staged(f, args, "grad", has_aux=has_aux, expect=expect)
+    else:
+        st = _Staged(_partial_args(f, args, nums, kwargs), tuple(args[i] for i in nums), "grad",
+                     has_aux=has_aux, expect=expect)
+    if st.out_tree.kind != "leaf":
+        raise TypeError("grad requires the function to return a single scalar, but it returned a "
+                        f"{st.out_tree}; use has_aux=True to return (loss, aux), or pdx.jacobian / "
+                        "pdx.vjp for several outputs")
+    out = st.out_flat[0]
+    one = _ONES.get(type(out))          # a float64 (or float32) scalar: checked by its type
+    if one is None:
         shape = np.shape(out)
         if shape != ():
             raise TypeError(f"grad requires a scalar output, but the function returned shape {shape}. "
@@ -285,11 +357,78 @@ def value_and_grad(f: Callable, argnums=0, has_aux: bool = False):
         dt = np.dtype(out.dtype) if hasattr(out, "dtype") else np.result_type(out)
         if dt.kind != "f":
             raise TypeError(f"grad requires a floating-point output, got dtype {dt}")
-        grads = st.vjp_flat([np.ones((), dtype=dt)[()]])
-        grads = tree_unflatten(st.in_tree, [_finalize(x) for x in grads])
-        grads = grads[0] if isinstance(argnums, int) else grads
-        value = st.out()
-        return ((value, st.aux) if has_aux else value), grads
+        one = np.ones((), dtype=dt)[()]
+    grads = tree_unflatten(st.in_tree, [_finalize(x) for x in st.vjp_flat([one], last and last[1])])
+    prog = st.program
+    if prog is not None and prog.repeatable and not st.builder.repeated:
+        state["last"] = _repeat_entry(st.graph, prog)
+    return st.out(), st.aux, grads[0] if isinstance(argnums, int) else grads
+
+
+def _repeated_grads(graph, values, last):
+    """The gradient, as a tuple of floats, of a trace on float64 scalars that repeated
+    ``last``'s Graph; None if its backward program does not apply."""
+    _, prog, needed, generated = last
+    if prog.ct_sig != _SEED_SIG or not programs_enabled():     # (the inputs are float64 scalars)
+        return None
+    if generated is not None:
+        out = generated(*[float(values[v]) for v in needed], 1.0)
+        if not has_nan(out):       # (NumPy decides a NaN's sign: prog.run below)
+            return out
+    in_cts, in_mask = prog.run(graph, values, _SEED)
+    return tuple(0.0 if c is None else c if type(c) is float else _finalize(c) for c in in_cts)
+
+
+def _repeat_entry(graph, prog):
+    """What a grad function keeps of its last trace: the trace's structure (without its
+    values), its backward program, the forward variables the program reads, and the
+    program's generated Python-float code when there is exact code for it."""
+    fvars = graph.invars + [e.outvar for e in graph.eqns]
+    return (Graph(graph.invars, graph.constvars, graph.consts, graph.eqns, graph.outvars), prog,
+            [fvars[i] for i in prog.needed], _generated(prog))
+
+
+#: the operations whose generated Python-float code (compile.codegen) computes exactly
+#: what NumPy computes: IEEE arithmetic, safe_mul's 0 * inf = 0, comparisons, selection
+_EXACT_CODE = frozenset({"add", "sub", "mul", "neg", "safe_mul", "select", "compare", "abs"})
+
+
+def _generated(prog):
+    """The generated Python-float code of a scalar backward program (compiled once), or
+    None where some operation's code could differ from NumPy (libm functions, ``**``,
+    division by zero) or a literal is an integer beyond 2**53."""
+    if prog.compiled is None:
+        prog.compiled = False
+        g = prog.graph
+        lits = [x.val for e in g.eqns for x in e.inputs if isinstance(x, Lit)] if g is not None else []
+        if g is not None and all(e.prim.name in _EXACT_CODE for e in g.eqns) and all(
+                type(v) is not int or abs(v) <= 2 ** 53 for v in lits):
+            try:
+                prog.compiled = compile_graph(g).scalar or False
+            except Exception:
+                pass
+    return prog.compiled or None
+
+
+#: the seed cotangent of grad for a scalar output of these types (NumPy scalars are immutable)
+_ONES = {np.float64: np.float64(1.0), np.float32: np.float32(1.0)}
+_SEED = [_ONES[np.float64]]
+_SEED_SIG = ((np.float64, 0),)      # its signature in a backward program (``_ct_sig``)
+
+
+def value_and_grad(f: Callable, argnums=0, has_aux: bool = False):
+    """``f`` and its gradient with respect to the ``argnums`` arguments, in one pass.
+
+    Returns a function giving ``(value, grad)`` (``((value, aux), grad)`` with
+    ``has_aux``); ``grad`` has the structure of the differentiated argument
+    (a tuple of them when ``argnums`` is a tuple).
+    """
+    state = {"nums": {}, "last": None}
+
+    @functools.wraps(f)
+    def vg(*args, **kwargs):
+        value, aux, grads = _grad_call(f, argnums, has_aux, state, args, kwargs)
+        return ((value, aux) if has_aux else value), grads
     return vg
 
 
@@ -303,12 +442,12 @@ def grad(f: Callable, argnums=0, has_aux: bool = False):
       >>> pdx.grad(pdx.grad(pnp.sin))(0.0)
       -0.0
     """
-    vg = value_and_grad(f, argnums, has_aux)
+    state = {"nums": {}, "last": None}
 
     @functools.wraps(f)
     def g(*args, **kwargs):
-        value, gr = vg(*args, **kwargs)
-        return (gr, value[1]) if has_aux else gr
+        _, aux, grads = _grad_call(f, argnums, has_aux, state, args, kwargs)
+        return (grads, aux) if has_aux else grads
     return g
 
 

@@ -53,6 +53,11 @@ class ShapedArray:
 
 def aval_of(x) -> ShapedArray:
     """The abstract value of a concrete value (array, scalar or tracer)."""
+    a = SCALAR_AVALS.get(type(x))
+    if a is not None:
+        return a
+    if type(x) is np.ndarray and x.dtype is _F64 and not x.shape:
+        return F64_SCALAR
     if isinstance(x, (np.ndarray, np.generic)):
         return ShapedArray(x.shape, x.dtype)
     a = getattr(x, "aval", None)
@@ -62,6 +67,15 @@ def aval_of(x) -> ShapedArray:
         return ShapedArray((), np.result_type(type(x)) if not isinstance(x, bool) else np.bool_)
     return ShapedArray(np.shape(x), np.result_type(x))
 
+
+_F64 = np.dtype(np.float64)
+#: the abstract value of every 0-d float64 (shared: avals are never modified)
+F64_SCALAR = ShapedArray((), _F64)
+# the scalar types whose abstract value is fixed: Python scalars (weakly typed, as
+# their NumPy type) and the common NumPy scalars
+SCALAR_AVALS = {float: F64_SCALAR, np.float64: F64_SCALAR, bool: ShapedArray((), np.bool_),
+                 int: ShapedArray((), np.result_type(int)), complex: ShapedArray((), np.result_type(complex)),
+                 np.bool_: ShapedArray((), np.bool_), np.float32: ShapedArray((), np.float32)}
 
 _counter = itertools.count()
 

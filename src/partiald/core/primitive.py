@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
 from . import debug as _debug
 
 REGISTRY: dict[str, "Primitive"] = {}
@@ -92,10 +94,17 @@ class UndefinedPrimal:
         return f"UndefinedPrimal({self.aval})"
 
 
+#: types of concrete values that are never traced (``bind`` evaluates them at once)
+PLAIN_TYPES = frozenset({float, int, bool, complex, np.ndarray, np.float64, np.float32, np.bool_,
+                         np.int64, np.int32, np.complex128, np.complex64})
+
+
 def bind(prim: Primitive, *args, **params):
     """Apply ``prim`` to ``args``: evaluate it, or record it in the innermost trace."""
     top = None
     for a in args:
+        if type(a) in PLAIN_TYPES:
+            continue
         b = getattr(a, "_builder", None)
         if b is not None and (top is None or b.id > top.id):
             top = b

@@ -41,8 +41,28 @@ def _tree_repr(t: TreeDef) -> str:
     return f"{t.meta.__name__}(" + ", ".join(inner) + ")"
 
 
+_CONTAINERS = (tuple, list, dict)
+_FLAT_TUPLES: dict = {}      # n -> the TreeDef of a tuple of n leaves
+
+
+def _flat_tuple(n):
+    t = _FLAT_TUPLES.get(n)
+    if t is None:
+        t = _FLAT_TUPLES[n] = TreeDef("tuple", None, (LEAF,) * n)
+    return t
+
+
 def tree_flatten(tree) -> tuple[list, TreeDef]:
     """Return the leaves of ``tree`` (left to right) and its structure."""
+    # fast paths: a leaf, and a plain tuple of leaves (the arguments of most calls)
+    if tree is not None and not isinstance(tree, _CONTAINERS):
+        return [tree], LEAF
+    if type(tree) is tuple:
+        for x in tree:
+            if x is None or isinstance(x, _CONTAINERS):
+                break
+        else:
+            return list(tree), _flat_tuple(len(tree))
     leaves: list = []
     # Iterative, so deep trees do not hit the recursion limit.
     def build(node):
@@ -86,6 +106,11 @@ def tree_flatten(tree) -> tuple[list, TreeDef]:
 
 def tree_unflatten(treedef: TreeDef, leaves) -> Any:
     """Inverse of :func:`tree_flatten`."""
+    if type(leaves) is list or type(leaves) is tuple:
+        if treedef is LEAF and len(leaves) == 1:
+            return leaves[0]
+        if _FLAT_TUPLES.get(len(treedef.children)) is treedef and len(leaves) == len(treedef.children):
+            return tuple(leaves)
     it = iter(leaves)
 
     def build(t):

@@ -10,25 +10,43 @@ A Tracer carries the value it stands for when one is known (a NumPy array,
 or a tracer of the enclosing builder), so Python ``if``/``for`` on values work
 while tracing; a Tracer with no value (``val is None``) is abstract, as inside
 a linearization or ``jit``.
+
+A Builder given an ``expect``ed Graph (the last trace of the same function)
+checks each equation against it, exactly, instead of recording a new one; once
+the trace departs from it, recording goes on from the equations repeated so far.
+``repeated`` tells whether the whole trace was that Graph.
 """
 from __future__ import annotations
 
 import itertools
+import operator
+import struct
 
 import numpy as np
 
 from . import debug as _debug
 from .errors import EscapedTracerError, TracerConversionError
-from .graph import Eqn, Graph, Lit, ShapedArray, Var, aval_of
-from .primitive import bind
+from .graph import SCALAR_AVALS, Eqn, Graph, Lit, ShapedArray, Var, aval_of
+from .primitive import PLAIN_TYPES, bind
+
+_DEBUG = _debug.STATE
 
 _builder_ids = itertools.count(1)
+_LITERAL_TYPES = frozenset({bool, int, float, complex, np.ndarray, np.float64, np.float32, np.bool_})
+
+
+# NumPy's scalar arithmetic computes these ufuncs' IEEE results without their dispatch
+# cost (a tenth of it), for float64 scalars with Python numbers (the result stays float64).
+# Only a NaN may differ: of two NaN operands, the ufunc returns the first one's sign and
+# payload and scalar arithmetic the second's, so a NaN result is computed again by the ufunc.
+_SCALAR_OPS = {np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul,
+               np.true_divide: operator.truediv, np.negative: operator.neg}
 
 
 class Builder:
     """Records equations into a Graph; one per transformation level."""
 
-    def __init__(self, name="trace", concrete=True):
+    def __init__(self, name="trace", concrete=True, expect=None):
         self.id = next(_builder_ids)
         self.name = name
         self.eqns: list[Eqn] = []
@@ -37,12 +55,31 @@ class Builder:
         self._const_ids: dict[int, Var] = {}
         self.values: dict = {}          # var -> value at the level below (None if abstract)
         self.active = True
+        # Repeating a Graph: while the trace applies exactly ``expect``'s equations, in
+        # order, it reuses their variables instead of recording new ones; ``repeated``
+        # (set by ``finish``) says the whole trace was ``expect`` (see ``_repeat``).
+        self._expect = expect
+        self._expect_eqns = expect.eqns if expect is not None else None
+        self._n_expect = len(expect.eqns) if expect is not None else 0
+        self._cursor = 0                # equations of ``expect`` repeated so far
+        self._n_args = 0
+        self.repeated = False
 
     def __repr__(self):
         return f"<Builder {self.name}#{self.id}>"
 
     def new_arg(self, aval, val=None) -> "Tracer":
-        v = Var(aval)
+        exp = self._expect
+        v = None
+        if exp is not None:
+            n = self._n_args
+            self._n_args = n + 1
+            if n < len(exp.invars) and (exp.invars[n].aval is aval or exp.invars[n].aval == aval):
+                v = exp.invars[n]
+            else:
+                self._stop_repeating()
+        if v is None:
+            v = Var(aval)
         if val is not None:
             self.values[v] = val
         return Tracer(self, v, val)
@@ -81,32 +118,103 @@ class Builder:
         return v
 
     def process(self, prim, args, params):
+        if self._expect is not None:
+            t = self._repeat(prim, args, params)
+            if t is not None:
+                return t
         if not self.active:
             for a in args:
                 if isinstance(a, Tracer) and a._builder is self:
                     raise _escaped(a)
-        inputs = [self.lift(a) for a in args]
+        inputs = []
         vals = []
         abstract = False
+        plain = True            # no tracer among the values: evaluate here, as ``bind`` would
+        numbers = True          # only float64 scalars and Python floats/ints ...
+        f64 = False             # ... one of them a float64 scalar
         for a in args:
             if isinstance(a, Tracer) and a._builder is self:
-                val = a._val
-                if val is None:
+                inputs.append(a._var)
+                a = a._val
+                if a is None:
                     abstract = True
-                vals.append(val)
             else:
-                vals.append(a)
+                inputs.append(Lit(a) if type(a) in _LITERAL_TYPES else self.lift(a))
+            t = type(a)
+            if t is np.float64:
+                f64 = True
+            elif t is not float and t is not int:
+                numbers = False
+                if t not in PLAIN_TYPES:
+                    plain = False
+            vals.append(a)
         if abstract:
-            aval = prim.abstract_eval(*[_abstract_arg(x) for x in inputs], **params)
+            v = Var(prim.abstract_eval(*[_abstract_arg(x) for x in inputs], **params))
             out_val = None
         else:
-            out_val = bind(prim, *vals, **params)
-            aval = aval_of(out_val)
-        v = Var(aval)
-        self.eqns.append(Eqn(prim, inputs, params, v, _debug.user_line() if _debug.STATE[0] else None))
-        if out_val is not None:
+            if not plain:
+                out_val = bind(prim, *vals, **params)
+            else:
+                op = _SCALAR_OPS.get(prim.impl) if numbers and f64 else None
+                out_val = op(*vals) if op is not None else None
+                if out_val is None or out_val != out_val:     # (a NaN: see _SCALAR_OPS)
+                    out_val = prim.impl(*vals, **params) if params else prim.impl(*vals)
+                if _DEBUG[0]:
+                    _debug.check(prim, vals, out_val)
+            v = Var(SCALAR_AVALS.get(type(out_val)) or aval_of(out_val))
             self.values[v] = out_val
+        self.eqns.append(Eqn(prim, inputs, params, v, _debug.user_line() if _DEBUG[0] else None))
         return Tracer(self, v, out_val)
+
+    def _repeat(self, prim, args, params):
+        """The tracer of the next equation of ``expect`` if ``prim(*args)`` is exactly it
+        (same primitive, parameters, input variables, literal values and output
+        abstract value), evaluated; None once the trace departs from ``expect``."""
+        k = self._cursor
+        e = self._expect_eqns[k] if k < self._n_expect else None
+        if e is not None and prim is e.prim and len(args) == len(e.inputs) and not _DEBUG[0] \
+                and (not (params or e.params) or _same_params(params, e.params)):
+            vals = []
+            numbers = True
+            f64 = False
+            for a, x in zip(args, e.inputs):
+                if type(a) is Tracer:
+                    if a._builder is not self or a._var is not x:
+                        break
+                    a = a._val
+                elif type(x) is not Lit or (a is not x.val and not same_literal(a, x.val)):
+                    break
+                t = type(a)
+                if t is np.float64:
+                    f64 = True
+                elif t is not float and t is not int:
+                    numbers = False
+                    if t not in PLAIN_TYPES:
+                        break
+                vals.append(a)
+            else:
+                op = _SCALAR_OPS.get(prim.impl) if numbers and f64 else None
+                out_val = op(*vals) if op is not None else None
+                if out_val is None or out_val != out_val:     # (a NaN: see _SCALAR_OPS)
+                    out_val = prim.impl(*vals, **params)
+                v = e.outvar
+                aval = SCALAR_AVALS.get(type(out_val)) or aval_of(out_val)
+                if aval is not v.aval and aval != v.aval:
+                    self._stop_repeating()
+                    v = Var(aval)       # recorded anew, with the value just computed
+                    self.eqns.append(Eqn(prim, [self.lift(a) for a in args], params, v))
+                else:
+                    self._cursor = k + 1
+                self.values[v] = out_val
+                return Tracer(self, v, out_val)
+        self._stop_repeating()
+        return None
+
+    def _stop_repeating(self):
+        """The trace departs from ``expect``: keep the equations repeated so far."""
+        if self._expect is not None:
+            self.eqns = self._expect.eqns[:self._cursor]
+            self._expect = None
 
     def value_of(self, x):
         """The value at the level below of a Var/Lit/Tracer of this builder."""
@@ -121,8 +229,55 @@ class Builder:
 
         ``outs`` may hold tracers, constants or ``None`` (a known zero)."""
         outvars = [None if o is None else self.lift(o) for o in outs]
+        exp = self._expect
+        if exp is not None:
+            # (variables compare by identity)
+            if (self._cursor == self._n_expect and not self.constvars and outvars == exp.outvars
+                    and list(invars) == exp.invars):
+                self.eqns = exp.eqns
+                self.repeated = True
+                self._expect = None
+            else:
+                self._stop_repeating()
         self.active = False
         return Graph(invars, self.constvars, self.consts, self.eqns, outvars, self.values)
+
+
+def _same_params(p, q):
+    """Whether two parameter dicts are equal exactly (types and float bits too)."""
+    if len(p) != len(q):
+        return False
+    for k, v in p.items():
+        w = q.get(k, _MISSING)
+        if v is not w and not same_literal(v, w):
+            return False
+    return True
+
+
+_MISSING = object()
+
+
+def same_literal(a, b) -> bool:
+    """Whether ``a`` and ``b`` are the same immutable value of the same type, bit for bit
+    (0.0 and -0.0 differ, and so do 1, 1.0 and True); False for anything mutable."""
+    t = type(a)
+    if t is not type(b):
+        return False
+    if t is float:
+        return (a == b and a != 0.0) or struct.pack("<d", a) == struct.pack("<d", b)
+    if t is int or t is bool or t is str or a is None:
+        return a == b
+    if t is tuple:
+        return len(a) == len(b) and all(same_literal(x, y) for x, y in zip(a, b))
+    if t is type:
+        return a is b
+    if t is complex:
+        return struct.pack("<dd", a.real, a.imag) == struct.pack("<dd", b.real, b.imag)
+    if isinstance(a, np.generic) and not isinstance(a, np.object_):
+        return a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    if isinstance(a, np.dtype):
+        return a == b
+    return False
 
 
 def _abstract_arg(x):
