@@ -345,6 +345,9 @@ ERRORS = [
          _all("cannot be converted", r"\bpnp\b")),
     _row("np.array-of-tracer", lambda: pdx.grad(lambda x: np.array(x).sum())(X3), pdx.TracerConversionError,
          _all("np.asarray/np.array|NumPy array", r"\bpnp\b")),
+    _row("numpy-array-indexed-by-tracer",
+         lambda: pdx.vmap(lambda i: pnp.sum(X3.reshape(-1, 1)[i]))(np.arange(2)), pdx.TracerConversionError,
+         _all("traced index", r"pnp\.take\(X, i, axis=0\)")),
     _row("hash-of-tracer", lambda: pdx.grad(lambda x: {x: 1} and pnp.sum(x))(X3), TypeError, "unhashable"),
     _row("len-of-0d-tracer", lambda: pdx.grad(lambda x: len(x) * x)(1.0), TypeError, "0-d"),
     # ---- partiald.numpy shape, axis and index errors (traced and plain) ------------------------

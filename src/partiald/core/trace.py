@@ -370,7 +370,8 @@ class Tracer:
         raise TracerConversionError(
             f"a traced array {self.aval} cannot be converted to a NumPy array (np.asarray/np.array): "
             "the conversion would cut it off from differentiation. Use partiald.numpy (pnp) functions "
-            "on traced values, and convert only the results that transformations return.")
+            "on traced values, and convert only the results that transformations return. To index a "
+            "NumPy array by a traced index (X[i] under vmap or jit), write pnp.take(X, i, axis=0).")
 
     def __hash__(self):
         raise TypeError("traced arrays are unhashable")
