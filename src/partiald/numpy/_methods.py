@@ -10,6 +10,7 @@ import numpy as _np
 
 from ..core.primitive import bind
 from ..core.trace import Tracer
+from ..ops import elementwise as _ew
 from ..ops import shape as _sh
 from .. import numpy as pnp
 
@@ -139,23 +140,40 @@ def _array_function(self, func, types, args, kwargs):
     return f(*args, **kwargs)
 
 
+_DIRECT = (Tracer, float, int)
+
+
+def _binary_ops(prim, slow):
+    """``x op y`` and ``y op x`` for a tracer ``x``: straight to ``bind`` when the other
+    operand is a tracer or a Python number (what ``pnp``'s function would pass on
+    unchanged), through the ``pnp`` function otherwise."""
+    def op(s, o):
+        return bind(prim, s, o) if type(o) in _DIRECT else slow(s, o)
+
+    def rop(s, o):
+        return bind(prim, o, s) if type(o) in _DIRECT else slow(o, s)
+    return op, rop
+
+
+def _pow(s, o):
+    if type(o) is int and o >= 0:
+        return bind(_ew.integer_pow_p, s, n=o)     # as pnp.power does for a plain int exponent
+    return pnp.power(s, o)
+
+
 def _install():
     T = Tracer
-    T.__add__ = lambda s, o: pnp.add(s, o)
-    T.__radd__ = lambda s, o: pnp.add(o, s)
-    T.__sub__ = lambda s, o: pnp.subtract(s, o)
-    T.__rsub__ = lambda s, o: pnp.subtract(o, s)
-    T.__mul__ = lambda s, o: pnp.multiply(s, o)
-    T.__rmul__ = lambda s, o: pnp.multiply(o, s)
-    T.__truediv__ = lambda s, o: pnp.divide(s, o)
-    T.__rtruediv__ = lambda s, o: pnp.divide(o, s)
+    T.__add__, T.__radd__ = _binary_ops(_ew.add_p, pnp.add)
+    T.__sub__, T.__rsub__ = _binary_ops(_ew.sub_p, pnp.subtract)
+    T.__mul__, T.__rmul__ = _binary_ops(_ew.mul_p, pnp.multiply)
+    T.__truediv__, T.__rtruediv__ = _binary_ops(_ew.div_p, pnp.divide)
     T.__mod__ = lambda s, o: pnp.remainder(s, o)
     T.__rmod__ = lambda s, o: pnp.remainder(o, s)
     T.__floordiv__ = lambda s, o: pnp.floor_divide(s, o)
     T.__rfloordiv__ = lambda s, o: pnp.floor_divide(o, s)
     T.__divmod__ = lambda s, o: (pnp.floor_divide(s, o), pnp.remainder(s, o))
     T.__rdivmod__ = lambda s, o: (pnp.floor_divide(o, s), pnp.remainder(o, s))
-    T.__pow__ = lambda s, o: pnp.power(s, o)
+    T.__pow__ = _pow
     T.__rpow__ = lambda s, o: pnp.power(o, s)
     T.__matmul__ = lambda s, o: pnp.matmul(s, o)
     T.__rmatmul__ = lambda s, o: pnp.matmul(o, s)
