@@ -378,9 +378,15 @@ def _add(xs):
                 continue
             old = terms.get(t)
             terms[t] = c if old is None else _num_add(old, c)
-    pairs = tuple(sorted([(c, t) for t, c in terms.items() if c != 0], key=_term_skey))
+    return _add_finish(constant, terms)
+
+
+def _add_finish(constant, terms):
+    """The sum node ``constant + sum(c * t for t, c in terms.items())`` (zero coefficients
+    dropped): the last step of ``_add``, and of :class:`SumBuilder`."""
     if type(constant) is float and math.isnan(constant):
         return num(constant)
+    pairs = tuple(sorted([(c, t) for t, c in terms.items() if c != 0], key=_term_skey))
     if not pairs:
         return num(constant)
     if constant == 0 and len(pairs) == 1:
@@ -509,6 +515,8 @@ def _mul(xs):
         return ZERO
     factors = []
     for i, b in enumerate(order):
+        if b is None:
+            continue
         e = exps[b]
         bkind = b.kind
         if e.kind == "num":
@@ -518,10 +526,17 @@ def _mul(xs):
                 g = _content(b)
                 ge = _fold_num_power(g, ev) if g is not None and g > 1 else None
                 if ge is not None:
-                    reduced = add(num(b.args[0] // g), *[mul(num(c // g), t) for c, t in b.args[1]])
+                    reduced = _divide_content(b, g)
                     coef = _num_mul(coef, _check_bits(ge))
                     if reduced in exps:
-                        exps[reduced] = add(exps[reduced], e)
+                        # b^e -> g^e * reduced^e: its power joins reduced's (and b is gone)
+                        merged = exps[reduced] = add(exps[reduced], e)
+                        order[i] = None
+                        if order.index(reduced) < i:
+                            # reduced's factor is made already: it takes the new exponent
+                            factors = [f for f in factors if f[0] is not reduced]
+                            if merged.kind != "num" or merged.args[0] != 0:
+                                factors.append((reduced, merged))
                         continue
                     exps[reduced] = e
                     order[i] = b = reduced
@@ -532,11 +547,16 @@ def _mul(xs):
             p = power(b, e)
             if p.kind != "mul" or p.args[1] != ((b, e),):
                 # folding changed the power (e.g. 2^2 -> 4): multiply it in again
-                return mul(num(coef), p, *[power(bb, exps[bb]) for bb in order if bb is not b])
+                return mul(num(coef), p, *[power(bb, exps[bb]) for bb in order if bb is not b and bb is not None])
         factors.append((b, e))
     if len(factors) > 1:
         factors.sort(key=_base_skey)
     return _make_mul(coef, tuple(factors))
+
+
+def _divide_content(b, g):
+    """The sum ``b`` divided by ``g``, a common integer factor of its coefficients."""
+    return add(num(b.args[0] // g), *[mul(num(c // g), t) for c, t in b.args[1]])
 
 
 def _content(a):
@@ -628,6 +648,196 @@ def _power(base, exponent):
 
 def div(x, y) -> Node:
     return mul(x, power(y, MINUS_ONE))
+
+
+# -- builders: long chains of sums and products -------------------------------------------------
+# ``s = s + term`` run n times makes n sums, each a copy of the one before with a term more:
+# O(n^2) work for a formula of n terms. A builder keeps the state that ``_add`` (``_mul``)
+# collects -- the constant (coefficient) and a dict of terms (bases) -- across the steps,
+# and makes the node once, at the end. The node is exactly the one the chain of ``add``
+# (``mul``) calls gives: a step merges one operand into the state as ``_add`` would merge it
+# into the state it rebuilds from the previous sum, and where that previous result is not
+# simply that state (a sum that collapsed to one term or a number; a product whose last
+# pass would change a factor) the step is the plain ``add``/``mul`` call on the nodes.
+
+def _put_term(terms, t, c):
+    """``terms[t] += c`` as ``_add`` does it; the change in the number of nonzero terms."""
+    old = terms.get(t)
+    if old is None:
+        terms[t] = c
+        return 1 if c != 0 else 0
+    new = terms[t] = _num_add(old, c)
+    return (new != 0) - (old != 0)
+
+
+class SumBuilder:
+    """A sum grown one operand at a time: ``b.add(x)`` is ``s = add(s, x)`` (``first=False``:
+    ``s = add(x, s)``) in time of the order of ``x``'s terms; ``b.node()`` is ``s``."""
+
+    __slots__ = ("_node", "_constant", "_terms", "_nonzero")
+
+    def __init__(self, node):
+        self._set(node)
+
+    def _set(self, node):
+        self._node = node
+        if node.kind == "add":
+            self._constant, pairs = node.args
+            self._terms = {t: c for c, t in pairs}
+            self._nonzero = len(pairs)
+        else:
+            self._terms = None      # not a sum: the next step is a plain add()
+
+    def add(self, x, first=True):
+        terms = self._terms
+        if terms is None:
+            n = self._node
+            self._set(add(n, x) if first else add(x, n))
+            return
+        if type(x) is not Node:
+            x = as_node(x)
+        constant = self._constant
+        nonzero = self._nonzero
+        kind = x.kind
+        # the loop body of _add, for one operand
+        if kind == "num":
+            constant = _num_add(constant, x.args[0])
+            pairs = ()
+        elif kind == "add":
+            constant = _num_add(constant, x.args[0])
+            pairs = x.args[1]
+        else:
+            pairs = (_split_coef(x),)
+        for c, t in pairs:
+            if t.kind == "add":
+                constant = _num_add(constant, _num_mul(c, t.args[0]))
+                for c2, t2 in t.args[1]:
+                    nonzero += _put_term(terms, t2, _num_mul(c, c2))
+                continue
+            nonzero += _put_term(terms, t, c)
+        self._constant = constant
+        self._nonzero = nonzero
+        if nonzero > 1 or (nonzero == 1 and constant != 0):
+            if type(constant) is not float or not math.isnan(constant):
+                self._node = None       # still a sum: made when asked for
+                return
+        self._set(_add_finish(constant, terms))     # a number or one term
+
+    def node(self) -> Node:
+        n = self._node
+        if n is None:
+            n = self._node = _add_finish(self._constant, self._terms)
+        return n
+
+
+def _factor_kept(b, e, coef):
+    """Whether the last pass of ``_mul`` keeps the factor ``b^e`` as it is (or drops it,
+    ``e = 0``) in a product with coefficient ``coef``."""
+    bkind = b.kind
+    if e.kind == "num":
+        ev = e.args[0]
+        if bkind == "add" and type(ev) is not float and type(coef) is not float:
+            g = _content(b)
+            if g is not None and g > 1 and _fold_num_power(g, ev) is not None:
+                return False
+        if ev == 0:
+            return True
+    if bkind == "num" or bkind == "mul":
+        p = power(b, e)
+        return p.kind == "mul" and p.args[1] == ((b, e),)
+    return True
+
+
+class ProductBuilder:
+    """A product grown one operand at a time: ``b.mul(x)`` is ``p = mul(p, x)``
+    (``first=False``: ``p = mul(x, p)``) in time of the order of ``x``'s factors;
+    ``b.node()`` is ``p``."""
+
+    __slots__ = ("_node", "_coef", "_exps")
+
+    def __init__(self, node):
+        self._set(node)
+
+    def _set(self, node):
+        self._node = node
+        self._exps = None           # unless node is a product mul() would leave as it is
+        kind = node.kind
+        if kind == "mul":
+            coef, factors = node.args
+            for b, e in factors:
+                if not _factor_kept(b, e, coef):
+                    return
+            self._coef, self._exps = coef, dict(factors)
+        elif kind == "num":
+            if node.args[0] != 0:
+                self._coef, self._exps = node.args[0], {}
+        elif _factor_kept(node, ONE, 1):
+            self._coef, self._exps = 1, {node: ONE}
+
+    def mul(self, x, first=True):
+        exps = self._exps
+        if type(x) is not Node:
+            x = as_node(x)
+        if exps is not None:
+            kind = x.kind
+            coef = self._coef
+            if kind == "num":
+                coef = _num_mul(coef, x.args[0])
+                pairs = ()
+            elif kind == "mul":
+                coef = _num_mul(coef, x.args[0])
+                pairs = x.args[1]
+            else:
+                pairs = ((x, ONE),)
+            updates = []
+            if coef != 0:
+                reduced = False
+                for b, e in pairs:
+                    old = exps.get(b)
+                    if old is not None:
+                        if old.kind == "num" and e.kind == "num":
+                            e = num(_num_add(old.args[0], e.args[0]))
+                        else:
+                            e = add(old, e) if first else add(e, old)
+                    if _factor_kept(b, e, coef):
+                        updates.append((b, e))
+                        continue
+                    # _mul takes a common integer factor out of a sum, (2x + 2)^e -> 2^e (x + 1)^e,
+                    # and the power joins that of x + 1; done here once a step, and only where
+                    # the exponents are numbers
+                    if reduced or b.kind != "add" or e.kind != "num":
+                        break
+                    g = _content(b)
+                    r = _divide_content(b, g)
+                    er = exps.get(r)
+                    if (er is not None and er.kind != "num") or any(bb is r for bb, _ in pairs):
+                        break
+                    coef = _num_mul(coef, _check_bits(_fold_num_power(g, e.args[0])))
+                    er = e if er is None else add(er, e)
+                    if not _factor_kept(r, er, coef):
+                        break
+                    updates.append((b, ZERO))       # b is gone
+                    updates.append((r, er))
+                    reduced = True
+                else:
+                    for b, e in updates:
+                        if e.kind == "num" and e.args[0] == 0:
+                            exps.pop(b, None)
+                        else:
+                            exps[b] = e
+                    self._coef = coef
+                    self._node = None       # made when asked for
+                    return
+        # the product before this step is not simply the state, or mul() would change it
+        n = self.node()
+        self._set(mul(n, x) if first else mul(x, n))
+
+    def node(self) -> Node:
+        n = self._node
+        if n is None:
+            factors = sorted(self._exps.items(), key=_base_skey)
+            n = self._node = _make_mul(self._coef, tuple(factors))
+        return n
 
 
 # -- functions --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..compile.codegen import compile_graph
 from ..core.errors import ExpressionTooLarge, ParseError
-from ..core.graph import ShapedArray
+from ..core.graph import ShapedArray, Var
 from ..core.interpret import interpret
 from ..core.primitive import REGISTRY, bind
 from ..core.trace import Builder, Tracer
@@ -363,6 +363,119 @@ def graph_to_node(graph, variables):
     return read(graph.outvars[0]), values
 
 
+# -- the formula of a traced Python function ---------------------------------------------------
+# A loop such as ``for k in ...: s = s + term`` traces to a chain of n ``add`` equations;
+# interpreted one by one (``graph_to_node``) each makes a sum with one term more than the
+# last, O(n^2) work in all. ``function_node`` gives the very same node, but carries a sum
+# (product) along such a chain in a ``SumBuilder`` (``ProductBuilder``), which merges each
+# new operand in and makes the node once, where it is read by anything else. A value goes
+# by builder when it is read once, by the next equation of its chain: an add or sub (mul,
+# div or neg) at one of the positions below.
+
+#: per primitive of a chain, the input positions at which the chain may go on
+_SUM_STEPS = {"add": (0, 1), "sub": (0,)}
+_PRODUCT_STEPS = {"mul": (0, 1), "div": (0,), "neg": (0,)}
+_CHAIN_PRIMS = frozenset(_SUM_STEPS) | frozenset(_PRODUCT_STEPS)
+#: the fewest steps ahead for which a chain starts a builder
+_MIN_CHAIN = 4
+
+
+def _carried(graph):
+    """The variables of ``graph`` that may go on as builders, each with its builder type and
+    the number of steps of its chain ahead; and the number of reads of every variable
+    (outputs included)."""
+    uses = {}
+    reader = {}
+    for eqn in graph.eqns:
+        for i, x in enumerate(eqn.inputs):
+            if type(x) is Var:
+                uses[x] = uses.get(x, 0) + 1
+                reader[x] = (eqn, i)
+    for x in graph.outvars:
+        if type(x) is Var:
+            uses[x] = uses.get(x, 0) + 1
+    carry = {}
+    for eqn in reversed(graph.eqns):
+        name = eqn.prim.name
+        steps = _SUM_STEPS if name in _SUM_STEPS else _PRODUCT_STEPS if name in _PRODUCT_STEPS else None
+        v = eqn.outvar
+        if steps is None or eqn.params or uses.get(v) != 1 or v not in reader:
+            continue
+        nxt, pos = reader[v]
+        if pos in steps.get(nxt.prim.name, ()) and not nxt.params:
+            ahead = carry.get(nxt.outvar)
+            carry[v] = (C.SumBuilder if steps is _SUM_STEPS else C.ProductBuilder,
+                        1 if ahead is None else ahead[1] + 1)
+    return carry, uses
+
+
+def _built(v):
+    return v.node() if type(v) is C.SumBuilder or type(v) is C.ProductBuilder else v
+
+
+def function_node(graph, variables):
+    """The output node of a scalar Graph interpreted on symbols: ``graph_to_node(graph,
+    variables)[0]``, in time linear in long chains of sums and products."""
+    if sum(1 for e in graph.eqns if e.prim.name in _CHAIN_PRIMS) > _MIN_CHAIN:
+        carry, left = _carried(graph)
+    else:
+        carry = {}
+    if not any(run >= _MIN_CHAIN for _, run in carry.values()):
+        return graph_to_node(graph, variables)[0]      # no chain long enough for a builder to gain
+    values = {}
+    for v, name in zip(graph.invars, variables):
+        values[v] = C.sym(name)
+    for cv, c in zip(graph.constvars, graph.consts):
+        values[cv] = C.as_node(c)
+
+    def read(x):
+        if type(x) is not Var:
+            return C.as_node(x.val)
+        val = values[x]
+        n = left.get(x, 0) - 1
+        if n <= 0:
+            del values[x]       # its last read: a value no longer needed is freed
+        else:
+            left[x] = n
+        return val
+
+    for eqn in graph.eqns:
+        name = eqn.prim.name
+        args = [read(x) for x in eqn.inputs]
+        out = None
+        if name in _SUM_STEPS:
+            for i, a in enumerate(args):
+                if type(a) is C.SumBuilder:
+                    if name == "add":
+                        a.add(_built(args[1 - i]), first=i == 0)
+                    else:                           # sub, the builder first
+                        a.add(C.neg(_built(args[1])))
+                    out = a
+                    break
+        elif name in _PRODUCT_STEPS:
+            for i, a in enumerate(args):
+                if type(a) is C.ProductBuilder:
+                    if name == "mul":
+                        a.mul(_built(args[1 - i]), first=i == 0)
+                    elif name == "div":             # the builder first
+                        a.mul(C.power(_built(args[1]), C.MINUS_ONE))
+                    else:                           # neg: mul(-1, x)
+                        a.mul(C.MINUS_ONE, first=False)
+                    out = a
+                    break
+        if out is None:
+            out = bind(eqn.prim, *[_built(a) for a in args], **eqn.params)
+        kind = carry.get(eqn.outvar)
+        if kind is None:
+            out = _built(out)
+        elif type(out) is not kind[0]:
+            out = _built(out)
+            if kind[1] >= _MIN_CHAIN:       # a builder pays off on a longer chain only
+                out = kind[0](out)
+        values[eqn.outvar] = out
+    return _built(read(graph.outvars[0]))
+
+
 # -- Expr ---------------------------------------------------------------------------------
 
 class Expr:
@@ -675,5 +788,5 @@ def _from_function(fn, variables=None):
     if out.shape != ():
         raise TypeError(f"expr(f): f must return a scalar, got shape {out.shape}")
     graph = b.finish([t._var for t in ins], [out])
-    node, _ = graph_to_node(graph, list(variables))
+    node = function_node(graph, list(variables))
     return Expr(C.check_size(node), tuple(sorted(variables)))
