@@ -390,3 +390,21 @@ def test_a_warm_grad_function_under_debug_nans():
         with pytest.raises(FloatingPointError, match="test_eager_fast.py"):
             g(-1.0)
     assert g(2.0) == 1.0
+
+
+def test_repeated_float_calls_run_f_once_each_and_close_their_trace():
+    """The repeated-trace path on Python floats: f runs exactly once per call, and a
+    tracer leaked from any call is an escaped tracer afterwards."""
+    leaked = []
+
+    def f(x, y):
+        leaked.append(x)
+        return x * y + x ** 2
+
+    g = pdx.grad(f, argnums=(0, 1))
+    for k in range(4):
+        assert g(1.0 + k, 2.0) == (2.0 + 2 * (1.0 + k), 1.0 + k)
+        assert len(leaked) == k + 1
+    for t in leaked:
+        with pytest.raises(pdx.EscapedTracerError):
+            t + 1.0
