@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.graph import Graph, Var
+from ..core.graph import Graph, Var, use_counts
 
 #: rows per tile are chosen so that one tile of one array holds about this many elements
 TILE_ELEMS = 1 << 14
@@ -169,14 +169,7 @@ def _scatter_offset(e, length):
 def _fuse_chain(r: Region, graph: Graph, reg_vars):
     """Find ``add(...add(scatter_add(k1), scatter_add(k2))..., scatter_add(kn))`` over
     region values, each step read once, and move it into the loop."""
-    uses: dict = {}
-    for e in r.pre + r.eqns + r.post:
-        for x in e.inputs:
-            if isinstance(x, Var):
-                uses[x] = uses.get(x, 0) + 1
-    for o in graph.outvars:
-        if isinstance(o, Var):
-            uses[o] = uses.get(o, 0) + 1
+    uses = use_counts(graph)
     leaves = {}
     for e in r.post:
         off = _scatter_offset(e, r.length)

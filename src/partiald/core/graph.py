@@ -205,3 +205,17 @@ def pp_graph(graph: Graph) -> str:
     lines.append(f"  return {outs}")
     lines.append("}")
     return "\n".join(lines)
+
+
+def use_counts(graph, output_uses=1) -> dict:
+    """How many times each Var of ``graph`` is read: once per equation input, and
+    ``output_uses`` times per appearance among the outputs."""
+    counts: dict = {}
+    for eqn in graph.eqns:
+        for x in eqn.inputs:
+            if isinstance(x, Var):
+                counts[x] = counts.get(x, 0) + 1
+    for o in graph.outvars:
+        if isinstance(o, Var):
+            counts[o] = counts.get(o, 0) + output_uses
+    return counts

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.graph import Eqn, Graph, Lit, ShapedArray, Var
+from ..core.graph import Eqn, Graph, Lit, ShapedArray, Var, use_counts
 from ..core.primitive import REGISTRY
 
 
@@ -57,14 +57,7 @@ def simplify(graph: Graph) -> Graph:
             return rename.get(x, x)
         return x
 
-    n_uses: dict = {}
-    for eqn in graph.eqns:
-        for x in eqn.inputs:
-            if isinstance(x, Var):
-                n_uses[x] = n_uses.get(x, 0) + 1
-    for o in graph.outvars:
-        if isinstance(o, Var):
-            n_uses[o] = n_uses.get(o, 0) + 2
+    n_uses = use_counts(graph, output_uses=2)      # an output is never "read once"
     masked: dict = {}          # var -> (c, a) for var = select(c, 0, a) read once
     seen: dict = {}
     scaled: dict = {}          # var -> (c, x) for var = c * x with a scalar literal c
