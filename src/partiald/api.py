@@ -377,19 +377,19 @@ def _grad_call(f, argnums, has_aux, state, args, kwargs):
 def _repeat_inputs(st, b, args, expect, state):
     """``st._inputs(b, args)`` for Python floats where ``expect``'s inputs are float64
     scalars: its input variables taken as they are; None otherwise."""
-    invars = expect.invars
-    n = len(args)
-    if len(invars) != n or any(v.aval is not F64_SCALAR for v in invars):
+    memo = state.get("inputs")
+    if memo is None or memo[0] is not expect:
+        invars = tuple(expect.invars)
+        ok = len(invars) == len(args) and all(v.aval is F64_SCALAR for v in invars)
+        memo = state["inputs"] = (expect, invars if ok else None, tree_structure(args))
+    invars = memo[1]
+    if invars is None or len(invars) != len(args):
         return None
-    trees = state.setdefault("trees", {})
-    tree = trees.get(n)
-    if tree is None:
-        tree = trees[n] = tree_structure(args)
-    st.in_tree = tree
-    st.flat = [np.float64(x) for x in args]
-    b.values.update(zip(invars, st.flat))
-    b._n_args = n
-    return [Tracer(b, v, x) for v, x in zip(invars, st.flat)]
+    st.in_tree = memo[2]
+    st.flat = flat = [np.float64(x) for x in args]
+    b.values.update(zip(invars, flat))
+    b._n_args = len(args)
+    return [Tracer(b, v, x) for v, x in zip(invars, flat)]
 
 
 def _repeated_grads(graph, values, last):
