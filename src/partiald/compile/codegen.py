@@ -403,6 +403,8 @@ def _scalar_rhs(eqn, args):
     name = eqn.prim.name
     if name in _SCALAR:
         return _SCALAR[name].format(*args)
+    if name == "integer_pow" and eqn.params["n"] == 2:
+        return f"({args[0]} * {args[0]})"             # as NumPy's integer_pow: one rounding
     if name == "integer_pow" and eqn.params["n"] >= 0:
         return f"({args[0]} ** {eqn.params['n']})"
     if name == "compare":
