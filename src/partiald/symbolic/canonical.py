@@ -13,7 +13,12 @@ subexpressions are one node (hash-consing), so derivative DAGs stay linear.
 The node kinds:
 
 * ``num``   ``args = (value,)``: exact, an ``int`` or (not an integer) a ``Fraction``;
-  or a ``float`` (inf/nan only)
+  or a ``float`` (inf/nan only). Arithmetic with inf and nan is IEEE's, as NumPy
+  evaluates the same text: ``0*inf`` and ``0/0`` are nan, and a product or sum with a
+  nan in it is nan; ``x^0`` and ``0^0`` are 1. A symbolic factor takes SymPy's generic
+  reading (``0*x`` is 0), and an infinite coefficient is never distributed
+  (``inf*(x - 1)``). Only the derivative rules' ``safe_mul`` keeps the engine's
+  convention that a zero tangent times inf/nan is 0 (:func:`safe_mul`).
 * ``sym``   ``args = (name,)``
 * ``const`` ``args = ("pi",)`` or ``("e",)``
 * ``add``   ``args = (constant, ((coef, term), ...))``: ``constant + sum(coef * term)``
@@ -230,6 +235,7 @@ def num(v) -> Node:
 ZERO = num(0)
 ONE = num(1)
 MINUS_ONE = num(-1)
+NAN = num(math.nan)
 
 
 def is_num(n, value=None):
@@ -368,8 +374,9 @@ def _add(xs):
         else:
             pairs = (_split_coef(x),)
         for c, t in pairs:
-            if t.kind == "add":
-                # c * (a + b) inside a sum: distribute, so like terms meet
+            if t.kind == "add" and type(c) is not float:
+                # c * (a + b) inside a sum: distribute, so like terms meet (not c = inf:
+                # inf*(x - 1) is -inf at x = 1/2, and inf*x - inf is nan)
                 constant = _num_add(constant, _num_mul(c, t.args[0]))
                 for c2, t2 in t.args[1]:
                     cc = _num_mul(c, c2)
@@ -385,8 +392,11 @@ def _add_finish(constant, terms):
     """The sum node ``constant + sum(c * t for t, c in terms.items())`` (zero coefficients
     dropped): the last step of ``_add``, and of :class:`SumBuilder`."""
     if type(constant) is float and math.isnan(constant):
-        return num(constant)
+        return NAN
     pairs = tuple(sorted([(c, t) for t, c in terms.items() if c != 0], key=_term_skey))
+    for c, _ in pairs:
+        if _is_nan(c):
+            return NAN      # inf*x - inf*x: a nan term makes the sum nan
     if not pairs:
         return num(constant)
     if constant == 0 and len(pairs) == 1:
@@ -418,11 +428,16 @@ def _num_add(a, b):
             _check_bits(r)
         return r
     if ta is float or tb is float:
-        return float(a) + float(b)
+        # inf or nan plus an exact number: the exact one changes nothing (and may be too
+        # large for a float: -inf + 2^2000 is -inf, not nan)
+        return (a if ta is float else 0.0) + (b if tb is float else 0.0)
     return _check_bits(_q(a + b))
 
 
 def _num_mul(a, b):
+    """``a * b`` for the numbers of nodes: exact, or IEEE where one is inf/nan
+    (``0 * inf`` is nan, as NumPy and SymPy have it; the derivative rules' convention
+    that a zero tangent times inf/nan is 0 is :func:`safe_mul`'s, not this one's)."""
     ta, tb = type(a), type(b)
     if ta is int and tb is int:
         r = a * b
@@ -430,11 +445,14 @@ def _num_mul(a, b):
             _check_bits(r)
         return r
     if ta is float or tb is float:
-        if (a == 0 or b == 0) and not (ta is float and math.isnan(a)) \
-                and not (tb is float and math.isnan(b)):
-            return 0
-        return float(a) * float(b)
+        # an exact factor only matters by its sign (and may be too large for a float)
+        return (a if ta is float else float((a > 0) - (a < 0))) * \
+            (b if tb is float else float((b > 0) - (b < 0)))
     return _check_bits(_q(a * b))
+
+
+def _is_nan(v) -> bool:
+    return type(v) is float and v != v
 
 
 def neg(x) -> Node:
@@ -512,7 +530,13 @@ def _mul(xs):
             else:
                 exps[b] = add(old, e)
     if coef == 0:
-        return ZERO
+        for b in order:
+            e = exps[b]
+            if b.kind == "add" and type(b.args[0]) is float and e.kind == "num" and e.args[0] > 0:
+                return NAN  # 0 * (x + inf) is nan: x + inf is infinite wherever x is finite
+        return ZERO         # 0 * x is 0 for every other x (SymPy's reading of a formula)
+    if _is_nan(coef):
+        return NAN          # nan * x is nan (and so is 0 * inf * x)
     factors = []
     for i, b in enumerate(order):
         if b is None:
@@ -543,6 +567,8 @@ def _mul(xs):
                     bkind = b.kind
             if ev == 0:
                 continue
+            if _is_nan(ev):
+                return NAN      # x^inf / x^inf = x^nan is nan
         if bkind == "num" or bkind == "mul":
             p = power(b, e)
             if p.kind != "mul" or p.args[1] != ((b, e),):
@@ -634,6 +660,10 @@ def _power(base, exponent):
             else:
                 with np.errstate(all="ignore"):
                     return num(float(np.power(float(b), float(e))))
+        elif _is_nan(e):
+            return NAN      # x^nan is nan (SymPy; NumPy too, but at x = 1)
+    if base.kind == "num" and _is_nan(base.args[0]):
+        return NAN          # nan^x is nan (SymPy; NumPy too, but at x = 0)
     if base is ONE:
         return ONE
     if base.kind == "const" and base.args[0] == "e":
@@ -709,7 +739,7 @@ class SumBuilder:
         else:
             pairs = (_split_coef(x),)
         for c, t in pairs:
-            if t.kind == "add":
+            if t.kind == "add" and type(c) is not float:
                 constant = _num_add(constant, _num_mul(c, t.args[0]))
                 for c2, t2 in t.args[1]:
                     nonzero += _put_term(terms, t2, _num_mul(c, c2))
@@ -742,6 +772,8 @@ def _factor_kept(b, e, coef):
                 return False
         if ev == 0:
             return True
+        if _is_nan(ev):
+            return False        # _mul makes the product nan
     if bkind == "num" or bkind == "mul":
         p = power(b, e)
         return p.kind == "mul" and p.args[1] == ((b, e),)
@@ -769,7 +801,7 @@ class ProductBuilder:
                     return
             self._coef, self._exps = coef, dict(factors)
         elif kind == "num":
-            if node.args[0] != 0:
+            if node.args[0] != 0 and not _is_nan(node.args[0]):
                 self._coef, self._exps = node.args[0], {}
         elif _factor_kept(node, ONE, 1):
             self._coef, self._exps = 1, {node: ONE}
@@ -790,7 +822,7 @@ class ProductBuilder:
             else:
                 pairs = ((x, ONE),)
             updates = []
-            if coef != 0:
+            if coef != 0 and not _is_nan(coef):
                 reduced = False
                 for b, e in pairs:
                     old = exps.get(b)
@@ -847,6 +879,7 @@ _EXACT = {
     ("sin", 0): 0, ("cos", 0): 1, ("tan", 0): 0, ("tanh", 0): 0, ("sinh", 0): 0, ("cosh", 0): 1,
     ("exp", 0): 1, ("log", 1): 0, ("asin", 0): 0, ("atan", 0): 0, ("sigmoid", 0): Fraction(1, 2),
     ("relu", 0): 0, ("step", 0): 0, ("sign", 0): 0, ("abs", 0): 0, ("acos", 1): 0,
+    ("log", 0): -math.inf,      # NumPy's log(0), so that 0*log(0) is nan and x*log(0) is -inf*x
 }
 #: NumPy evaluation of each function, used to fold float arguments
 NUMPY_FUNCS = {
@@ -979,8 +1012,21 @@ def _reduce(x, axes=(), **_):
     return x
 
 
+def safe_mul(x, y) -> Node:
+    """The engine's ``safe_mul`` (derivative rules: a tangent times a local derivative):
+    ``x * y``, but 0 when either is 0, even times inf or nan. Plain :func:`mul` is IEEE's
+    ``0 * inf = nan``; this keeps ``d/dx sqrt(x - x) = 0 * inf`` at 0, as ``pdx.grad`` has it."""
+    if type(x) is not Node:
+        x = as_node(x)
+    if type(y) is not Node:
+        y = as_node(y)
+    if x is ZERO or y is ZERO:
+        return ZERO
+    return mul(x, y)
+
+
 SYMBOLIC_RULES = {
-    "add": add, "sub": sub, "neg": neg, "mul": mul, "safe_mul": mul, "div": div,
+    "add": add, "sub": sub, "neg": neg, "mul": mul, "safe_mul": safe_mul, "div": div,
     "integer_pow": lambda x, n: power(x, num(n)), "pow": power,
     "exp": lambda x: func("exp", x), "log": lambda x: func("log", x),
     "log1p": lambda x: func("log", add(ONE, x)), "expm1": lambda x: sub(func("exp", x), ONE),
@@ -1016,8 +1062,10 @@ def normalize(root: Node, memo=None) -> Node:
             memo[n] = add(num(constant), *[mul(num(c), memo[t]) for c, t in pairs])
         elif k == "mul":
             coef, factors = n.args
-            if coef != 1 and len(factors) == 1 and is_num(factors[0][1], 1) and memo[factors[0][0]].kind == "add":
-                # a number times a sum: distributed (add() spreads the coefficient over the terms)
+            if coef != 1 and type(coef) is not float and len(factors) == 1 and is_num(factors[0][1], 1) \
+                    and memo[factors[0][0]].kind == "add":
+                # a number times a sum: distributed (add() spreads the coefficient over the terms;
+                # not inf: inf*(x - 1) is not inf*x - inf)
                 memo[n] = add(ZERO, mul(num(coef), memo[factors[0][0]]))
             else:
                 memo[n] = mul(num(coef), *[power(memo[b], memo[e]) for b, e in factors])

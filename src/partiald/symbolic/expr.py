@@ -36,7 +36,10 @@ _FUNC_ALIASES = {"ln": "log"}
 
 
 def _number(text):
-    """The exact value of a numeric literal, refusing ones too large to hold exactly."""
+    """The exact value of a numeric literal, refusing ones too large to hold exactly
+    (``inf`` and ``nan``, the parser's non-finite numbers, are floats)."""
+    if text == "inf" or text == "nan":
+        return C.num(float(text))
     mantissa, _, exponent = text.lower().partition("e")
     digits = len(mantissa.replace(".", "").lstrip("0"))
     exp = int(exponent) if exponent else 0

@@ -8,7 +8,8 @@ quickly. Only the standard library is used.
 
 The AST (the contract with the lowering in ``expr.py``)::
 
-    ("num", s)              a numeric literal, s its exact source text ("2", "0.5", "1e-3", ".5")
+    ("num", s)              a numeric literal, s its exact source text ("2", "0.5", "1e-3", ".5"),
+                            or one of the two non-finite numbers "inf" and "nan"
     ("name", s)             a variable: an ASCII letter, then letters, digits and '_'
     ("const", "pi" | "e")   the only two constants
     ("neg", a)              unary minus (a run of unary signs collapses by parity)
@@ -24,7 +25,14 @@ Grammar, loosest first (Python's precedence, with '^' spelled both ways)::
     term    := unary (('*' | '/') unary | implicit)*
     unary   := ('+' | '-')* power              # so -x^2 is -(x^2), 2*-3 and x^-1 are fine
     power   := atom (('^' | '**') unary)?      # right-associative: 2^3^2 is 2^(3^2)
-    atom    := number | name | pi | e | function '(' sum ')' | '(' sum ')'
+    atom    := number | inf | nan | name | pi | e | function '(' sum ')' | '(' sum ')'
+
+The names ``inf`` and ``nan`` are numbers, IEEE infinity and not-a-number (as
+NumPy spells them), not variables: a formula's text output writes ``x/0`` as
+``inf*x`` and ``0/0`` as ``nan``, and that text parses back to the same formula.
+Like ``pi`` and ``e`` they are reserved (no variable is called ``inf`` or
+``nan``); ``-inf`` is unary minus applied to ``inf``. Only these lowercase
+spellings are numbers: ``Inf``, ``NaN`` and ``infinity`` are variables.
 
 Chains are flat; a parenthesized group keeps its own node, so ``(a+b)+c`` is
 an add inside an add (the canonicalizer flattens), and redundant parentheses
@@ -59,9 +67,11 @@ MAX_NODES = 2_000_000
 FUNCTIONS = frozenset({"exp", "log", "ln", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs",
                        "softplus", "asin", "acos", "atan", "sinh", "cosh", "sign", "step"})
 CONSTANTS = frozenset({"pi", "e"})
+#: names that are numbers, not variables (see the module docstring)
+NUMBER_NAMES = frozenset({"inf", "nan"})
 _CANONICAL_FN = {"ln": "log"}
 
-__all__ = ["parse", "split_hint", "NestingTooDeep", "FUNCTIONS", "CONSTANTS", "MAX_TEXT", "MAX_DEPTH",
+__all__ = ["parse", "split_hint", "NestingTooDeep", "FUNCTIONS", "CONSTANTS", "NUMBER_NAMES", "MAX_TEXT", "MAX_DEPTH",
            "MAX_NODES"]
 
 
@@ -342,6 +352,8 @@ def _parse(text):
                     call, call_pos, state = tok, m.start(kind), _CALL
                 elif tok in CONSTANTS:
                     atom, state = node(("const", tok), 1, 0), _OPERATOR
+                elif tok in NUMBER_NAMES:
+                    atom, state = node(("num", tok), 1, 0), _OPERATOR
                 else:
                     if "__" in tok:
                         _fail(text, f"names may not contain '__' ('{_clip(tok)}')", m.start(kind) + tok.index("__"))
@@ -456,8 +468,8 @@ def _implicit(text, m, prev):
         return
     # the previous token is a name or a constant
     if tok == "(":
-        if prev_tok in CONSTANTS:
-            _fail(text, f"'{prev_tok}' is a constant, not a function", pos,
+        if prev_tok in CONSTANTS or prev_tok in NUMBER_NAMES:
+            _fail(text, f"'{prev_tok}' is a {'constant' if prev_tok in CONSTANTS else 'number'}, not a function", pos,
                   f"{prev_tok}*(...) for a product" + (", or exp(...)" if prev_tok == "e" else ""))
         known = _LIKELY_FUNCTION.get(prev_tok.lower())
         hint = known or (f"{_clip(prev_tok)}*(...) for a product; the functions are "
@@ -488,7 +500,7 @@ _SUPERSCRIPTS = {"⁰": "0", "¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵":
 _ASCII_FOR = {
     "×": "*", "·": "*", "⋅": "*", "∙": "*", "∗": "*", "÷": "/", "∕": "/", "⁄": "/",
     "−": "-", "–": "-", "—": "-", "‐": "-", "‑": "-", "‒": "-", "﹣": "-", "＋": "+",
-    "π": "pi", "ℯ": "e", "√": "sqrt(x)", "∞": "a large number", "λ": "lambda", "Λ": "Lambda",
+    "π": "pi", "ℯ": "e", "√": "sqrt(x)", "∞": "inf", "λ": "lambda", "Λ": "Lambda",
     # Cyrillic and Greek letters that look like Latin ones
     "а": "a", "в": "b", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t",
     "у": "y", "х": "x", "і": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "һ": "h", "ԛ": "q", "ԝ": "w",

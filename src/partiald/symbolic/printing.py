@@ -238,6 +238,11 @@ class UnicodePrinter(Printer):
             out += ("" if (prev_num and simple) else "⋅") + p
         return out
 
+    def number(self, q):
+        if isinstance(q, float) and not math.isnan(q):
+            return "∞" if q > 0 else "-∞"
+        return super().number(q)
+
     def constant(self, name):
         return "π" if name == "pi" else "e"
 
