@@ -6,10 +6,8 @@
 
 Workloads (DESIGN.md, "Performance"): scalar-grad, rosen-grad, mlp-step,
 hessian, sparse-hessian, symbolic, checkpoint. Each row is the median of
-several timed runs after a warm-up, taken in rounds (each system of a workload
-once per round), so that a change of load on the machine reaches all of them
-alike; the ratio column divides by the first row of the workload (the
-reference). The checkpoint workload reports peak memory
+several timed runs after a warm-up; the ratio column divides by the first row
+of the workload (the reference). The checkpoint workload reports peak memory
 (MiB, measured with tracemalloc, which sees NumPy's buffers) instead of time.
 Systems that are not installed are skipped. Timings are never part of the
 test suite.
@@ -31,36 +29,17 @@ import partiald.numpy as pnp
 from partiald import nn
 
 
-class _Timing:
-    """A timing to take: ``number`` calls of ``fn`` per sample, ``repeat`` samples.
-    A workload's timings are taken together (``_measure``), round by round."""
-
-    def __init__(self, fn, repeat, number):
-        self.fn, self.repeat, self.number, self.samples = fn, repeat, number, []
-
-
 def _timeit(fn, repeat, number=1):
-    return _Timing(fn, repeat, number)
-
-
-def _measure(rows):
-    """Medians for a workload's rows: every system is warmed up (compilation, caches),
-    then the samples are taken in rounds, one per system per round, so that a change
-    of load on the machine reaches every system alike."""
-    timings = [t for _, t in rows if isinstance(t, _Timing)]
-    for t in timings:
-        t.fn()
-    for r in range(max((t.repeat for t in timings), default=0)):
-        for t in timings:
-            if r >= t.repeat:
-                continue
-            gc.disable()
-            start = time.perf_counter()
-            for _ in range(t.number):
-                t.fn()
-            t.samples.append((time.perf_counter() - start) / t.number)
-            gc.enable()
-    return [(name, statistics.median(t.samples) if isinstance(t, _Timing) else t) for name, t in rows]
+    fn()                                   # warm-up (compilation, caches)
+    times = []
+    for _ in range(repeat):
+        gc.disable()
+        t = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - t) / number)
+        gc.enable()
+    return statistics.median(times)
 
 
 def _peak_mib(fn, repeat):
@@ -302,7 +281,7 @@ def sparse_hessian(quick):
     for n in ([2000] if quick else [2000, 1_000_000]):
         x = np.random.default_rng(0).uniform(-1, 1, n)
         sh = pdx.sparse_hessian(_rosen)
-        rows.append((f"partiald sparse_hessian n={n}", _timeit(lambda sh=sh, x=x: sh(x), 1 if n > 10**5 else 3)))
+        rows.append((f"partiald sparse_hessian n={n}", _timeit(lambda: sh(x), 1 if n > 10**5 else 3)))
     x = np.random.default_rng(0).uniform(-1, 1, 2000)
     jax = _optional("jax")
     if jax:
@@ -426,7 +405,7 @@ def main(argv=None):
           f"{platform.machine()}, {platform.processor() or platform.system()}")
     print(f"{'workload':<16} {'system':<48} {'median':>12} {'ratio':>8}")
     for name in names:
-        rows = _measure(WORKLOADS[name](args.quick))
+        rows = WORKLOADS[name](args.quick)
         if not rows:
             print(f"{name:<16} (skipped: not available)")
             continue
