@@ -278,7 +278,7 @@ def graph_to_source(graph: Graph, name="_generated", tile=True, internal=False):
                 continue
         if pname == "select" and isinstance(eqn.inputs[1], Lit) and isinstance(eqn.inputs[2], Var) \
                 and eqn.inputs[2].aval == aval and plan.dies_at(eqn.inputs[2], i, owned) \
-                and _literal(eqn.inputs[1].val):
+                and _literal(eqn.inputs[1].val) and np.dtype(aval.dtype).kind in "fc":
             # where(c, constant, a) with a dying: overwrite a where c holds
             lines.append(f"    {out} = {args[2]}")
             lines.append(f"    _np.copyto({out}, {args[1]}, 'same_kind', {args[0]})")
