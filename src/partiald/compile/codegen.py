@@ -143,6 +143,16 @@ class _Plan:
         return us[0] if len(us) == 1 else None
 
 
+def _input_names(graph, ns):
+    """Source names of the graph's inputs (``_a<i>``) and constants (``_k<i>``, whose
+    values go into the namespace ``ns``)."""
+    names = {v: f"_a{i}" for i, v in enumerate(graph.invars)}
+    for i, (v, c) in enumerate(zip(graph.constvars, graph.consts)):
+        names[v] = f"_k{i}"
+        ns[f"_k{i}"] = c
+    return names
+
+
 def graph_to_source(graph: Graph, name="_generated", tile=True, internal=False):
     """Python source for ``graph`` and the namespace it needs.
 
@@ -157,12 +167,7 @@ def graph_to_source(graph: Graph, name="_generated", tile=True, internal=False):
     if region is not None:
         return _tiled_source(graph, region, name)
     ns = {"_np": np}
-    names = {}
-    for i, v in enumerate(graph.invars):
-        names[v] = f"_a{i}"
-    for i, (v, c) in enumerate(zip(graph.constvars, graph.consts)):
-        names[v] = f"_k{i}"
-        ns[f"_k{i}"] = c
+    names = _input_names(graph, ns)
     consts = itertools.count()
     plan = _Plan(graph)
     into = {j: k for k, j in plan.deferred.items()}
@@ -326,10 +331,7 @@ def _tiled_source(graph: Graph, r, name):
     post_fn, post_src = _compiled(post, name + "_post", internal=False)
     ns = {"_np": np, "_pre": pre_fn, "_tile": tile_fn, "_post": post_fn, "_min": min, "_max": max,
           "_range": range}
-    names = {v: f"_a{i}" for i, v in enumerate(graph.invars)}
-    for i, (v, c) in enumerate(zip(graph.constvars, graph.consts)):
-        names[v] = f"_k{i}"
-        ns[f"_k{i}"] = c
+    names = _input_names(graph, ns)
     for i, v in enumerate(needed):
         names[v] = f"_q[{i}]"
     lines = [f"def {name}(" + ", ".join(names[v] for v in graph.invars) + "):",

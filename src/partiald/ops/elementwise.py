@@ -170,16 +170,22 @@ convert_p = _prim("convert", _convert_impl, lambda x, dtype: ShapedArray(shape_o
 
 # -- products -----------------------------------------------------------------
 
+def has_nan(a) -> bool:
+    """Whether the array or scalar ``a`` may hold a NaN, in one read pass: a NaN anywhere
+    makes the sum NaN (so False is certain; True also for a sum of inf and -inf, where
+    the caller's exact check then finds none)."""
+    if np.ndim(a) == 0:
+        return a != a
+    return np.asarray(a).dtype.kind in "fc" and bool(np.isnan(np.add.reduce(a, axis=None)))
+
+
 def _safe_mul_impl(x, y, out=None):
     """``x * y`` in which 0 * anything is 0: a zero (co)tangent contributes nothing,
     even times inf/NaN. ``out`` (generated code) is a fresh buffer, never ``x`` or ``y``."""
     with np.errstate(invalid="ignore"):
         r = np.multiply(x, y, out)
-    if np.ndim(r) == 0:
-        if r == r:
-            return r
-    elif r.dtype.kind not in "fc" or not np.isnan(np.add.reduce(r, axis=None)):
-        return r            # no NaN anywhere (one read pass; a NaN makes the sum NaN)
+    if not has_nan(r):
+        return r
     bad = np.isnan(r)
     zero = (np.asarray(x) == 0) | (np.asarray(y) == 0)
     if out is not None:

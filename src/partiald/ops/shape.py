@@ -12,7 +12,7 @@ import numpy as np
 from ..core.graph import ShapedArray
 from ..core.primitive import Primitive, bind, register
 from .common import shape_of
-from .elementwise import unbroadcast
+from .elementwise import has_nan, unbroadcast
 
 
 def _undef(x):
@@ -199,17 +199,12 @@ def _einsum_impl(*ops, spec, safe=False):
         out = out[()]
     if isinstance(out, np.ndarray) and any(np.may_share_memory(out, o) for o in ops):
         out = out.copy()      # a pure permutation ('ij->ji') is a view in NumPy
-    if safe and _has_nan(out):
+    if safe and has_nan(out):
         # a 0 * inf (or 0 * NaN) product would have left a NaN in the result; without
         # one, the plain result is the exact-zero one (one read pass over the result)
         out = _exact_zero_einsum(spec, ops)
     return out
 
-
-def _has_nan(a):
-    if np.ndim(a) == 0:
-        return a != a
-    return np.asarray(a).dtype.kind in "fc" and bool(np.isnan(np.add.reduce(a, axis=None)))
 
 
 def _exact_zero_einsum(spec, ops):
