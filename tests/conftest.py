@@ -25,6 +25,12 @@ except ImportError:      # threadpoolctl comes with scikit-learn (the data extra
     pass
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _native_kernel_cache(tmp_path_factory):
+    """Native kernels (compile/native.py) compile into a fresh folder, not the user's cache."""
+    os.environ["PARTIALD_CACHE_DIR"] = str(tmp_path_factory.mktemp("partiald-cache"))
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

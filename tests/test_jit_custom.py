@@ -239,7 +239,7 @@ def test_jit_scalar_fast_path_matches_numpy_semantics():
 
 from primitive_specs import PRIMITIVE_SPECS  # noqa: E402
 
-from partiald.compile import tiling  # noqa: E402
+from partiald.compile import native, tiling  # noqa: E402
 from partiald.core.primitive import REGISTRY  # noqa: E402
 
 
@@ -256,12 +256,18 @@ def _rel(a, b):
     return float(np.max(np.abs(a - b)[~same] / np.maximum(1.0, np.abs(b)[~same])))
 
 
-@pytest.mark.parametrize("tiles", [None, 2, 3], ids=["untiled", "tiles2", "tiles3"])
+@pytest.mark.parametrize("tiles", [None, 2, 3, "native"], ids=["untiled", "tiles2", "tiles3", "native"])
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_jit_matches_eager_on_every_primitive(name, tiles):
     """Each sample of each primitive: the jitted value, VJP and JVP equal the eager ones,
-    and the inputs are left untouched; also with elementwise work forced into tiles."""
-    if tiles is not None:
+    and the inputs are left untouched; also with elementwise work forced into tiles,
+    and into fused native loops (where a C compiler works)."""
+    if tiles == "native":
+        if not native.available():
+            pytest.skip(f"no native backend: {native.error()}")
+        with native.forced():
+            _check_jit_on_samples(name)
+    elif tiles is not None:
         with tiling.forced(tiles):
             _check_jit_on_samples(name)
     else:

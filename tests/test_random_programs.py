@@ -38,7 +38,7 @@ from hypothesis import given
 
 import partiald as pdx
 import partiald.numpy as pnp
-from partiald.compile import tiling
+from partiald.compile import native, tiling
 
 MAX_DEPTH = 6
 MAX_OPS = 30
@@ -343,6 +343,14 @@ def test_random_program(nodes, seed):
     for g, want in zip(tiled_back, jtu):
         assert _rel_err(g, want) <= 1e-13, "tiled jit(vjp)"
     assert all(np.array_equal(x, c) for x, c in zip(xs, copies)), "tiled jit wrote into an input"
+    # ... and with elementwise arithmetic fused into native loops (compile/native.py)
+    if native.available():
+        with native.forced():
+            assert _rel_err(pdx.jit(f)(*xs), y) <= 1e-13, "native jit"
+            native_back = pdx.jit(lambda *a: pdx.vjp(f, *a)[1](u_arg))(*xs)
+        for g, want in zip(native_back, jtu):
+            assert _rel_err(g, want) <= 1e-13, "native jit(vjp)"
+        assert all(np.array_equal(x, c) for x, c in zip(xs, copies)), "native jit wrote into an input"
 
 
 # -- the generator itself ----------------------------------------------------------------

@@ -12,6 +12,10 @@ FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__"}
 FORBIDDEN_MODULES = {"importlib", "pickle", "marshal", "shelve"}
 #: the one place allowed to exec generated code (the codegen behind Expr.compile()/jit)
 EXEC_ALLOWLIST = {("compile/codegen.py", "exec")}
+#: the one place allowed to run a program and load machine code: the optional native
+#: backend, which compiles generated C (no user text) with the system's C compiler
+NATIVE_MODULES = {"ctypes", "subprocess"}
+NATIVE_ALLOWLIST = {"compile/native.py"}
 
 
 def _rel(path):
@@ -38,6 +42,8 @@ def _offences(path):
             for n in names:
                 if n.split(".")[0] in FORBIDDEN_MODULES:
                     found.append(f"{_rel(path)}:{node.lineno}: import of {n}")
+                if n.split(".")[0] in NATIVE_MODULES and _rel(path) not in NATIVE_ALLOWLIST:
+                    found.append(f"{_rel(path)}:{node.lineno}: import of {n} outside compile/native.py")
     return found
 
 
@@ -48,11 +54,11 @@ def test_no_dynamic_evaluation(path):
 
 def test_the_checker_catches_offences(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("import pickle\nx = eval('1')\ny = getattr(object, name)\nexec('pass')\n")
+    bad.write_text("import pickle\nx = eval('1')\ny = getattr(object, name)\nexec('pass')\nimport ctypes\n")
     global SRC
     old, SRC = SRC, tmp_path
     try:
-        assert len(_offences(bad)) == 4
+        assert len(_offences(bad)) == 5
     finally:
         SRC = old
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..core.graph import Graph, Lit, Var
 from ..core.primitive import REGISTRY
-from . import tiling
+from . import native, tiling
 
 # The common primitives as NumPy ufuncs: plain calls, no dispatch, and an output
 # buffer can be passed (positionally) so that a dying intermediate is reused.
@@ -163,6 +163,11 @@ def graph_to_source(graph: Graph, name="_generated", tile=True, internal=False):
     (``tiling.py``). ``internal``: the outputs feed other generated code, so a view
     is returned as is.
     """
+    if tile and native.enabled():
+        region = tiling.find_region(graph, tile_min=min(tiling.TILE_MIN, native.NATIVE_MIN), fused=True)
+        res = _native_source(graph, region, name) if region is not None else None
+        if res is not None:
+            return res
     region = tiling.find_region(graph) if tile else None
     if region is not None:
         return _tiled_source(graph, region, name)
@@ -322,20 +327,46 @@ def _fresh(a):
     return np.array(a) if isinstance(a, np.ndarray) and a.base is not None else a
 
 
-def _tiled_source(graph: Graph, r, name):
-    """The program as ``pre``, a loop over row tiles running the region's code, and
-    ``post`` (see tiling.py); each part is generated code of its own."""
+def _around(graph, r, name, ns):
+    """The generated ``pre`` and ``post`` parts around a region (tiling.split): the
+    function's first lines, its names for the values ``pre`` passes on, and a
+    function giving its last lines (``post`` of the loop's outputs)."""
     pre, tile, post, needed = tiling.split(graph, r)
     pre_fn, pre_src = _compiled(pre, name + "_pre")
-    tile_fn, tile_src = _compiled(tile, name + "_tile")
     post_fn, post_src = _compiled(post, name + "_post", internal=False)
-    ns = {"_np": np, "_pre": pre_fn, "_tile": tile_fn, "_post": post_fn, "_min": min, "_max": max,
-          "_range": range}
+    ns.update({"_np": np, "_pre": pre_fn, "_post": post_fn})
     names = _input_names(graph, ns)
     for i, v in enumerate(needed):
         names[v] = f"_q[{i}]"
-    lines = [f"def {name}(" + ", ".join(names[v] for v in graph.invars) + "):",
-             "    _q = _pre(" + ", ".join(names[v] for v in graph.invars) + ")"]
+    args = ", ".join(names[v] for v in graph.invars)
+    lines = [f"def {name}({args}):", f"    _q = _pre({args})"]
+
+    def finish(loop_outs):
+        out = ["    _r = _post(" + ", ".join([names[v] for v in graph.invars]
+                                            + [names[v] for v in needed] + loop_outs) + ")"]
+        # a value of ``pre`` returned as is may be a view of an input: results never alias
+        passed = [k for k, o in enumerate(graph.outvars) if isinstance(o, Var) and o in needed]
+        if passed:
+            ns["_fresh"] = _fresh
+            outs = [f"_fresh(_r[{k}])" if k in passed else f"_r[{k}]" for k in range(len(graph.outvars))]
+            out.append("    return (" + ", ".join(outs) + ("," if len(outs) == 1 else "") + ")")
+        else:
+            out.append("    return _r")
+        return out
+    return tile, names, lines, finish, [("pre", pre_src), ("post", post_src)]
+
+
+def _comment(parts):
+    return "".join(f"# {label}:\n" + "".join(f"#   {ln}\n" for ln in src.splitlines()) for label, src in parts)
+
+
+def _tiled_source(graph: Graph, r, name):
+    """The program as ``pre``, a loop over row tiles running the region's code, and
+    ``post`` (see tiling.py); each part is generated code of its own."""
+    ns = {"_min": min, "_max": max, "_range": range}
+    tile, names, lines, finish, parts = _around(graph, r, name, ns)
+    tile_fn, tile_src = _compiled(tile, name + "_tile")
+    ns["_tile"] = tile_fn
     for i, v in enumerate(r.kept):
         names[v] = f"_m{i}"
         ns[f"_d{i}"] = np.dtype(v.aval.dtype)
@@ -365,21 +396,47 @@ def _tiled_source(graph: Graph, r, name):
         lines.append(f"        _hi = _min(_e, {off + L})")
         lines.append("        if _lo < _hi:")
         lines.append(f"            _acc[_lo:_hi] += _o[{k}][_lo - {off} - _r0:_hi - {off} - _r0]")
-    loop_outs = [f"_m{i}" for i in range(len(r.kept))] + (["_acc"] if r.chain else [])
-    lines.append("    _r = _post(" + ", ".join([names[v] for v in graph.invars]
-                                     + [names[v] for v in needed] + loop_outs) + ")")
-    # a value of ``pre`` returned as is may be a view of an input: results never alias
-    passed = [k for k, o in enumerate(graph.outvars) if isinstance(o, Var) and o in needed]
-    if passed:
-        ns["_fresh"] = _fresh
-        outs = [f"_fresh(_r[{k}])" if k in passed else f"_r[{k}]" for k in range(len(graph.outvars))]
-        lines.append("    return (" + ", ".join(outs) + ("," if len(outs) == 1 else "") + ")")
-    else:
-        lines.append("    return _r")
-    source = "\n".join(lines) + "\n"
-    parts = [("pre", pre_src), ("tile", tile_src), ("post", post_src)]
-    comment = "".join(f"# {label}:\n" + "".join(f"#   {ln}\n" for ln in src.splitlines()) for label, src in parts)
-    return comment + source, ns
+    lines += finish([f"_m{i}" for i in range(len(r.kept))] + (["_acc"] if r.chain else []))
+    parts.insert(1, ("tile", tile_src))
+    return _comment(parts) + "\n".join(lines) + "\n", ns
+
+
+def _c_array(x, dtype):
+    return np.ascontiguousarray(x, dtype)
+
+
+def _c_scalar(x):
+    return np.asarray(x).reshape(()).item()
+
+
+def _native_source(graph: Graph, r, name):
+    """The program as ``pre``, one call of a fused C loop over the region
+    (native.py), and ``post``; None if the region has no exact C form or no
+    compiler works."""
+    kernel = native.plan(r, "pd")
+    fns = native.function(kernel, "pd") if kernel is not None else None
+    if fns is None:
+        return None
+    ns = {"_kkept": fns[0], "_kacc": fns[1], "_arr": _c_array, "_one": _c_scalar, "_run": native.run}
+    _, names, lines, finish, parts = _around(graph, r, name, ns)
+    ptrs = []
+    for i, v in enumerate(kernel.arrays):
+        ns[f"_t{i}"] = np.dtype(v.aval.dtype)
+        lines.append(f"    _x{i} = _arr({names[v]}, _t{i})")
+        ptrs.append(f"_x{i}.ctypes.data")
+    outs = list(r.kept) + ([r.root] if r.chain else [])
+    for i, v in enumerate(outs):
+        ns[f"_d{i}"] = np.dtype(v.aval.dtype)
+        lines.append(f"    _m{i} = _np.empty({tuple(v.aval.shape)!r}, _d{i})")
+        ptrs.append(f"_m{i}.ctypes.data")
+    ptrs += [f"_one({names[v]})" for v in kernel.scalars]
+    if r.kept:
+        lines.append(f"    _run(_kkept, {r.length * kernel.rows}, " + ", ".join(ptrs) + ")")
+    if r.chain:
+        lines.append(f"    _run(_kacc, {r.extent * kernel.rows}, " + ", ".join(ptrs) + ")")
+    lines += finish([f"_m{i}" for i in range(len(outs))])
+    parts.insert(1, ("native", kernel.source))
+    return _comment(parts) + "\n".join(lines) + "\n", ns
 
 
 # Scalar code: Python floats and the math module, for graphs of 0-d float64 values.

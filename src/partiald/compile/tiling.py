@@ -81,8 +81,10 @@ def _fits(x, out_ndim, length):
     return None
 
 
-def find_region(graph: Graph, tile_elems=None, tile_min=None):
-    """The tiled region of ``graph``, or None when there is nothing worth tiling."""
+def find_region(graph: Graph, tile_elems=None, tile_min=None, fused=False):
+    """The tiled region of ``graph``, or None when there is nothing worth tiling.
+    ``fused``: for a native loop (native.py), where values kept after the loop cost
+    no extra pass, so any region of two or more equations is worth it."""
     tile_elems = TILE_ELEMS if tile_elems is None else tile_elems
     tile_min = TILE_MIN if tile_min is None else tile_min
     eqns = graph.eqns
@@ -144,7 +146,7 @@ def find_region(graph: Graph, tile_elems=None, tile_min=None):
     r.kept = [e.outvar for e in reg_eqns if e.outvar in read_after]
     # each region value read after the loop costs a copy into its buffer; each region
     # equation saves a pass over main memory: tile only where that pays
-    if TILE_MIN > 1 and len(reg_eqns) < max(4, 3 * len(r.kept)):
+    if not fused and TILE_MIN > 1 and len(reg_eqns) < max(4, 3 * len(r.kept)):
         return None
     return r
 

@@ -1,0 +1,236 @@
+"""Fused native loops (compile/native.py): bitwise the NumPy code's results, on
+every value class, dtype, layout, thread count and offset pattern; and a clean
+fallback when no compiler works."""
+import numpy as np
+import pytest
+
+import partiald as pdx
+import partiald.numpy as pnp
+from partiald.compile import native, tiling
+
+pytestmark = pytest.mark.skipif(not native.available(), reason=f"no native backend: {native.error()}")
+
+
+def _numpy_jit(f, *args, monkeypatch):
+    with monkeypatch.context() as m:
+        m.setenv("PARTIALD_NATIVE", "0")
+        return pdx.jit(f)(*args)
+
+
+def _native_jit(f, *args):
+    with native.forced():
+        g = pdx.jit(f)
+        _, source = g.lower(*args)
+        assert "# native:" in source, source
+        return g(*args)
+
+
+def _same(got, want):
+    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        g, w = np.asarray(g), np.asarray(w)
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_array_equal(g, w)
+
+
+SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324,
+                    1e308, -1e308, 2.0 ** -1022, 7.0, -7.0, 0.1])
+
+
+def _grid():
+    a, b = np.meshgrid(SPECIAL, SPECIAL)
+    return a.ravel().copy(), b.ravel().copy()
+
+
+BINARY = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b, "maximum": pnp.maximum, "minimum": pnp.minimum,
+    "where_lt": lambda a, b: pnp.where(a < b, a, b), "where_ge_const": lambda a, b: pnp.where(a >= 0.5, b, 2.0),
+    "eq_ne": lambda a, b: pnp.where((a == b) | (a != 0.1), a * 2.0, b - 1.0),
+    "logic": lambda a, b: pnp.where(pnp.logical_xor(a > 0, b > 0) & ~pnp.isfinite(a * b), 1.0, a),
+    "sign_abs": lambda a, b: pnp.sign(a) * pnp.abs(b) + pnp.floor(a),
+    "sqrt_square": lambda a, b: pnp.sqrt(a) + b ** 2 - (-a),
+    "cast": lambda a, b: (a * b).astype(np.float32).astype(np.float64) + (a > b).astype(np.float64),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_fused_ops_equal_numpy_on_special_values(name, monkeypatch):
+    a, b = _grid()
+    f = BINARY[name]
+
+    def g(a, b):
+        return f(a, b) * 1.5
+    with np.errstate(all="ignore"):
+        got, want = _native_jit(g, a, b), _numpy_jit(g, a, b, monkeypatch=monkeypatch)
+    _same(got, want)
+    zero = np.asarray(want) == 0
+    np.testing.assert_array_equal(np.signbit(got[zero]), np.signbit(want[zero]))      # signed zeros too
+
+
+def test_safe_mul_keeps_zero_times_inf_at_zero(monkeypatch):
+    """The gradient of where(x > 0, sqrt(x), 0) at 0 and below: the masked branch's inf
+    and NaN derivatives meet a zero cotangent (safe_mul), as in the NumPy code."""
+    x = np.concatenate([SPECIAL, -SPECIAL])
+
+    def f(x):
+        return pnp.sum(pnp.where(x > 0, pnp.sqrt(x), 0.0) * x)
+    with np.errstate(all="ignore"):
+        got = _native_jit(pdx.grad(f), x)
+        _same(got, _numpy_jit(pdx.grad(f), x, monkeypatch=monkeypatch))
+        _same(got, pdx.grad(f)(x))
+
+
+def rosen(x):
+    return pnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def chained(x):
+    """Three offsets, kept values and a value/gradient pair."""
+    t = x[2:] * x[1:-1] - x[:-2]
+    return pnp.sum(t * t) + pnp.sum(pnp.where(x > 0.25, x, -0.5 * x) ** 2)
+
+
+def stencil2d(x):
+    d = x[1:, :] - x[:-1, :] ** 2
+    return pnp.sum(d * d + 0.5 * (1.0 - x[:-1, :]) ** 2)
+
+
+@pytest.mark.parametrize("f, shape", [(rosen, (1000,)), (chained, (517,)), (stencil2d, (37, 5)), (rosen, (2,))],
+                         ids=["rosen", "chained", "stencil2d", "rosen-2"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_shifted_slice_gradients_equal_numpy_bitwise(f, shape, dtype, monkeypatch):
+    x = np.random.default_rng(1).uniform(-1.5, 1.5, shape).astype(dtype)
+    vg = pdx.value_and_grad(f)
+    got = _native_jit(vg, x)
+    _same(got, _numpy_jit(vg, x, monkeypatch=monkeypatch))
+    assert got[1].dtype == dtype
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3", "7"])
+def test_thread_split_does_not_change_results(threads, monkeypatch):
+    x = np.random.default_rng(2).uniform(-1.5, 1.5, 3001)
+    want = _numpy_jit(pdx.grad(chained), x, monkeypatch=monkeypatch)
+    monkeypatch.setattr(native, "PARALLEL_MIN", 64)
+    monkeypatch.setenv("PARTIALD_NUM_THREADS", threads)
+    _same(_native_jit(pdx.grad(chained), x), want)
+
+
+def test_inputs_of_any_layout_and_scalar_operands(monkeypatch):
+    base = np.random.default_rng(3).uniform(-1, 1, (40, 6))
+    x = base[::2, ::3]                                   # not contiguous
+    s = np.array([0.75])                                 # a size-1 array: read once
+    c = np.float32(2.5)
+
+    def f(x, s):
+        y = (x * s - c) * (x + s[0])
+        return y, pnp.sum(y * y)
+    got = _native_jit(f, x, s)
+    _same(got, _numpy_jit(f, x, s, monkeypatch=monkeypatch))
+    assert np.array_equal(x, base[::2, ::3]) and not np.shares_memory(got[0], x)
+
+
+def test_outputs_never_alias_inputs():
+    x = np.random.default_rng(4).uniform(-1, 1, 300)
+
+    def f(x):
+        return x[1:], x * 2.0 + 1.0, (x * 3.0) - x
+    outs = _native_jit(f, x)
+    for o in outs:
+        assert not np.shares_memory(o, x)
+    _same(outs, f(x))
+
+
+def test_unsupported_operations_stay_numpy_code():
+    x = np.linspace(-1, 1, 1 << 17)
+    with native.forced():
+        _, source = pdx.jit(lambda x: pnp.exp(x) * x + 1.0).lower(x)
+    assert "# native:" not in source
+
+
+def test_large_gradients_are_native_by_default():
+    x = np.random.default_rng(8).uniform(-1, 1, native.NATIVE_MIN * 2)
+    _, source = pdx.jit(pdx.grad(rosen)).lower(x)
+    assert "# native:" in source
+    np.testing.assert_array_equal(pdx.jit(pdx.grad(rosen))(x), pdx.grad(rosen)(x))
+
+
+def test_kernels_are_cached_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARTIALD_CACHE_DIR", str(tmp_path))
+    x = np.random.default_rng(5).uniform(-1, 1, 64)
+    f = pdx.grad(lambda x: pnp.sum((x[1:] - 0.125 * x[:-1]) ** 2))
+    want = _native_jit(f, x)
+    files = sorted(p.name for p in (tmp_path / "native").iterdir())
+    assert len(files) == 1 and files[0].endswith(".so")
+    monkeypatch.setattr(native, "_loaded", {})
+
+    def no_compiling(*a, **k):
+        raise AssertionError("compiled again")
+    monkeypatch.setattr(native.subprocess, "run", no_compiling)    # a cache hit needs no compiler
+    _same(_native_jit(f, x), want)
+
+
+def test_a_broken_compiler_falls_back_to_numpy_code(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARTIALD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(native, "_loaded", {})
+    monkeypatch.setattr(native, "_state", {"error": None, "cc": ["false"]})
+    x = np.random.default_rng(6).uniform(-1, 1, 50)
+    with native.forced():
+        g = pdx.jit(pdx.grad(rosen))
+        _, source = g.lower(x)
+        got = g(x)
+    assert "# native:" not in source
+    assert "failed" in native.error() and not native.available()
+    np.testing.assert_array_equal(got, pdx.grad(rosen)(x))
+
+
+def test_turned_off_by_environment(monkeypatch):
+    monkeypatch.setenv("PARTIALD_NATIVE", "0")
+    assert not native.available() and native.error() == "PARTIALD_NATIVE=0"
+    x = np.random.default_rng(8).uniform(-1, 1, native.NATIVE_MIN * 2)
+    _, source = pdx.jit(pdx.grad(rosen)).lower(x)
+    assert "# native:" not in source
+
+
+def test_generated_c_holds_no_user_text():
+    x = np.random.default_rng(9).uniform(-1, 1, 100)
+
+    def evil_name_in_closure(x):
+        return pnp.sum((x * 0.1 - 3.0) ** 2)
+    with native.forced():
+        _, source = pdx.jit(pdx.grad(evil_name_in_closure)).lower(x)
+    c = source.split("# native:")[1].split("# post:")[0]
+    assert "evil" not in c and "0.1" not in c      # literals are hexadecimal floats
+    assert "0x1.999999999999ap-4" in c
+
+
+def test_tiled_numpy_code_is_still_used_when_forced():
+    """tiling.forced() tests the NumPy tiles, whatever the native backend does."""
+    x = np.random.default_rng(7).uniform(-1, 1, 23)
+    with tiling.forced(2):
+        _, source = pdx.jit(pdx.grad(rosen)).lower(x)
+    assert "# tile:" in source and "# native:" not in source
+
+
+def _call_in_child(g, x, want, conn):
+    conn.send(bool(np.array_equal(g(x), want)))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_starts_its_own_threads(monkeypatch):
+    """The worker threads do not survive fork: the child must not wait on them."""
+    import multiprocessing as mp
+    monkeypatch.setattr(native, "PARALLEL_MIN", 64)
+    monkeypatch.setenv("PARTIALD_NUM_THREADS", "2")
+    x = np.random.default_rng(10).uniform(-1, 1, 999)
+    with native.forced():
+        g = pdx.jit(pdx.grad(rosen))
+        want = g(x)                      # the parent's worker thread now exists
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe()
+    p = ctx.Process(target=_call_in_child, args=(g, x, want, child))
+    p.start()
+    p.join(30)
+    if p.is_alive():
+        p.kill()
+        pytest.fail("the forked child hung waiting for the parent's worker threads")
+    assert p.exitcode == 0 and parent.recv() is True
