@@ -15,7 +15,9 @@ test suite.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import os
 import platform
 import statistics
 import sys
@@ -27,6 +29,7 @@ import numpy as np
 import partiald as pdx
 import partiald.numpy as pnp
 from partiald import nn
+from partiald.compile import native
 
 
 def _timeit(fn, repeat, number=1):
@@ -132,6 +135,24 @@ def _rosen_grad_numpy(x):
     return g
 
 
+def _native_note():
+    return ", fused C loop" if native.available() else ""
+
+
+@contextlib.contextmanager
+def _numpy_code():
+    """jit without the native backend (compile/native.py): generated NumPy code only."""
+    old = os.environ.get("PARTIALD_NATIVE")
+    os.environ["PARTIALD_NATIVE"] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["PARTIALD_NATIVE"]
+        else:
+            os.environ["PARTIALD_NATIVE"] = old
+
+
 def rosen_grad(quick):
     n = 100_000 if quick else 1_000_000
     x = np.random.default_rng(0).uniform(-1, 1, n)
@@ -139,7 +160,11 @@ def rosen_grad(quick):
     rows = [("NumPy hand-written gradient", _timeit(lambda: _rosen_grad_numpy(x), r))]
     gj = pdx.jit(pdx.grad(_rosen))
     assert np.allclose(gj(x), _rosen_grad_numpy(x))
-    rows.append(("partiald jit(grad)", _timeit(lambda: gj(x), r)))
+    rows.append(("partiald jit(grad)" + _native_note(), _timeit(lambda: gj(x), r)))
+    if native.available():
+        with _numpy_code():
+            gn = pdx.jit(pdx.grad(_rosen))
+            rows.append(("partiald jit(grad), NumPy code only", _timeit(lambda: gn(x), r)))
     rows.append(("partiald grad (eager)", _timeit(lambda: pdx.grad(_rosen)(x), r)))
     torch = _optional("torch")
     if torch:
@@ -403,6 +428,8 @@ def main(argv=None):
     names = args.workloads or list(WORKLOADS)
     print(f"# partiald {pdx.__version__} benchmarks: Python {platform.python_version()}, NumPy {np.__version__}, "
           f"{platform.machine()}, {platform.processor() or platform.system()}")
+    print("# native loops (compile/native.py): " + (" ".join(native.compiler()) if native.available()
+                                                     else f"off ({native.error()})"))
     print(f"{'workload':<16} {'system':<48} {'median':>12} {'ratio':>8}")
     for name in names:
         rows = WORKLOADS[name](args.quick)
