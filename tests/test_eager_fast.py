@@ -16,6 +16,8 @@ import pytest
 import partiald as pdx
 import partiald.numpy as pnp
 from partiald.core.pytree import tree_flatten
+from partiald import api
+from partiald.core import trace
 from partiald.transforms import reverse
 
 from primitive_specs import PRIMITIVE_SPECS
@@ -118,6 +120,12 @@ SCALAR_FUNCTIONS = [
     lambda x, y: x * np.inf + y,
     lambda x, y: 3.0,
     lambda x, y: x,
+    lambda x, y: x + y,                                   # the seed cotangent is the gradient
+    lambda x, y: x - 2.5 * y,
+    lambda x, y: pnp.where(x > y, x, y),
+    lambda x, y: pnp.abs(x - y) * 0.5,
+    lambda x, y: -(x * y),
+    lambda x, y: x ** 2 * y ** 2 - y ** 2,
 ]
 POINTS = [(1.0, 2.0), (0.0, 0.0), (-0.0, 1.5), (-1.5, 0.5), (np.inf, 1.0), (np.nan, 2.0), (0.0, -0.0),
           (1e308, 1e308), (2.0 ** -1074, 3.0), (-np.nan, np.nan), (np.nan, -np.nan), (-np.inf, np.inf)]
@@ -408,3 +416,207 @@ def test_repeated_float_calls_run_f_once_each_and_close_their_trace():
     for t in leaked:
         with pytest.raises(pdx.EscapedTracerError):
             t + 1.0
+
+
+# -- the warm call on Python floats (api._repeat_call) -------------------------------------------
+
+def test_warm_float_calls_build_no_graph(monkeypatch):
+    """A warm call on Python floats that repeats the last trace runs its program without
+    finishing a Graph; any other call finishes one (and gives the per-call result)."""
+    finished = []
+    finish = trace.Builder.finish
+
+    def counting(self, invars, outs):
+        finished.append(1)
+        return finish(self, invars, outs)
+    monkeypatch.setattr(trace.Builder, "finish", counting)
+    g = pdx.grad(lambda x, y: x ** 2 + 3 * x * y, argnums=(0, 1))
+    for _ in range(2):
+        g(1.0, 2.0)
+    finished.clear()
+    assert g(0.5, -1.25) == (-2.75, 1.5)
+    assert g(2.0, 2.0) == (10.0, 6.0)
+    assert not finished
+    assert g(np.float64(1.0), 2.0) == (8.0, 3.0)        # not a Python float: the general path
+    assert len(finished) == 1
+
+
+def test_control_flow_that_changes_on_every_call(monkeypatch):
+    """A trace that departs from the last one at any point (first, middle or last
+    equation, the output, a literal, a parameter) gives the per-call result."""
+    def f(x, y):
+        a = x * y
+        if x > 0:
+            a = a + x ** 2                    # departs in the middle
+        b = a * (2.0 if y > 0 else 3.0)       # a literal that depends on a value
+        if x > y:
+            return b * y                      # departs at the last equation
+        if x == y:
+            return a                          # another output
+        return pnp.sin(b) ** (2 if x < -1 else 3)
+    g = pdx.grad(f, argnums=(0, 1))
+    vg = pdx.value_and_grad(f, argnums=(0, 1))
+    points = [(1.0, 2.0), (-1.5, 2.0), (1.0, -2.0), (3.0, 2.0), (2.0, 2.0), (-2.0, 1.0), (1.0, 2.0)]
+    for _ in range(3):
+        for x, y in points + points[::-1]:
+            expected = _uncached(lambda: g(x, y), monkeypatch)
+            assert _bits(g(x, y)) == _bits(expected), (x, y)
+            value, grads = vg(x, y)
+            assert _bits(grads) == _bits(expected) and _bits(value) == _bits(float(f(x, y))), (x, y)
+
+
+def test_argument_types_on_a_warm_grad_function(monkeypatch):
+    """After warm calls on Python floats, other argument types give the per-call results
+    (types and dtypes included): ints, NumPy scalars, float32, 0-d arrays."""
+    def f(x, y):
+        return x ** 2 * y + x * 3.0 - y ** 3
+    g = pdx.grad(f, argnums=(0, 1))
+    args = [(1.5, 2.0), (1, 2.0), (np.float64(1.5), 2.0), (1.5, np.float64(2.0)), (np.float32(1.5), 2.0),
+            (np.float32(1.5), np.float32(2.0)), (np.array(1.5), 2.0), (1.5, np.array(2.0)), (2, 3),
+            (1.5, 2.0)]
+    for _ in range(3):
+        for x, y in args:
+            expected = _uncached(lambda: g(x, y), monkeypatch)
+            got = g(x, y)
+            assert _bits(got) == _bits(expected), (x, y)
+        with pytest.raises(TypeError):
+            g(True, 2.0)
+        assert g(1.5, 2.0) == (9.0, -9.75)
+    assert type(g(1.5, 2.0)[0]) is float and g(np.float32(1.5), np.float32(2.0))[0].dtype == np.float32
+
+
+@pytest.mark.parametrize("argnums", [0, 1, (0,), (1,), (0, 1), (1, 0), (-2, -1), -1, (0, 0)])
+def test_argnums_on_warm_calls(argnums, monkeypatch):
+    def f(x, y):
+        return x * y * y + x ** 2
+    g = pdx.grad(f, argnums=argnums)
+    vg = pdx.value_and_grad(f, argnums=argnums)
+    for _ in range(3):
+        for x, y in [(1.5, 2.0), (-0.5, 3.0), (1.5, 2.0)]:
+            expected = _uncached(lambda: g(x, y), monkeypatch)
+            assert _bits(g(x, y)) == _bits(expected), (argnums, x, y)
+            value, grads = vg(x, y)
+            assert _bits(grads) == _bits(expected) and value == f(x, y)
+
+
+def test_one_argument_and_defaults_alternate(monkeypatch):
+    """A grad function called with one and then two arguments: argnums normalizes per
+    arity, and each call's trace is checked against the last one's."""
+    def f(x, y=2.0):
+        return x * y + x ** 2
+    for argnums in (0, (0,)):
+        g = pdx.grad(f, argnums=argnums)
+        for _ in range(3):
+            for args in [(1.5,), (1.5, 3.0), (1.5, 2.0), (-1.0,)]:
+                expected = _uncached(lambda: g(*args), monkeypatch)
+                assert _bits(g(*args)) == _bits(expected), (argnums, args)
+
+
+def test_powers_of_every_argument_type(monkeypatch):
+    """x ** 2 is computed as x * x on float64 scalars: bitwise what NumPy computes, and
+    the same types for other inputs (float32, 0-d and 1-d arrays)."""
+    def f(x):
+        return pnp.sum(x ** 2 + x ** 3 * 0.5 + x ** 1 + x ** 0)
+    g = pdx.grad(f)
+    vg = pdx.value_and_grad(f)
+    values = [1.5, -0.0, 1e200, 1e-200, np.inf, -np.inf, np.nan, np.float32(1.5), np.float32(1e30),
+              np.array(1.5), np.array([1.5, -2.0]), np.array([1e200], np.float32), 3.0]
+    with np.errstate(all="ignore"):
+        for _ in range(3):
+            for x in values:
+                expected = _uncached(lambda: vg(x), monkeypatch)
+                assert _bits(vg(x)) == _bits(expected), x
+                assert _bits(g(x)) == _bits(expected[1]), x
+
+
+def test_a_grad_function_called_inside_itself():
+    """A warm grad function whose ``f`` calls it again (its traces share the last
+    trace's variables, each in its own Builder)."""
+    depth = [0]
+
+    def f(x, y):
+        if depth[0] == 0:
+            depth[0] += 1
+            try:
+                inner = g(2.0, 3.0)          # (9.0, 12.0): on floats, not on the tracers
+            finally:
+                depth[0] -= 1
+            return x * y * y * inner[0] + y * inner[1]
+        return x * y * y
+    g = pdx.grad(f, argnums=(0, 1))
+    for _ in range(4):
+        assert g(1.0, 2.0) == (36.0, 48.0)
+        assert g(2.0, 3.0) == (81.0, 120.0)
+
+
+def test_repeat_checks_every_parameter():
+    """An equation repeats another only with the same parameters: same names, same
+    values (a missing name is not a None value)."""
+    from partiald.core.graph import F64_SCALAR
+    from partiald.core.primitive import Primitive
+    p = Primitive("test_param_p", impl=lambda x, **params: x * 2.0, abstract_eval=lambda x, **params: x)
+
+    def trace_once(params, expect=None):
+        b = trace.Builder("test", expect=expect)
+        t = b.new_arg(F64_SCALAR, np.float64(1.0))
+        out = b.process(p, (t,), params)
+        return b, b.finish([t._var], [out])
+    _, graph = trace_once({"a": None})
+    for params, same in [({"a": None}, True), ({"b": None}, False), ({"a": 0}, False), ({}, False),
+                         ({"a": None, "b": None}, False)]:
+        b, g = trace_once(params, expect=graph)
+        assert b.repeated is same, params
+        assert g.eqns[0].params == params
+    _, graph = trace_once({"n": 2})
+    for params, same in [({"n": 2}, True), ({"n": 2.0}, False), ({"n": True}, False), ({"m": 2}, False)]:
+        b, g = trace_once(params, expect=graph)
+        assert b.repeated is same, params
+
+
+def test_generated_code_for_grads_seed(monkeypatch):
+    """The generated Python-float code of a warm grad function has the seed cotangent
+    compiled in, and gives the NumPy program's results bitwise."""
+    g = pdx.grad(lambda x, y: x * y * 2.5 + (x - y) * 0.0 + y, argnums=(0, 1))
+    for _ in range(3):
+        g(1.0, 2.0)
+    state = next(c.cell_contents for c in g.__closure__ if isinstance(c.cell_contents, api._GradState))
+    code = state.last.generated
+    assert code is not None and "1.0" in code.source and code.__code__.co_argcount == len(state.last.needed)
+    with np.errstate(all="ignore"):
+        for x, y in POINTS:
+            expected = _uncached(lambda: g(x, y), monkeypatch)
+            assert _bits(g(x, y)) == _bits(expected), (x, y)
+
+
+def test_a_tracer_leaked_from_an_earlier_call_is_not_this_calls_input():
+    """Each call's tracers stand for the last trace's variables, in its own Builder: a
+    tracer kept from an earlier call is an escaped tracer in a later one, never taken
+    for that call's input of the same variable."""
+    kept = []
+
+    def f(x, y):
+        kept.append(x)
+        return (kept[3] if len(kept) > 5 else x) * y
+    g = pdx.grad(f, argnums=(0, 1))
+    for k in range(5):
+        assert g(1.5 + k, 2.0) == (2.0, 1.5 + k)
+    with pytest.raises(pdx.EscapedTracerError):
+        g(7.0, 2.0)           # with the fourth call's x (a warm call's: the same variable)
+
+
+def test_seeded_code_keeps_safe_mul_where_it_matters():
+    """grad's generated code: the seed cotangent becomes the literal 1.0, and only a
+    safe_mul by a finite nonzero literal becomes mul (0 * inf is 0 only in safe_mul)."""
+    from partiald.core.graph import F64_SCALAR, Eqn, Graph, Lit, Var
+    from partiald.ops import elementwise as ew
+    a, ct = Var(F64_SCALAR), Var(F64_SCALAR)
+    lits = [0.0, -0.0, 0, np.inf, -np.inf, np.nan, 2.5, -3, np.float64(0.5), True]
+    outs = [Var(F64_SCALAR) for _ in lits]
+    eqns = [Eqn(ew.safe_mul_p, [a, Lit(v)], {}, o) for v, o in zip(lits, outs)]
+    last = Var(F64_SCALAR)
+    eqns.append(Eqn(ew.safe_mul_p, [a, ct], {}, last))
+    seeded = api._seeded(Graph([a, ct], [], [], eqns, [*outs, last, ct]))
+    assert seeded.invars == [a]
+    names = [e.prim.name for e in seeded.eqns]
+    assert names == ["safe_mul"] * 6 + ["mul"] * 3 + ["safe_mul", "mul"]
+    assert seeded.eqns[-1].inputs[1].val == 1.0 and seeded.outvars[-1].val == 1.0

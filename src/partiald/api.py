@@ -8,22 +8,28 @@ Graphs of primitives again, so transformations nest to any depth.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from . import numpy as pnp
 from .core.errors import MemoryBudgetError
-from .core.graph import F64_SCALAR, Graph, Lit, aval_of
+from .core.graph import F64_SCALAR, Eqn, Graph, Lit, Var, aval_of
 from .compile.codegen import compile_graph
 from .core.interpret import interpret
 from .core.pytree import tree_flatten, tree_structure, tree_unflatten
+from .core.debug import STATE as _DEBUG
 from .core.trace import Builder, Tracer
+from .ops import elementwise as _ew
 from .transforms.forward import jvp_graph_eval
-from .transforms.reverse import (backward_program, has_nan, linearize_graph, programs_enabled,
+from .transforms.reverse import (backward_program, linearize_graph, programs_enabled,
                                  repeated_program, transpose_eval)
+from .transforms import reverse as _reverse
 from .transforms.simplify import dce
 from .vectorize import jacobian_blocks
+
+_F64 = np.float64
 
 #: Dense Jacobians and Hessians larger than this many bytes raise MemoryBudgetError.
 MEMORY_BUDGET = 1 << 30
@@ -311,46 +317,111 @@ def _finalize_tree(tree):
     return tree_unflatten(t, [_finalize(x) for x in flat])
 
 
-def _grad_call(f, argnums, has_aux, state, args, kwargs):
-    """Trace ``f`` on ``args``; return its value, its auxiliary data and its gradient
-    (structured like the ``argnums`` arguments). ``state`` is the grad function's: the
-    normalized argnums per arity, and its last trace with that trace's backward program
-    (a new trace that repeats it exactly runs that program, without looking it up)."""
-    n = len(args)
-    nums_of = state["nums"]
-    if n not in nums_of:
-        nums = _argnums(argnums, n, "grad")
-        nums_of[n] = nums, nums == tuple(range(n))
-    nums, every = nums_of[n]
-    last = state["last"] if programs_enabled() else None
-    expect = last[0] if last is not None else None
-    if every and not kwargs and not has_aux and last is not None and _floats(args):
-        # the common call, on Python floats, of a function that traced the same way last time
-        st = _Staged.__new__(_Staged)
-        b = Builder("grad", expect=expect)
-        tracers = _repeat_inputs(st, b, args, expect, state) or st._inputs(b, args, "grad")
-        out = f(*tracers)
-        graph = None
-        if (type(out) is Tracer and out._builder is b and type(out._val) is np.float64
-                and b._expect is expect and b._cursor == b._n_expect and not b.constvars
-                and len(expect.outvars) == 1 and expect.outvars[0] is out._var):
-            # the whole trace repeated ``expect`` (what ``finish`` would find), so its
-            # program applies as is: no Graph to build
-            grads = _repeated_grads(expect, b.values, last)
-            if grads is not None:
-                b.active = False
-                return float(out._val), None, grads[0] if isinstance(argnums, int) else grads
-        if isinstance(out, Tracer) and out._builder is b and type(out._val) is np.float64:
-            graph = b.finish([t._var for t in tracers], [out])
-            grads = _repeated_grads(graph, b.values, last) if b.repeated else None
-            if grads is not None:
-                return float(out._val), None, grads[0] if isinstance(argnums, int) else grads
-        st._outputs(b, tracers, out, "grad", False, graph)
-    elif every and not kwargs:
-        st = _Staged(f, args, "grad", has_aux=has_aux, expect=expect)
-    else:
-        st = _Staged(_partial_args(f, args, nums, kwargs), tuple(args[i] for i in nums), "grad",
-                     has_aux=has_aux, expect=expect)
+class _GradState:
+    """What a grad function keeps between calls: the normalized argnums per arity, the
+    arity whose argnums are all the arguments in order (at most one), and its last
+    trace (``_Last``)."""
+
+    __slots__ = ("nums", "every_n", "last")
+
+    def __init__(self):
+        self.nums = {}
+        self.every_n = None
+        self.last = None
+
+
+class _Last:
+    """A grad function's last trace: its structure (without its values), its backward
+    program, the forward variables the program reads, the program's generated
+    Python-float code when there is exact code for it, and for ``_repeat_call``: the
+    input variables when they are all float64 scalars (else None) and the single
+    output variable (else None)."""
+
+    __slots__ = ("graph", "prog", "needed", "generated", "invars", "outvar")
+
+    def __init__(self, graph, prog):
+        fvars = graph.invars + [e.outvar for e in graph.eqns]
+        self.graph = Graph(graph.invars, graph.constvars, graph.consts, graph.eqns, graph.outvars)
+        self.prog = prog
+        self.needed = [fvars[i] for i in prog.needed]
+        self.generated = _generated(prog)
+        scalar_ins = all(v.aval is F64_SCALAR for v in graph.invars)
+        self.invars = tuple(graph.invars) if scalar_ins and prog.ct_sig == _SEED_SIG else None
+        outs = graph.outvars
+        self.outvar = outs[0] if len(outs) == 1 and type(outs[0]) is Var else None
+
+
+def _repeat_call(f, state, args):
+    """The common call: on Python floats, every argument differentiated, no keywords
+    or aux, of a grad function whose last trace had float64 scalar inputs. Traces
+    ``f`` (expecting the last trace) and returns ``(value, gradient tuple)`` when the
+    trace repeated the last one exactly, so that the last trace's backward program
+    applies as is (no Graph to build); else the ``_Staged`` trace, to finish as any
+    other (``f`` runs once either way). None (``f`` not run) if the call is not one."""
+    last = state.last
+    if last is None or len(args) != state.every_n or _DEBUG[0] or _reverse.CACHE_SIZE <= 0:
+        return None
+    invars = last.invars
+    if invars is None or len(invars) != len(args):
+        return None
+    for x in args:
+        if type(x) is not float:
+            return None
+    b = Builder("grad", expect=last.graph)
+    values = b.values
+    tracers = []
+    for v, x in zip(invars, args):
+        x = _F64(x)
+        values[v] = x
+        tracers.append(Tracer(b, v, x))
+    b._n_args = len(tracers)
+    out = f(*tracers)
+    if (type(out) is Tracer and out._var is last.outvar and out._builder is b
+            and type(out._val) is _F64 and b._cursor == b._n_expect and b._expect is not None
+            and not b.constvars and not _DEBUG[0] and _reverse.CACHE_SIZE > 0):
+        # the whole trace repeated the last one (what ``finish`` would find): run its
+        # program on this trace's values (its variables are the last trace's)
+        b.active = False
+        generated = last.generated
+        if generated is not None:
+            grads = generated(*[float(values[v]) for v in last.needed])
+            for c in grads:
+                if c != c:         # (NumPy decides a NaN's sign: prog.run below)
+                    break
+            else:
+                return float(out._val), grads
+        in_cts, _ = last.prog.run(last.graph, values, _SEED)
+        return float(out._val), tuple(0.0 if c is None else c if type(c) is float else _finalize(c)
+                                      for c in in_cts)
+    st = _Staged.__new__(_Staged)
+    st.in_tree = tree_structure(args)
+    st.flat = [t._val for t in tracers]
+    st._outputs(b, tracers, out, "grad", False)
+    return st
+
+
+def _grad_call(f, argnums, has_aux, state, args, kwargs, st=None):
+    """Trace ``f`` on ``args`` (unless ``st``: that trace, from ``_repeat_call``);
+    return its value, its auxiliary data and its gradient (structured like the
+    ``argnums`` arguments). ``state``: the grad function's ``_GradState``; a new trace
+    that repeats its last trace exactly runs that trace's program, without looking it
+    up."""
+    last = state.last if programs_enabled() else None
+    if st is None:
+        n = len(args)
+        nums_of = state.nums
+        if n not in nums_of:
+            nums = _argnums(argnums, n, "grad")
+            nums_of[n] = nums, nums == tuple(range(n))
+            if nums_of[n][1]:
+                state.every_n = n
+        nums, every = nums_of[n]
+        expect = last.graph if last is not None else None
+        if every and not kwargs:
+            st = _Staged(f, args, "grad", has_aux=has_aux, expect=expect)
+        else:
+            st = _Staged(_partial_args(f, args, nums, kwargs), tuple(args[i] for i in nums), "grad",
+                         has_aux=has_aux, expect=expect)
     if st.out_tree.kind != "leaf":
         raise TypeError("grad requires the function to return a single scalar, but it returned a "
                         f"{st.out_tree}; use has_aux=True to return (loss, aux), or pdx.jacobian / "
@@ -367,52 +438,11 @@ def _grad_call(f, argnums, has_aux, state, args, kwargs):
         if dt.kind != "f":
             raise TypeError(f"grad requires a floating-point output, got dtype {dt}")
         one = np.ones((), dtype=dt)[()]
-    grads = tree_unflatten(st.in_tree, [_finalize(x) for x in st.vjp_flat([one], last and last[1])])
+    grads = tree_unflatten(st.in_tree, [_finalize(x) for x in st.vjp_flat([one], last and last.prog)])
     prog = st.program
     if prog is not None and prog.repeatable and not st.builder.repeated:
-        state["last"] = _repeat_entry(st.graph, prog)
+        state.last = _Last(st.graph, prog)
     return st.out(), st.aux, grads[0] if isinstance(argnums, int) else grads
-
-
-def _repeat_inputs(st, b, args, expect, state):
-    """``st._inputs(b, args)`` for Python floats where ``expect``'s inputs are float64
-    scalars: its input variables taken as they are; None otherwise."""
-    memo = state.get("inputs")
-    if memo is None or memo[0] is not expect:
-        invars = tuple(expect.invars)
-        ok = len(invars) == len(args) and all(v.aval is F64_SCALAR for v in invars)
-        memo = state["inputs"] = (expect, invars if ok else None, tree_structure(args))
-    invars = memo[1]
-    if invars is None or len(invars) != len(args):
-        return None
-    st.in_tree = memo[2]
-    st.flat = flat = [np.float64(x) for x in args]
-    b.values.update(zip(invars, flat))
-    b._n_args = len(args)
-    return [Tracer(b, v, x) for v, x in zip(invars, flat)]
-
-
-def _repeated_grads(graph, values, last):
-    """The gradient, as a tuple of floats, of a trace on float64 scalars that repeated
-    ``last``'s Graph; None if its backward program does not apply."""
-    _, prog, needed, generated = last
-    if prog.ct_sig != _SEED_SIG or not programs_enabled():     # (the inputs are float64 scalars)
-        return None
-    if generated is not None:
-        out = generated(*[float(values[v]) for v in needed], 1.0)
-        if not has_nan(out):       # (NumPy decides a NaN's sign: prog.run below)
-            return out
-    in_cts, in_mask = prog.run(graph, values, _SEED)
-    return tuple(0.0 if c is None else c if type(c) is float else _finalize(c) for c in in_cts)
-
-
-def _repeat_entry(graph, prog):
-    """What a grad function keeps of its last trace: the trace's structure (without its
-    values), its backward program, the forward variables the program reads, and the
-    program's generated Python-float code when there is exact code for it."""
-    fvars = graph.invars + [e.outvar for e in graph.eqns]
-    return (Graph(graph.invars, graph.constvars, graph.consts, graph.eqns, graph.outvars), prog,
-            [fvars[i] for i in prog.needed], _generated(prog))
 
 
 #: the operations whose generated Python-float code (compile.codegen) computes exactly
@@ -421,20 +451,39 @@ _EXACT_CODE = frozenset({"add", "sub", "mul", "neg", "safe_mul", "select", "comp
 
 
 def _generated(prog):
-    """The generated Python-float code of a scalar backward program (compiled once), or
-    None where some operation's code could differ from NumPy (libm functions, ``**``,
-    division by zero) or a literal is an integer beyond 2**53."""
+    """The generated Python-float code of a scalar backward program of grad, compiled
+    once: a function of the forward values the program reads (the cotangent is grad's
+    seed 1.0, a literal of the code); or None where the program has another cotangent,
+    some operation's code could differ from NumPy (libm functions, ``**``, division by
+    zero) or a literal is an integer beyond 2**53."""
     if prog.compiled is None:
         prog.compiled = False
         g = prog.graph
         lits = [x.val for e in g.eqns for x in e.inputs if isinstance(x, Lit)] if g is not None else []
-        if g is not None and all(e.prim.name in _EXACT_CODE for e in g.eqns) and all(
-                type(v) is not int or abs(v) <= 2 ** 53 for v in lits):
+        if g is not None and prog.ct_sig == _SEED_SIG and all(e.prim.name in _EXACT_CODE for e in g.eqns) \
+                and all(type(v) is not int or abs(v) <= 2 ** 53 for v in lits):
             try:
-                prog.compiled = compile_graph(g).scalar or False
+                prog.compiled = compile_graph(_seeded(g)).scalar or False
             except Exception:
                 pass
     return prog.compiled or None
+
+
+def _seeded(g):
+    """The scalar backward program ``g`` (inputs: forward values, then the one output
+    cotangent) with the cotangent the literal 1.0; ``safe_mul`` by a finite nonzero
+    literal becomes ``mul`` (the same product: 0 * inf cannot occur)."""
+    *invars, ct = g.invars
+    one = Lit(1.0)
+    eqns = []
+    for e in g.eqns:
+        inputs = [one if x is ct else x for x in e.inputs]
+        prim = e.prim
+        if prim is _ew.safe_mul_p and any(type(x) is Lit and type(x.val) in (int, float, np.float64) and x.val != 0
+                                          and math.isfinite(x.val) for x in inputs):
+            prim = _ew.mul_p
+        eqns.append(Eqn(prim, inputs, e.params, e.outvar))
+    return Graph(invars, [], [], eqns, [one if o is ct else o for o in g.outvars])
 
 
 #: the seed cotangent of grad for a scalar output of these types (NumPy scalars are immutable)
@@ -450,11 +499,18 @@ def value_and_grad(f: Callable, argnums=0, has_aux: bool = False):
     ``has_aux``); ``grad`` has the structure of the differentiated argument
     (a tuple of them when ``argnums`` is a tuple).
     """
-    state = {"nums": {}, "last": None}
+    state = _GradState()
+    single = isinstance(argnums, int)
 
     @functools.wraps(f)
     def vg(*args, **kwargs):
-        value, aux, grads = _grad_call(f, argnums, has_aux, state, args, kwargs)
+        st = None
+        if not kwargs and not has_aux:
+            st = _repeat_call(f, state, args)
+            if type(st) is tuple:
+                value, grads = st
+                return value, grads[0] if single else grads
+        value, aux, grads = _grad_call(f, argnums, has_aux, state, args, kwargs, st)
         return ((value, aux) if has_aux else value), grads
     return vg
 
@@ -469,11 +525,17 @@ def grad(f: Callable, argnums=0, has_aux: bool = False):
       >>> pdx.grad(pdx.grad(pnp.sin))(0.0)
       -0.0
     """
-    state = {"nums": {}, "last": None}
+    state = _GradState()
+    single = isinstance(argnums, int)
 
     @functools.wraps(f)
     def g(*args, **kwargs):
-        _, aux, grads = _grad_call(f, argnums, has_aux, state, args, kwargs)
+        st = None
+        if not kwargs and not has_aux:
+            st = _repeat_call(f, state, args)
+            if type(st) is tuple:
+                return st[1][0] if single else st[1]
+        _, aux, grads = _grad_call(f, argnums, has_aux, state, args, kwargs, st)
         return (grads, aux) if has_aux else grads
     return g
 

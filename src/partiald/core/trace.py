@@ -26,8 +26,8 @@ import numpy as np
 
 from . import debug as _debug
 from .errors import EscapedTracerError, TracerConversionError
-from .graph import SCALAR_AVALS, Eqn, Graph, Lit, ShapedArray, Var, aval_of
-from .primitive import PLAIN_TYPES, bind
+from .graph import F64_SCALAR, SCALAR_AVALS, Eqn, Graph, Lit, ShapedArray, Var, aval_of
+from .primitive import PLAIN_TYPES, REGISTRY, bind
 
 _DEBUG = _debug.STATE
 
@@ -57,10 +57,11 @@ class Builder:
         self.active = True
         # Repeating a Graph: while the trace applies exactly ``expect``'s equations, in
         # order, it reuses their variables instead of recording new ones; ``repeated``
-        # (set by ``finish``) says the whole trace was ``expect`` (see ``_repeat``).
+        # (set by ``finish``) says the whole trace was ``expect`` (see ``process``).
         self._expect = expect
-        self._expect_eqns = expect.eqns if expect is not None else None
-        self._n_expect = len(expect.eqns) if expect is not None else 0
+        self._plans = plans = None if expect is None else \
+            getattr(expect, "_repeat_plans", None) or _plans_of(expect)
+        self._n_expect = len(plans) if plans is not None else 0
         self._cursor = 0                # equations of ``expect`` repeated so far
         self._n_args = 0
         self.repeated = False
@@ -118,10 +119,90 @@ class Builder:
         return v
 
     def process(self, prim, args, params):
-        if self._expect is not None:
-            t = self._repeat(prim, args, params)
-            if t is not None:
-                return t
+        plans = self._plans
+        if plans is not None:
+            # Repeating ``expect``: if ``prim(*args)`` is exactly its next equation (same
+            # primitive, parameters, input variables, literal values and output abstract
+            # value), that equation's variable stands for the value computed now.
+            k = self._cursor
+            if k < self._n_expect and not _DEBUG[0]:
+                e_prim, e_params, param1, inputs, v, op = plans[k]
+                if prim is e_prim and len(args) == len(inputs) and (
+                        not (params or e_params)
+                        or (param1 is not None and len(params) == 1
+                            and params.get(param1[0], _MISSING) is param1[1])
+                        or _same_params(params, e_params)):
+                    # each input: this trace's tracer of the same variable, or the same literal
+                    # (two inputs, the common case, without a loop)
+                    vals = None
+                    if len(args) == 2:
+                        a, b = args
+                        x, y = inputs
+                        if type(a) is Tracer:
+                            ok = a._var is x and a._builder is self
+                            a = a._val
+                        else:
+                            ok = type(x) is Lit and (a is x.val or same_literal(a, x.val))
+                        if ok:
+                            if type(b) is Tracer:
+                                ok = b._var is y and b._builder is self
+                                b = b._val
+                            else:
+                                ok = type(y) is Lit and (b is y.val or same_literal(b, y.val))
+                            if ok:
+                                vals = (a, b)
+                    elif len(args) == 1:
+                        a = args[0]
+                        x = inputs[0]
+                        if type(a) is Tracer:
+                            if a._var is x and a._builder is self:
+                                vals = (a._val,)
+                        elif type(x) is Lit and (a is x.val or same_literal(a, x.val)):
+                            vals = (a,)
+                    else:
+                        vals = []
+                        for a, x in zip(args, inputs):
+                            if type(a) is Tracer:
+                                if a._var is not x or a._builder is not self:
+                                    vals = None
+                                    break
+                                a = a._val
+                            elif type(x) is not Lit or (a is not x.val and not same_literal(a, x.val)):
+                                vals = None
+                                break
+                            vals.append(a)
+                    if vals is not None:
+                        out_val = None
+                        if op is not None:
+                            # float64 scalars with Python numbers, one a float64 (_SCALAR_OPS)
+                            if len(vals) == 2:            # (the values a and b above)
+                                ta, tb = type(a), type(b)
+                                if (ta is _F64 and (tb is _F64 or tb is float or tb is int)) \
+                                        or (tb is _F64 and (ta is float or ta is int)):
+                                    out_val = op(a, b)
+                            elif len(vals) == 1 and type(vals[0]) is _F64:
+                                out_val = op(vals[0])
+                        if out_val is None or out_val != out_val:     # (a NaN: see _SCALAR_OPS)
+                            for a in vals:
+                                if type(a) not in PLAIN_TYPES:
+                                    break           # (a value of an enclosing trace: record it)
+                            else:
+                                out_val = prim.impl(*vals, **params)
+                        if out_val is not None:
+                            if type(out_val) is _F64 and v.aval is F64_SCALAR:
+                                pass                # (the common case of the check below)
+                            else:
+                                aval = SCALAR_AVALS.get(type(out_val)) or aval_of(out_val)
+                                if aval is not v.aval and aval != v.aval:
+                                    self._stop_repeating()
+                                    v = Var(aval)       # recorded anew, with the value just computed
+                                    self.eqns.append(Eqn(prim, [self.lift(a) for a in args], params, v))
+                                    self.values[v] = out_val
+                                    return Tracer(self, v, out_val)
+                            self._cursor = k + 1
+                            self.values[v] = out_val
+                            return Tracer(self, v, out_val)
+            self._stop_repeating()
         if not self.active:
             for a in args:
                 if isinstance(a, Tracer) and a._builder is self:
@@ -155,7 +236,7 @@ class Builder:
             if not plain:
                 out_val = bind(prim, *vals, **params)
             else:
-                op = _SCALAR_OPS.get(prim.impl) if numbers and f64 else None
+                op = _scalar_op(prim, params) if numbers and f64 else None
                 out_val = op(*vals) if op is not None else None
                 if out_val is None or out_val != out_val:     # (a NaN: see _SCALAR_OPS)
                     out_val = prim.impl(*vals, **params) if params else prim.impl(*vals)
@@ -166,55 +247,12 @@ class Builder:
         self.eqns.append(Eqn(prim, inputs, params, v, _debug.user_line() if _DEBUG[0] else None))
         return Tracer(self, v, out_val)
 
-    def _repeat(self, prim, args, params):
-        """The tracer of the next equation of ``expect`` if ``prim(*args)`` is exactly it
-        (same primitive, parameters, input variables, literal values and output
-        abstract value), evaluated; None once the trace departs from ``expect``."""
-        k = self._cursor
-        e = self._expect_eqns[k] if k < self._n_expect else None
-        if e is not None and prim is e.prim and len(args) == len(e.inputs) and not _DEBUG[0] \
-                and (not (params or e.params) or _same_params(params, e.params)):
-            vals = []
-            numbers = True
-            f64 = False
-            for a, x in zip(args, e.inputs):
-                if type(a) is Tracer:
-                    if a._builder is not self or a._var is not x:
-                        break
-                    a = a._val
-                elif type(x) is not Lit or (a is not x.val and not same_literal(a, x.val)):
-                    break
-                t = type(a)
-                if t is np.float64:
-                    f64 = True
-                elif t is not float and t is not int:
-                    numbers = False
-                    if t not in PLAIN_TYPES:
-                        break
-                vals.append(a)
-            else:
-                op = _SCALAR_OPS.get(prim.impl) if numbers and f64 else None
-                out_val = op(*vals) if op is not None else None
-                if out_val is None or out_val != out_val:     # (a NaN: see _SCALAR_OPS)
-                    out_val = prim.impl(*vals, **params)
-                v = e.outvar
-                aval = SCALAR_AVALS.get(type(out_val)) or aval_of(out_val)
-                if aval is not v.aval and aval != v.aval:
-                    self._stop_repeating()
-                    v = Var(aval)       # recorded anew, with the value just computed
-                    self.eqns.append(Eqn(prim, [self.lift(a) for a in args], params, v))
-                else:
-                    self._cursor = k + 1
-                self.values[v] = out_val
-                return Tracer(self, v, out_val)
-        self._stop_repeating()
-        return None
-
     def _stop_repeating(self):
         """The trace departs from ``expect``: keep the equations repeated so far."""
         if self._expect is not None:
             self.eqns = self._expect.eqns[:self._cursor]
             self._expect = None
+            self._plans = None
 
     def value_of(self, x):
         """The value at the level below of a Var/Lit/Tracer of this builder."""
@@ -239,6 +277,7 @@ class Builder:
                 self._expect = None
             else:
                 self._stop_repeating()
+        self._plans = None
         self.active = False
         return Graph(invars, self.constvars, self.consts, self.eqns, outvars, self.values)
 
@@ -255,6 +294,45 @@ def _same_params(p, q):
 
 
 _MISSING = object()
+_F64 = np.float64
+
+
+def _square(x):
+    return x * x
+
+
+_POW_IMPL = []      # the integer_pow primitive's implementation, once registered
+
+
+def _scalar_op(prim, params):
+    """A function computing ``prim(*values, **params)`` on float64 scalars with Python
+    numbers exactly as ``prim.impl`` does (see _SCALAR_OPS), or None."""
+    op = _SCALAR_OPS.get(prim.impl)
+    if op is None and len(params) == 1 and type(params.get("n")) is int and params["n"] == 2:
+        if not _POW_IMPL and "integer_pow" in REGISTRY:
+            _POW_IMPL.append(REGISTRY["integer_pow"].impl)
+        if _POW_IMPL and prim.impl is _POW_IMPL[0]:
+            op = _square            # x ** 2: NumPy's integer_pow multiplies x by x
+    return op
+
+
+def _plans_of(graph):
+    """What ``Builder.process`` checks each equation of an expected Graph against:
+    ``(prim, params, param1, inputs, outvar, op)``; ``param1``: the one ``(name, value)``
+    of ``params`` if there is one (the same object in a call's parameters is the same
+    parameter; anything else is compared by ``_same_params``), ``op``: a function
+    computing the equation on float64 scalars with Python numbers exactly as
+    ``prim.impl`` does (None: no such form). Made once per Graph (an expected Graph is
+    never modified)."""
+    plans = getattr(graph, "_repeat_plans", None)
+    if plans is None:
+        plans = []
+        for e in graph.eqns:
+            op = _scalar_op(e.prim, e.params)
+            param1 = next(iter(e.params.items())) if len(e.params) == 1 else None
+            plans.append((e.prim, e.params, param1, e.inputs, e.outvar, op))
+        graph._repeat_plans = plans
+    return plans
 
 
 def same_literal(a, b) -> bool:

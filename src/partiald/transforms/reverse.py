@@ -376,7 +376,7 @@ class _Program:
                                              else o.val) if type(o) is Lit else slot[o] for o in bwd.outvars]
         self.scalar = None
         self.graph = None               # the scalar program as a Graph (for code generation)
-        self.compiled = None            # its generated code, once made (False: none)
+        self.compiled = None            # its generated code for grad's seed (api._generated; False: none)
         if scalar and all(o is None or type(o) is int for o in self.outs):
             self.graph = Graph(inputs, [], [], eqns, bwd.outvars)
             # (fn, i, j, k): the slots of up to three inputs (-1: none)
