@@ -467,3 +467,20 @@ def test_tiling_keeps_rows_apart_from_trailing_broadcasts():
     for elems in (1, 2, 3):
         with tiling.forced(elems):
             np.testing.assert_array_equal(pdx.jit(f)(x), f(x))
+
+
+def test_masked_overwrite_where_the_mask_holds_somewhere_or_nowhere():
+    """``where(c, 0, a)`` with ``a`` dying overwrites ``a`` in place, and skips the masked
+    pass when ``c`` holds nowhere; a broadcast (n,) mask over (m, n) values included."""
+    X = np.random.default_rng(11).normal(size=(7, 5))
+
+    def f(X, v):
+        c = v < 0.0
+        return pnp.where(c, 0.0, pnp.sin(X) * v)
+    g = pdx.jit(f)
+    _, source = g.lower(X, np.ones(5))
+    assert "if " in source and ".any(): _np.copyto(" in source, source
+    for v in (np.array([1.0, -0.5, 2.0, np.inf, -3.0]), np.array([1.0, 2.0, 3.0, 4.0, 5.0]),
+              -np.ones(5)):
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal(g(X, v), f(X, v))

@@ -291,7 +291,12 @@ def graph_to_source(graph: Graph, name="_generated", tile=True, internal=False):
                 and _literal(eqn.inputs[1].val) and np.dtype(aval.dtype).kind in "fc":
             # where(c, constant, a) with a dying: overwrite a where c holds
             lines.append(f"    {out} = {args[2]}")
-            lines.append(f"    _np.copyto({out}, {args[1]}, 'same_kind', {args[0]})")
+            copy = f"_np.copyto({out}, {args[1]}, 'same_kind', {args[0]})"
+            if isinstance(eqn.inputs[0], Var) and eqn.inputs[0].aval.shape:
+                # a mask that holds nowhere (the usual case: a guard for a special value)
+                # costs one read of the mask, not a masked pass over the result
+                copy = f"if {args[0]}.any(): " + copy
+            lines.append(f"    {copy}")
             owned.add(eqn.outvar)
             continue
         if pname == "select" and not eqn.params:
