@@ -108,6 +108,20 @@ def find_region(graph: Graph, tile_elems=None, tile_min=None, fused=False):
     while True:
         dep = set()            # outside equations that depend on the region
         bad = set()
+        # an outside value is passed to the tile function once: as a tile of rows or
+        # whole, not both (a (3,) value read by an op of shape (3,) and broadcast
+        # along the rows of a (3, 3) one; found by the random-program campaign)
+        modes: dict = {}
+        for i in region:
+            nd = len(eqns[i].outvar.aval.shape)
+            for x in eqns[i].inputs:
+                if isinstance(x, Var) and producer.get(x) not in region:
+                    modes.setdefault(x, set()).add(_fits(x, nd, length))
+        for i in region:
+            nd = len(eqns[i].outvar.aval.shape)
+            if any(isinstance(x, Var) and len(modes.get(x, ())) > 1 and _fits(x, nd, length) == "tile"
+                   for x in eqns[i].inputs):
+                bad.add(i)
         for i, e in enumerate(eqns):
             srcs = [producer.get(x) for x in e.inputs if isinstance(x, Var)]
             if i in region:
