@@ -218,7 +218,25 @@ def test_debug_nans_backward_names_the_forward_operation():
 def test_debug_nans_no_false_positives_from_internals(f, x):
     with pdx.debug_nans():
         g = pdx.grad(f)(x)
+        gj = pdx.jit(pdx.grad(f))(x)
     assert np.isfinite(g).all()
+    np.testing.assert_array_equal(gj, g)
+
+
+def test_debug_nans_sees_through_jit():
+    """A jitted function runs operation by operation under debug_nans (the compiled
+    code, warm in the cache, has no checks), forward and backward, scalar fast path too."""
+    f = pdx.jit(lambda x: pnp.sum(pnp.log(x) * 2.0))
+    g = pdx.jit(pdx.grad(lambda x: pnp.sqrt(x) * 2.0))
+    x = np.array([1.0, -1.0])
+    f(x), g(0.0), g(1.0)                       # compiled and cached (the float fast path too)
+    with pdx.debug_nans():
+        with pytest.raises(FloatingPointError, match=r"'log'.*test_jit_custom\.py"):
+            f(x)
+        with pytest.raises(FloatingPointError, match=r"backward.*'sqrt'.*test_jit_custom\.py"):
+            g(0.0)
+        assert g(1.0) == 1.0
+    assert np.isnan(f(x)) and g(0.0) == np.inf  # and compiled again outside
 
 
 def test_jit_scalar_fast_path_matches_numpy_semantics():
@@ -484,3 +502,20 @@ def test_masked_overwrite_where_the_mask_holds_somewhere_or_nowhere():
               -np.ones(5)):
         with np.errstate(all="ignore"):
             np.testing.assert_array_equal(g(X, v), f(X, v))
+
+
+def test_tiling_passes_an_outside_value_one_way():
+    """A (3,) value read row by row by an op of shape (3,) and broadcast along the rows
+    of a (3, 3) op is not both a tile and a whole array (found by the nightly campaign)."""
+    x = np.array([[0.3], [-0.7], [1.2]])
+
+    def f(x):
+        b = pnp.reshape(x, (3,))
+        c = x + b
+        g = pnp.arctan(pnp.arctan(b))
+        return pnp.sum(b * (c * g) - pnp.arctan(pnp.arctan(c)) * g)
+    want = f(x)
+    for elems in (1, 2, 3):
+        with tiling.forced(elems):
+            assert pdx.jit(f)(x) == pytest.approx(want, rel=1e-14)
+            np.testing.assert_allclose(pdx.jit(pdx.grad(f))(x), pdx.grad(f)(x), rtol=1e-13)

@@ -5,6 +5,7 @@ import functools
 
 import numpy as np
 
+from ..core.debug import STATE as _DEBUG
 from ..core.graph import ShapedArray
 from ..core.interpret import interpret
 from ..core.pytree import tree_flatten, tree_unflatten
@@ -71,6 +72,10 @@ def jit(f, static_argnums=()):
 
     @functools.wraps(f)
     def wrapped(*args, **kwargs):
+        if _DEBUG[0] and not kwargs:
+            # under debug_nans, f runs operation by operation, so that the first one
+            # making a NaN/inf is named with its line (compiled code has no such checks)
+            return f(*args)
         # fast path: only Python floats in, a program with a Python-float version
         fast = scalar_cache.get(len(args))
         if fast is not None and not kwargs:
