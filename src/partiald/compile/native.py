@@ -29,6 +29,7 @@ hexadecimal floats.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import math
 import os
@@ -111,6 +112,7 @@ def _cache_dir():
     return os.path.join(d, "native")
 
 
+@functools.lru_cache(maxsize=None)
 def _machine_tag():
     """What a kernel built with -march=native depends on besides its source."""
     tag = platform.machine() + platform.python_implementation()
