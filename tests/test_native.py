@@ -234,3 +234,15 @@ def test_a_forked_child_starts_its_own_threads(monkeypatch):
         p.kill()
         pytest.fail("the forked child hung waiting for the parent's worker threads")
     assert p.exitcode == 0 and parent.recv() is True
+
+
+def test_a_missing_named_compiler_turns_the_backend_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARTIALD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PARTIALD_CC", "/nonexistent/cc -O2")
+    monkeypatch.setattr(native, "_loaded", {})
+    monkeypatch.setattr(native, "_state", {"error": None, "cc": None})
+    assert native.compiler() is None and not native.available()
+    assert "PARTIALD_CC='/nonexistent/cc -O2' is not a program" in native.error()
+    x = np.random.default_rng(6).uniform(-1, 1, 50)
+    with native.forced():
+        np.testing.assert_array_equal(pdx.jit(pdx.grad(rosen))(x), pdx.grad(rosen)(x))

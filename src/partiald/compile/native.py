@@ -79,9 +79,13 @@ def enabled():
 
 
 def compiler():
-    """The C compiler command (a list), or None."""
-    cc = os.environ.get("PARTIALD_CC") or sysconfig.get_config_var("CC") or ""
-    cmd = shlex.split(cc)
+    """The C compiler command (a list): ``PARTIALD_CC`` if set, else the one Python
+    was built with, else ``cc``, ``gcc`` or ``clang``; None if there is none."""
+    chosen = os.environ.get("PARTIALD_CC")
+    if chosen:
+        cmd = shlex.split(chosen)
+        return cmd if cmd and shutil.which(cmd[0]) else None
+    cmd = shlex.split(sysconfig.get_config_var("CC") or "")
     if cmd and shutil.which(cmd[0]):
         return cmd
     for name in ("cc", "gcc", "clang"):
@@ -136,7 +140,9 @@ def _load(source, symbol):
             return None
         cmd = _state["cc"] or compiler()
         if cmd is None:
-            _state["error"] = "no C compiler found (set PARTIALD_CC)"
+            cc = os.environ.get("PARTIALD_CC")
+            _state["error"] = f"PARTIALD_CC={cc!r} is not a program found on PATH" if cc else \
+                "no C compiler found (install one, or name it in PARTIALD_CC)"
             return None
         _state["cc"] = cmd
         key = hashlib.sha256("\0".join([source, " ".join(cmd + FLAGS), _machine_tag()]).encode()).hexdigest()[:32]
