@@ -246,3 +246,49 @@ def test_a_missing_named_compiler_turns_the_backend_off(tmp_path, monkeypatch):
     x = np.random.default_rng(6).uniform(-1, 1, 50)
     with native.forced():
         np.testing.assert_array_equal(pdx.jit(pdx.grad(rosen))(x), pdx.grad(rosen)(x))
+
+
+@pytest.mark.parametrize("shape, operands", [
+    ((40, 30), [(30,), (1, 30), (40, 1)]),                 # bias rows and a column
+    ((6, 5, 4), [(5, 4), (6, 1, 1)]),                      # split after the first axis
+    ((6, 5, 4), [(4,), (6, 5, 1)]),                        # split after the second
+    ((6, 5, 4), [(1, 1, 4), ()]),
+])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_broadcast_operands_are_read_by_row_or_column(shape, operands, dtype, monkeypatch):
+    rng = np.random.default_rng(12)
+    H = rng.normal(size=shape).astype(dtype)
+    ops = [rng.normal(size=s).astype(dtype) for s in operands]
+
+    def f(H, *ops):
+        y = H
+        for i, o in enumerate(ops):
+            y = pnp.maximum(y * o, -0.5) if i % 2 else y - o * 0.25
+        return pnp.where(y > 0.1, y, y * 0.5)
+    got = _native_jit(f, H, *ops)
+    _same(got, _numpy_jit(f, H, *ops, monkeypatch=monkeypatch))
+
+
+def test_broadcasts_no_one_split_serves_stay_numpy_code(monkeypatch):
+    rng = np.random.default_rng(13)
+    H, a = rng.normal(size=(6, 5, 4)), rng.normal(size=(5, 1))
+
+    def f(H, a):
+        return (H * a + 1.0) * 0.5
+    with native.forced():
+        _, source = pdx.jit(f).lower(H, a)
+        got = pdx.jit(f)(H, a)
+    assert "# native:" not in source
+    _same(got, _numpy_jit(f, H, a, monkeypatch=monkeypatch))
+
+
+def test_broadcast_rows_split_among_threads(monkeypatch):
+    rng = np.random.default_rng(14)
+    H, b = rng.normal(size=(301, 7)), rng.normal(size=7)
+
+    def f(H, b):
+        return pnp.maximum(H + b, 0.0) * 3.0
+    want = _numpy_jit(f, H, b, monkeypatch=monkeypatch)
+    monkeypatch.setattr(native, "PARALLEL_MIN", 64)
+    monkeypatch.setenv("PARTIALD_NUM_THREADS", "3")
+    _same(_native_jit(f, H, b), want)

@@ -436,7 +436,7 @@ def _native_source(graph: Graph, r, name):
         ptrs.append(f"_m{i}.ctypes.data")
     ptrs += [f"_one({names[v]})" for v in kernel.scalars]
     if r.kept:
-        lines.append(f"    _run(_kkept, {r.length * kernel.rows}, " + ", ".join(ptrs) + ")")
+        lines.append(f"    _run(_kkept, {kernel.kept_total}, " + ", ".join(ptrs) + f", unit={kernel.unit})")
     if r.chain:
         lines.append(f"    _run(_kacc, {r.extent * kernel.rows}, " + ", ".join(ptrs) + ")")
     lines += finish([f"_m{i}" for i in range(len(outs))])

@@ -242,11 +242,33 @@ static inline float smulf(float a, float b) { float r = a * b; return (r != r &&
 
 
 class Kernel:
-    """The C source for a region and how to call it (see ``plan``)."""
+    """The C source for a region and how to call it (see ``plan``): the kept values'
+    loop runs over ``kept_total`` units of ``unit`` elements."""
 
-    def __init__(self, r, shape, arrays, scalars, source, rows):
+    def __init__(self, r, shape, arrays, scalars, source, rows, kept_total, unit):
         self.region, self.shape, self.arrays, self.scalars = r, shape, arrays, scalars
-        self.source, self.rows = source, rows
+        self.source, self.rows, self.kept_total, self.unit = source, rows, kept_total, unit
+
+
+def _split(shape, others):
+    """The axis m splitting ``shape`` so that each broadcast operand shape in ``others``
+    varies along ``shape[m:]`` only (a row: read at the inner index) or ``shape[:m]``
+    only (a column: read at the outer index): ``(m, {shape: 'inner'|'outer'})``, or
+    None if no one m serves them all."""
+    nd = len(shape)
+    for m in range(1, nd):
+        modes = {}
+        for s in others:
+            p = (1,) * (nd - len(s)) + tuple(s)
+            if all(d == 1 for d in p[:m]) and p[m:] == shape[m:]:
+                modes[s] = "inner"
+            elif p[:m] == shape[:m] and all(d == 1 for d in p[m:]):
+                modes[s] = "outer"
+            else:
+                break
+        else:
+            return m, modes
+    return None
 
 
 def plan(r, symbol):
@@ -258,7 +280,7 @@ def plan(r, symbol):
     if any(np.dtype(e.outvar.aval.dtype) not in _CTYPE for e in r.eqns):
         return None
     rows = math.prod(shape[1:])
-    arrays, scalars = [], []          # inputs read per element / once
+    arrays, scalars, others = [], [], set()       # inputs read per element / once / broadcast
     for v in r.inputs:
         if np.dtype(v.aval.dtype) not in _CTYPE:
             return None
@@ -266,10 +288,27 @@ def plan(r, symbol):
             arrays.append(v)
         elif math.prod(v.aval.shape) == 1:
             scalars.append(v)
+        elif len(v.aval.shape) <= len(shape):
+            arrays.append(v)
+            others.add(tuple(v.aval.shape))
         else:
             return None
+    index = {v: "k" for v in arrays}
+    kept_total, unit = r.length * rows, 1
+    if others:
+        # broadcast operands: the kept values' loop runs over rows and columns of a
+        # split of the shape (a gradient's gather loop reads full operands only)
+        split = _split(shape, others) if not r.chain else None
+        if split is None:
+            return None
+        m, modes = split
+        kept_total, unit = math.prod(shape[:m]), math.prod(shape[m:])
+        for v in arrays:
+            s = tuple(v.aval.shape)
+            if s != shape:
+                index[v] = "c" if modes[s] == "inner" else "r"
     try:
-        body = _Body(r.eqns, arrays, scalars)
+        body = _Body(r.eqns, arrays, scalars, index)
         params = ["int64_t lo", "int64_t hi"]
         params += [f"const {_CTYPE[np.dtype(v.aval.dtype)]}* restrict in{i}" for i, v in enumerate(arrays)]
         outs = list(r.kept) + ([r.root] if r.root is not None else [])
@@ -278,25 +317,31 @@ def plan(r, symbol):
         sig = ", ".join(params)
         src = [_HEADER]
         if r.kept:
-            # the region's values read after the loop: one pass over k
+            # the region's values read after the loop: one pass
             src.append(f"void {symbol}_kept({sig}) {{")
-            src.append("    for (int64_t k = lo; k < hi; k++) {")
+            if unit == 1:
+                src.append("    for (int64_t k = lo; k < hi; k++) {")
+            else:
+                src.append("    for (int64_t r = lo; r < hi; r++) {")
+                src.append(f"    for (int64_t c = 0; c < {unit}; c++) {{")
+                src.append(f"        const int64_t k = r * {unit} + c;")
             src += body.lines([(v, f"out{i}[k]") for i, v in enumerate(r.kept)], "k", "        ")
-            src.append("    }")
+            src.append("    }" if unit == 1 else "    }}")
             src.append("}")
         if r.chain:
             src += _gather(r, symbol, sig, body, rows, len(r.kept))
     except _Unsupported:
         return None
-    return Kernel(r, shape, arrays, scalars, "\n".join(src) + "\n", rows)
+    return Kernel(r, shape, arrays, scalars, "\n".join(src) + "\n", rows, kept_total, unit)
 
 
 class _Body:
     """C statements computing region values at one index."""
 
-    def __init__(self, eqns, arrays, scalars):
+    def __init__(self, eqns, arrays, scalars, index):
         self.eqns = eqns
         self.arrays = {v: i for i, v in enumerate(arrays)}
+        self.index = index              # a broadcast operand's index: "r" or "c" (else the loop's)
         self.scalars = {v: i for i, v in enumerate(scalars)}
         self.producer = {e.outvar: e for e in eqns}
         local = {e.outvar: f"v{i}" for i, e in enumerate(eqns)}
@@ -307,7 +352,8 @@ class _Body:
         if v in local:
             return local[v]
         if v in self.arrays:
-            return f"in{self.arrays[v]}[{idx}]"
+            i = self.index[v]
+            return f"in{self.arrays[v]}[{idx if i == 'k' else i}]"
         return f"s{self.scalars[v]}"
 
     def _rhs(self, e, local, idx):
@@ -411,11 +457,12 @@ def _worker(q):
             done.release()
 
 
-def run(fn, total, *args):
-    """``fn(lo, hi, *args)`` over [0, total), split among threads when that is long:
-    each element is computed on its own, so the split does not change any result.
-    A C function called through ctypes releases the GIL."""
-    n = min(_threads(), total // (PARALLEL_MIN // 2)) if total >= PARALLEL_MIN else 1
+def run(fn, total, *args, unit=1):
+    """``fn(lo, hi, *args)`` over [0, total) (units of ``unit`` elements), split among
+    threads when that is long: each element is computed on its own, so the split does
+    not change any result. A C function called through ctypes releases the GIL."""
+    elems = total * unit
+    n = min(_threads(), total, elems // (PARALLEL_MIN // 2)) if elems >= PARALLEL_MIN else 1
     if n <= 1:
         fn(0, total, *args)
         return

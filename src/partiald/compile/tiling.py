@@ -84,7 +84,8 @@ def _fits(x, out_ndim, length):
 def find_region(graph: Graph, tile_elems=None, tile_min=None, fused=False):
     """The tiled region of ``graph``, or None when there is nothing worth tiling.
     ``fused``: for a native loop (native.py), where values kept after the loop cost
-    no extra pass, so any region of two or more equations is worth it."""
+    no extra pass, so any region of two or more equations is worth it, and all its
+    values have one shape (the commonest)."""
     tile_elems = TILE_ELEMS if tile_elems is None else tile_elems
     tile_min = TILE_MIN if tile_min is None else tile_min
     eqns = graph.eqns
@@ -96,10 +97,18 @@ def find_region(graph: Graph, tile_elems=None, tile_min=None, fused=False):
     if not count:
         return None
     length = max(count, key=count.get)
+    only = None
+    if fused:
+        shapes: dict = {}
+        for e in eqns:
+            shape = e.outvar.aval.shape
+            if e.prim.name in _ELEMENTWISE and shape and shape[0] == length:
+                shapes[shape] = shapes.get(shape, 0) + 1
+        only = max(shapes, key=lambda s: (shapes[s], math.prod(s)))
     region = set()
     for i, e in enumerate(eqns):
         shape = e.outvar.aval.shape
-        if e.prim.name in _ELEMENTWISE and shape and shape[0] == length \
+        if e.prim.name in _ELEMENTWISE and shape and shape[0] == length and only in (None, shape) \
                 and all(_fits(x, len(shape), length) is not None if isinstance(x, Var)
                         else _fits(x, len(shape), length) == "whole" for x in e.inputs):
             region.add(i)
