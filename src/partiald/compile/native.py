@@ -462,7 +462,9 @@ def run(fn, total, *args, unit=1):
     threads when that is long: each element is computed on its own, so the split does
     not change any result. A C function called through ctypes releases the GIL."""
     elems = total * unit
-    n = min(_threads(), total, elems // (PARALLEL_MIN // 2)) if elems >= PARALLEL_MIN else 1
+    # (a few long rows split unevenly: at least 4 rows a thread)
+    n = min(_threads(), total // 4 if unit > 1 else total, elems // (PARALLEL_MIN // 2)) \
+        if elems >= PARALLEL_MIN else 1
     if n <= 1:
         fn(0, total, *args)
         return
