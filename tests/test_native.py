@@ -292,3 +292,16 @@ def test_broadcast_rows_split_among_threads(monkeypatch):
     monkeypatch.setattr(native, "PARALLEL_MIN", 64)
     monkeypatch.setenv("PARTIALD_NUM_THREADS", "3")
     _same(_native_jit(f, H, b), want)
+
+
+def test_the_fused_shape_is_the_commonest_large_one(monkeypatch):
+    """Many small values sharing the leading axis do not outvote the large ones."""
+    rng = np.random.default_rng(15)
+    H, s = rng.normal(size=(300, 300)), rng.normal(size=(300, 2))
+
+    def f(H, s):
+        small = (((s * 2.0 + 1.0) * s - 3.0) * s + 0.5) * s
+        return (H * 2.0 - 1.0) * H, small
+    _, source = pdx.jit(f).lower(H, s)
+    assert "# native:" in source
+    _same(pdx.jit(f)(H, s), _numpy_jit(f, H, s, monkeypatch=monkeypatch))

@@ -102,7 +102,7 @@ def find_region(graph: Graph, tile_elems=None, tile_min=None, fused=False):
         shapes: dict = {}
         for e in eqns:
             shape = e.outvar.aval.shape
-            if e.prim.name in _ELEMENTWISE and shape and shape[0] == length:
+            if e.prim.name in _ELEMENTWISE and shape and shape[0] == length and math.prod(shape) >= tile_min:
                 shapes[shape] = shapes.get(shape, 0) + 1
         only = max(shapes, key=lambda s: (shapes[s], math.prod(s)))
     region = set()
