@@ -419,7 +419,7 @@ def _native_source(graph: Graph, r, name):
     (native.py), and ``post``; None if the region has no exact C form or no
     compiler works."""
     kernel = native.plan(r, "pd")
-    fns = native.function(kernel, "pd") if kernel is not None else None
+    fns = native.function(kernel) if kernel is not None else None
     if fns is None:
         return None
     ns = {"_kkept": fns[0], "_kacc": fns[1], "_arr": _c_array, "_one": _c_scalar, "_run": native.run}

@@ -98,7 +98,7 @@ def available():
     """Whether fused native loops can be used here (a working C compiler, not turned off)."""
     if not enabled():
         return False
-    return _load(_PROBE, "partiald_probe") is not None
+    return _load(_PROBE) is not None
 
 
 def error():
@@ -132,9 +132,9 @@ def _machine_tag():
     return tag
 
 
-def _load(source, symbol):
-    """Compile ``source`` (or reuse the cached library) and return its function
-    ``symbol``; None (and the backend turned off) if compiling fails."""
+def _load(source):
+    """Compile ``source`` (or reuse the cached library) and return the loaded library;
+    None (and the backend turned off) if compiling fails."""
     with _lock:
         if _state["error"] is not None:
             return None
@@ -168,7 +168,7 @@ def _load(source, symbol):
                 _state["error"] = str(e)
                 return None
             _loaded[key] = lib
-        return lib[symbol]
+        return lib
 
 
 _PROBE = "int partiald_probe(int x) { return x + 1; }\n"
@@ -245,8 +245,8 @@ class Kernel:
     """The C source for a region and how to call it (see ``plan``): the kept values'
     loop runs over ``kept_total`` units of ``unit`` elements."""
 
-    def __init__(self, r, shape, arrays, scalars, source, rows, kept_total, unit):
-        self.region, self.shape, self.arrays, self.scalars = r, shape, arrays, scalars
+    def __init__(self, r, symbol, shape, arrays, scalars, source, rows, kept_total, unit):
+        self.region, self.symbol, self.shape, self.arrays, self.scalars = r, symbol, shape, arrays, scalars
         self.source, self.rows, self.kept_total, self.unit = source, rows, kept_total, unit
 
 
@@ -332,7 +332,7 @@ def plan(r, symbol):
             src += _gather(r, symbol, sig, body, rows, len(r.kept))
     except _Unsupported:
         return None
-    return Kernel(r, shape, arrays, scalars, "\n".join(src) + "\n", rows, kept_total, unit)
+    return Kernel(r, symbol, shape, arrays, scalars, "\n".join(src) + "\n", rows, kept_total, unit)
 
 
 class _Body:
@@ -485,7 +485,7 @@ def run(fn, total, *args, unit=1):
         done.acquire()
 
 
-def function(kernel, symbol):
+def function(kernel):
     """The compiled ``(kept, acc)`` C functions of ``kernel`` (None where the region
     has no such part) with their ctypes signatures, or None if compiling failed."""
     ctype = {"double": ctypes.c_double, "float": ctypes.c_float, "unsigned char": ctypes.c_ubyte}
@@ -493,11 +493,12 @@ def function(kernel, symbol):
     argtypes = [ctypes.c_int64, ctypes.c_int64]
     argtypes += [ctypes.c_void_p] * (len(kernel.arrays) + len(r.kept) + (1 if r.chain else 0))
     argtypes += [ctype[_CTYPE[np.dtype(v.aval.dtype)]] for v in kernel.scalars]
+    lib = _load(kernel.source)
+    if lib is None:
+        return None
     fns = []
     for part, wanted in (("_kept", r.kept), ("_acc", r.chain)):
-        f = _load(kernel.source, symbol + part) if wanted else None
-        if wanted and f is None:
-            return None
+        f = lib[kernel.symbol + part] if wanted else None
         if f is not None:
             f.argtypes, f.restype = argtypes, None
         fns.append(f)
