@@ -353,29 +353,39 @@ def test_generated_text_parses_to_the_same_function():
     assert not failures, _report(failures, 200, "formulas")
 
 
+class _Tally:
+    """The points one test compared: how many, how many references were not finite
+    (left out), the worst relative error (inf if one was NaN), and the failures."""
+
+    def __init__(self):
+        self.failures, self.total, self.discarded, self.worst = [], 0, 0, 0.0
+
+    def check(self, got, ref, tol, label):
+        ok = np.isfinite(ref)
+        self.total += ok.size
+        self.discarded += int((~ok).sum())
+        r = rel(got[ok], ref[ok])
+        if r.size:
+            self.worst = max(self.worst, float(np.nanmax(r)) if not np.isnan(r).any() else math.inf)
+        if not np.all(r <= tol):
+            self.failures.append(f"{label}, max rel {np.max(r):.3g}")
+
+
 # -- first partials ------------------------------------------------------------------------------------
 
 def test_first_partials_match_sympy(formulas):
-    failures, total, discarded, worst = [], 0, 0, 0.0
+    t = _Tally()
     for c in formulas:
         for v in c.names:
             ref = _lambdify(c.names, c.ref[v])(c.points)
-            got = ours_at(c.partials[v], c.points)
-            ok = np.isfinite(ref)
-            total += ok.size
-            discarded += int((~ok).sum())
-            r = rel(got[ok], ref[ok])
-            if r.size:
-                worst = max(worst, float(np.nanmax(r)) if not np.isnan(r).any() else math.inf)
-            if not np.all(r <= REL_SYMPY):
-                failures.append(f"d/d{v} {c.text}: ours {c.partials[v]}, max rel {np.max(r):.3g}")
-    print(f"first partials vs SymPy: {total} points, worst rel {worst:.3g}, discarded {discarded}")
-    assert discarded < 0.01 * total, f"{discarded} of {total} reference values not finite"
-    assert not failures, _report(failures, sum(len(c.names) for c in formulas), "partials")
+            t.check(ours_at(c.partials[v], c.points), ref, REL_SYMPY, f"d/d{v} {c.text}: ours {c.partials[v]}")
+    print(f"first partials vs SymPy: {t.total} points, worst rel {t.worst:.3g}, discarded {t.discarded}")
+    assert t.discarded < 0.01 * t.total, f"{t.discarded} of {t.total} reference values not finite"
+    assert not t.failures, _report(t.failures, sum(len(c.names) for c in formulas), "partials")
 
 
 def test_first_partials_match_complex_step(formulas):
-    failures, total, discarded, worst = [], 0, 0, 0.0
+    t = _Tally()
     for c in formulas:
         base = {n: c.points[n].astype(np.complex128) for n in NAMES}
         for v in c.names:
@@ -383,18 +393,10 @@ def test_first_partials_match_complex_step(formulas):
             env[v] = c.points[v] + 1j * CS_STEP
             with np.errstate(all="ignore"):
                 ref = np.broadcast_to(np.imag(evaluate(c.tree, env, np)) / CS_STEP, (N_POINTS,))
-            got = ours_at(c.partials[v], c.points)
-            ok = np.isfinite(ref)
-            total += ok.size
-            discarded += int((~ok).sum())
-            r = rel(got[ok], ref[ok])
-            if r.size and not np.isnan(r).any():
-                worst = max(worst, float(r.max()))
-            if not np.all(r <= REL_COMPLEX_STEP):
-                failures.append(f"d/d{v} {c.text}: max rel {np.max(r):.3g}")
-    print(f"first partials vs complex step: {total} points, worst rel {worst:.3g}, discarded {discarded}")
-    assert discarded < 0.01 * total
-    assert not failures, _report(failures, sum(len(c.names) for c in formulas), "partials")
+            t.check(ours_at(c.partials[v], c.points), ref, REL_COMPLEX_STEP, f"d/d{v} {c.text}")
+    print(f"first partials vs complex step: {t.total} points, worst rel {t.worst:.3g}, discarded {t.discarded}")
+    assert t.discarded < 0.01 * t.total
+    assert not t.failures, _report(t.failures, sum(len(c.names) for c in formulas), "partials")
 
 
 def _ad_partials(fn, names, points):
@@ -519,7 +521,7 @@ def test_derivative_never_larger_than_sympys(formulas):
 # -- second partials ---------------------------------------------------------------------------------------
 
 def test_hessian_matches_sympy(formulas):
-    failures, total, discarded, worst = [], 0, 0, 0.0
+    t = _Tally()
     for c in formulas[:N_HESSIAN]:
         H = c.f.hessian()
         vs = c.f.variables
@@ -530,18 +532,10 @@ def test_hessian_matches_sympy(formulas):
                 assert H[i][j] == H[j][i]
                 assert H[i][j] == c.f.diff(a, b)
                 ref = _lambdify(c.names, sp.diff(c.ref[a], SYMS[b]))(c.points)
-                got = ours_at(H[i][j], c.points)
-                ok = np.isfinite(ref)
-                total += ok.size
-                discarded += int((~ok).sum())
-                r = rel(got[ok], ref[ok])
-                if r.size and not np.isnan(r).any():
-                    worst = max(worst, float(r.max()))
-                if not np.all(r <= REL_HESSIAN):
-                    failures.append(f"d2/d{a}d{b} {c.text}: max rel {np.max(r):.3g}")
-    print(f"second partials vs SymPy: {total} points, worst rel {worst:.3g}, discarded {discarded}")
-    assert discarded < 0.01 * total
-    assert not failures, _report(failures, N_HESSIAN, "hessian entries")
+                t.check(ours_at(H[i][j], c.points), ref, REL_HESSIAN, f"d2/d{a}d{b} {c.text}")
+    print(f"second partials vs SymPy: {t.total} points, worst rel {t.worst:.3g}, discarded {t.discarded}")
+    assert t.discarded < 0.01 * t.total
+    assert not t.failures, _report(t.failures, N_HESSIAN, "hessian entries")
 
 
 def test_mixed_partials_commute(formulas):
