@@ -198,12 +198,12 @@ def test_side_effects_run_on_every_call():
     seen = []
 
     def f(x, y):
-        seen.append(float(x))
+        seen.append(f"{x:g}")       # formatting for display reads the value (float(x) would raise)
         return x * y
     g = pdx.grad(f)
     for i in range(5):
         assert g(float(i), 2.0) == 2.0
-    assert seen == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert seen == ["0", "1", "2", "3", "4"]
 
 
 @pytest.mark.parametrize("a, b", [(0.0, -0.0), (2, 2.0), (True, 1), (1.0, True), (1, np.float64(1.0)),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+import re
 import struct
 
 import numpy as np
@@ -365,6 +366,56 @@ def _abstract_arg(x):
     return x.aval
 
 
+#: what a floating-point exit is replaced with: ``math.NAME`` -> ``pnp.NAME`` where the names differ
+_MATH_TO_PNP = {"fabs": "abs", "pow": "power", "asin": "arcsin", "acos": "arccos", "atan": "arctan",
+                "atan2": "arctan2", "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh",
+                "copysign": "copysign", "fsum": "sum", "prod": "prod", "dist": "linalg.norm",
+                "hypot": "hypot", "trunc": "trunc", "degrees": "degrees", "radians": "radians"}
+
+_EXIT_PATTERNS = (
+    (re.compile(r"\bmath\.(\w+)\s*\("), None),
+    (re.compile(r"\b(?:np|numpy)\.(float64|float32|float16|double|single|longdouble|complex128|complex64)\s*\("),
+     "a traced value is already an array of its dtype: use it as it is, or pnp.astype(x, np.{0}) "
+     "to change the dtype"),
+    (re.compile(r"\bstruct\.\w+\s*\(|\barray\.array\s*\("),
+     "pack or store only the results that a transformation returns"),
+    (re.compile(r"\.(item|tolist)\s*\(\s*\)"),
+     "use the traced value itself (it takes part in arithmetic and pnp functions as it is)"),
+    (re.compile(r"\b(?:np|numpy)\.(?:asarray|array|asanyarray|ascontiguousarray)\s*\("),
+     "use pnp.asarray, or pnp functions directly on the traced value"),
+)
+
+
+_TAKE_HINT = (" To index a NumPy data array by a traced index (X[i] under vmap or jit), write "
+              "pnp.take(X, i, axis=0).")
+
+
+def _exit_hint(code):
+    """The fix for a floating-point exit, read from the user's source line."""
+    for pattern, hint in _EXIT_PATTERNS:
+        m = pattern.search(code)
+        if m is None:
+            continue
+        if hint is None:            # math.NAME
+            name = m.group(1)
+            return (f"math.{name} works on Python floats only: use pnp.{_MATH_TO_PNP.get(name, name)} "
+                    "(import partiald.numpy as pnp), which is traced and differentiated")
+        return hint.format(*m.groups())
+    return ("use the traced value itself, or pnp functions on it (pnp.exp, not math.exp); to read a "
+            "number for logging, return it from the function (has_aux=True)")
+
+
+def conversion_error(t, what, extra=""):
+    """The TracerConversionError for a floating-point tracer ``t`` leaving the trace by ``what``."""
+    where = _debug.user_line()
+    code = where.split(": ", 1)[1] if ": " in where else ""
+    return TracerConversionError(
+        f"{what}: a traced value {t.aval} cannot be converted to a plain number or NumPy array: "
+        f"taken out of the trace it becomes a constant, and its derivative would silently be 0. "
+        f"Called at {where}. Fix: {_exit_hint(code)}.{extra} Integer and bool traced values may be "
+        "converted (indices, counts); Python control flow on values (if x > 0:) is allowed outside jit.")
+
+
 def _escaped(t):
     return EscapedTracerError(
         f"encountered a traced value ({t.aval}) from a transformation that has already returned "
@@ -413,7 +464,7 @@ class Tracer:
             raise TypeError("iteration over a 0-d traced array")
         return (self[i] for i in range(self.shape[0]))
 
-    def concrete_value(self, what):
+    def concrete_value(self, what, extra=""):
         """The NumPy value this tracer stands for, or a clear error if there is none."""
         v = self._val
         while isinstance(v, Tracer):
@@ -423,17 +474,27 @@ class Tracer:
                 f"{what} needs the concrete value of a traced array {self.aval}, but inside "
                 f"{self._builder.name} only its shape and dtype are known. Python control flow on "
                 "traced values cannot be recorded: use pnp.where(cond, x, y) to select values instead "
-                "of if/else, and pass shapes, not values, to decide structure.")
+                f"of if/else, and pass shapes, not values, to decide structure.{extra}")
         return v
 
+    def exit_value(self, what, extra=""):
+        """The concrete value for a conversion that leaves the trace (``float()``,
+        ``.item()``...): allowed for integer and bool tracers, which carry no derivative;
+        a floating-point tracer raises TracerConversionError, since its value would
+        become a constant and its derivative a silent 0."""
+        if self._var.aval.dtype.kind in "fc":
+            raise conversion_error(self, what, extra)
+        return self.concrete_value(what, extra)
+
     def __bool__(self):
+        # ``if x:`` is control flow on a value: the derivative of the branch taken is right
         return bool(self.concrete_value("bool()"))
 
     def __float__(self):
-        return float(self.concrete_value("float()"))
+        return float(self.exit_value("float()"))
 
     def __int__(self):
-        return int(self.concrete_value("int()"))
+        return int(self.exit_value("int()"))
 
     def __index__(self):
         v = self.concrete_value("using a traced array as an index")
@@ -442,14 +503,19 @@ class Tracer:
         return int(v)
 
     def __complex__(self):
-        return complex(self.concrete_value("complex()"))
+        return complex(self.exit_value("complex()"))
 
     def __array__(self, dtype=None, copy=None):
-        raise TracerConversionError(
-            f"a traced array {self.aval} cannot be converted to a NumPy array (np.asarray/np.array): "
-            "the conversion would cut it off from differentiation. Use partiald.numpy (pnp) functions "
-            "on traced values, and convert only the results that transformations return. To index a "
-            "NumPy array by a traced index (X[i] under vmap or jit), write pnp.take(X, i, axis=0).")
+        v = self.exit_value("np.asarray() (or np.array, np.float64...)", _TAKE_HINT)
+        return np.array(v, dtype=dtype, copy=True)
+
+    def __format__(self, spec):
+        # display only (print(f"{loss:.3f}") while tracing): the string is not a number
+        # that flows back into the computation
+        if not spec:
+            return repr(self)
+        v = self.concrete_value(f"format(x, {spec!r})")
+        return format(v.item() if isinstance(v, np.ndarray) and v.ndim == 0 else v, spec)
 
     def __hash__(self):
         raise TypeError("traced arrays are unhashable")

@@ -213,8 +213,13 @@ def _install():
     T.flatten = lambda s: pnp.ravel(s)
     T.clip = lambda s, a_min=None, a_max=None: pnp.clip(s, a_min, a_max)
     T.copy = lambda s: s
-    T.item = lambda s: s.concrete_value("item()").item()
-    T.tolist = lambda s: _np.asarray(s.concrete_value("tolist()")).tolist()
+    T.item = lambda s, *args: _np.asarray(s.exit_value("item()")).item(*args)
+    T.tolist = lambda s: _np.asarray(s.exit_value("tolist()")).tolist()
+    # round(x) and math.floor(x) stay traced (derivative 0, like pnp.round and pnp.floor)
+    T.__round__ = lambda s, ndigits=None: pnp.round(s, 0 if ndigits is None else ndigits)
+    T.__floor__ = lambda s: pnp.floor(s)
+    T.__ceil__ = lambda s: pnp.negative(pnp.floor(pnp.negative(s)))
+    T.__trunc__ = lambda s: pnp.where(pnp.less(s, 0), pnp.negative(pnp.floor(pnp.negative(s))), pnp.floor(s))
 
 
 _install()
