@@ -19,7 +19,8 @@ from ..core.primitive import REGISTRY
 from . import native, tiling
 
 # The common primitives as NumPy ufuncs: plain calls, no dispatch, and an output
-# buffer can be passed (positionally) so that a dying intermediate is reused.
+# buffer can be passed (as ``out=``: NumPy 2.4 deprecates a positional one) so that
+# a dying intermediate is reused.
 _UFUNCS = {
     "add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide", "neg": "negative",
     "exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1", "sin": "sin", "cos": "cos",
@@ -260,14 +261,14 @@ def graph_to_source(graph: Graph, name="_generated", tile=True, internal=False):
                 pre = zeros_outside(f"_v{j}", target.params["spec"], target.outvar.aval)
                 if pre is not None:
                     lines += pre
-                    lines.append(f"    {out} = {call}, _v{j}[{_basic_index(target.params['spec'])}])")
+                    lines.append(f"    {out} = {call}, out=_v{j}[{_basic_index(target.params['spec'])}])")
                     done.add(j)
                     owned.add(target.outvar)
                     continue
             # (safe_mul repairs a NaN from its inputs, so it never overwrites one)
             reuse = next((x for x in eqn.inputs if isinstance(x, Var) and x.aval == aval
                           and plan.dies_at(x, i, owned)), None) if ufunc != "safe_mul" else None
-            lines.append(f"    {out} = {call}" + (f", {names[reuse]})" if reuse is not None else ")"))
+            lines.append(f"    {out} = {call}" + (f", out={names[reuse]})" if reuse is not None else ")"))
             owned.add(eqn.outvar)
             continue
         if eqn.outvar in plan.root:
@@ -291,7 +292,7 @@ def graph_to_source(graph: Graph, name="_generated", tile=True, internal=False):
                 and _literal(eqn.inputs[1].val) and np.dtype(aval.dtype).kind in "fc":
             # where(c, constant, a) with a dying: overwrite a where c holds
             lines.append(f"    {out} = {args[2]}")
-            copy = f"_np.copyto({out}, {args[1]}, 'same_kind', {args[0]})"
+            copy = f"_np.copyto({out}, {args[1]}, casting='same_kind', where={args[0]})"
             if isinstance(eqn.inputs[0], Var) and eqn.inputs[0].aval.shape:
                 # a mask that holds nowhere (the usual case: a guard for a special value)
                 # costs one read of the mask, not a masked pass over the result
@@ -527,8 +528,17 @@ def scalar_source(graph: Graph, name, fallback):
     return "\n".join(src) + "\n", ns
 
 
+#: the module generated code runs as (its ``__name__``) and the file name of its code:
+#: a warning raised from generated code is attributed to ``partiald._generated``, so a
+#: filter on module ``partiald`` (pytest's ``filterwarnings``) catches it
+GENERATED_MODULE = "partiald._generated"
+GENERATED_FILE = "<partiald generated>"
+
+
 def _run(source, namespace):
-    exec(source, namespace)   # the one exec in partiald: generated source, internal names only
+    namespace["__name__"] = GENERATED_MODULE
+    code = compile(source, GENERATED_FILE, "exec")
+    exec(code, namespace)   # the one exec in partiald: generated source, internal names only
 
 
 def compile_graph(graph: Graph):

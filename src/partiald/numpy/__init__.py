@@ -8,10 +8,12 @@ raises an error naming it when it meets a traced value.
 from __future__ import annotations
 
 import difflib
+import operator as _operator
 import string
 
 import numpy as _np
 
+from ..core.errors import TracerConversionError as _TracerConversionError
 from ..core.primitive import bind
 from ..core.trace import Tracer
 from ..ops import elementwise as _ew
@@ -489,6 +491,9 @@ def broadcast_to(x, shape):
     _np.broadcast_shapes(_shape(x), shape)   # raises ValueError naming both shapes
     if len(shape) < _ndim(x):
         raise ValueError(f"cannot broadcast shape {_shape(x)} to the smaller shape {shape}")
+    if _np.broadcast_shapes(_shape(x), shape) != shape:
+        raise ValueError(f"cannot broadcast shape {_shape(x)} to shape {shape}: a dimension of the "
+                         "array is neither 1 nor the target's")
     if _shape(x) == shape:
         return x
     return _sh.broadcast_to(x, shape)
@@ -713,28 +718,295 @@ def diagonal(a):
     return einsum("ii->i", a)
 
 
-# -- creation (constants) ---------------------------------------------------------------
+# -- creation -------------------------------------------------------------------------
+#
+# Shapes, lengths and counts must be known while tracing: a traced value there is
+# converted only where the trace has it and it is an integer (the size of a mask, under
+# grad), else it raises TracerConversionError saying why. Values may be traced: the
+# fill value of full/full_like and the endpoints of linspace/logspace/geomspace are
+# differentiable. With nothing traced, each function is NumPy's own call.
 
-zeros = _np.zeros
-ones = _np.ones
-empty = _np.zeros
-full = _np.full
-eye = _np.eye
-identity = _np.identity
-arange = _np.arange
-linspace = _np.linspace
-
-
-def zeros_like(x, dtype=None):
-    return _np.zeros(_shape(x), dtype=dtype or _dtype(x))
+def _np_kw(**kw):
+    """NumPy keyword arguments given (not None): ``device`` is NumPy 2 only."""
+    return {k: v for k, v in kw.items() if v is not None}
 
 
-def ones_like(x, dtype=None):
-    return _np.ones(_shape(x), dtype=dtype or _dtype(x))
+def _static_int(x, fname, what):
+    """``x`` (a dimension, a length or a count) as NumPy needs it: a traced integer with
+    a concrete value becomes that int, any other traced value raises; other values are
+    returned as they are, for NumPy to check."""
+    if not isinstance(x, Tracer):
+        return x
+    if _np.dtype(x.dtype).kind not in "iu":
+        raise _TracerConversionError(
+            f"pnp.{fname}: the {what} is a traced {x.aval} value, but a {what} must be an integer "
+            "known while tracing (array shapes cannot depend on traced values). To fill an array "
+            "with a traced value use a fixed shape, pnp.full(shape, t); for evenly spaced values "
+            "between traced endpoints use pnp.linspace(start, stop, n).")
+    try:
+        v = x.concrete_value(f"pnp.{fname}")
+    except _TracerConversionError:
+        raise _TracerConversionError(
+            f"pnp.{fname}: the {what} depends on a traced value ({x.aval}) that has no concrete "
+            "value here: inside jit and vmap only shapes and dtypes are known, and array shapes "
+            "must be known while tracing. Pass a Python int (for example x.shape[0]), or make "
+            "the argument static (jit's static_argnums).") from None
+    v = _np.asarray(v)
+    return int(v) if v.ndim == 0 else tuple(int(d) for d in v.ravel())
 
 
-def full_like(x, fill_value, dtype=None):
-    return _np.full(_shape(x), fill_value, dtype=dtype or _dtype(x))
+def _static_shape(shape, fname):
+    """A shape argument with its traced entries made concrete (``_static_int``)."""
+    if isinstance(shape, Tracer):
+        return _static_int(shape, fname, "shape")
+    if isinstance(shape, (list, tuple)) and any(isinstance(d, Tracer) for d in shape):
+        return tuple(_static_int(d, fname, "shape") for d in shape)
+    return shape
+
+
+def _check_device(device, fname):
+    if device is not None and device != "cpu":
+        raise ValueError(f"pnp.{fname}: device={device!r} is not supported for traced values "
+                         "(NumPy arrays live on the 'cpu')")
+
+
+def zeros(shape, dtype=None, order="C", *, device=None, like=None):
+    """``numpy.zeros``; the shape must be known while tracing."""
+    return _np.zeros(_static_shape(shape, "zeros"), dtype, order, **_np_kw(device=device, like=like))
+
+
+def ones(shape, dtype=None, order="C", *, device=None, like=None):
+    """``numpy.ones``; the shape must be known while tracing."""
+    return _np.ones(_static_shape(shape, "ones"), dtype, order, **_np_kw(device=device, like=like))
+
+
+def empty(shape, dtype=None, order="C", *, device=None, like=None):
+    """``numpy.empty``, filled with zeros (a traced program never reads garbage)."""
+    return _np.zeros(_static_shape(shape, "empty"), dtype, order, **_np_kw(device=device, like=like))
+
+
+def full(shape, fill_value, dtype=None, order="C", *, device=None, like=None):
+    """``numpy.full``. A traced ``fill_value`` (a scalar, or an array broadcasting to
+    ``shape``) is differentiable: each element's derivative is the fill value's."""
+    shape = _static_shape(shape, "full")
+    if not _contains_tracer(fill_value):
+        return _np.full(shape, fill_value, dtype, order, **_np_kw(device=device, like=like))
+    _check_device(device, "full")
+    x = asarray(fill_value)
+    if dtype is not None:
+        x = astype(x, dtype)            # (an unsafe cast, as NumPy's: float -> int truncates)
+    shape = (_operator.index(shape),) if not isinstance(shape, (list, tuple)) else \
+        tuple(_operator.index(d) for d in shape)
+    if any(d < 0 for d in shape):
+        raise ValueError(f"negative dimensions are not allowed (shape {shape})")
+    return broadcast_to(x, shape)
+
+
+def _like(fname, x, dtype, shape):
+    """The shape and dtype of a ``*_like`` result."""
+    x = _arr(x)
+    shape = _shape(x) if shape is None else _static_shape(shape, fname)
+    return shape, _dtype(x) if dtype is None else dtype
+
+
+def zeros_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
+    """``numpy.zeros_like``; of a traced array, a constant of its shape and dtype."""
+    if not _contains_tracer(a):
+        return _np.zeros_like(a, dtype, order, subok, _static_shape(shape, "zeros_like"),
+                              **_np_kw(device=device))
+    return _np.zeros(*_like("zeros_like", a, dtype, shape))
+
+
+def ones_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
+    """``numpy.ones_like``; of a traced array, a constant of its shape and dtype."""
+    if not _contains_tracer(a):
+        return _np.ones_like(a, dtype, order, subok, _static_shape(shape, "ones_like"),
+                             **_np_kw(device=device))
+    return _np.ones(*_like("ones_like", a, dtype, shape))
+
+
+def empty_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
+    """``numpy.empty_like``, filled with zeros (as ``pnp.empty``)."""
+    return zeros_like(a, dtype, order, subok, shape, device=device)
+
+
+def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None):
+    """``numpy.full_like``: a traced ``fill_value`` is differentiable (as in ``pnp.full``),
+    converted to the dtype of ``a`` unless ``dtype`` is given, as NumPy does."""
+    if not _contains_tracer(a) and not _contains_tracer(fill_value):
+        return _np.full_like(a, fill_value, dtype, order, subok, _static_shape(shape, "full_like"),
+                             **_np_kw(device=device))
+    shape, dtype = _like("full_like", a, dtype, shape)
+    return full(shape, fill_value, dtype)
+
+
+def eye(N, M=None, k=0, dtype=float, order="C", *, device=None, like=None):
+    """``numpy.eye``; ``N``, ``M`` and ``k`` must be known while tracing."""
+    N, M, k = (_static_int(v, "eye", w) for v, w in ((N, "number of rows N"), (M, "number of columns M"),
+                                                      (k, "diagonal offset k")))
+    return _np.eye(N, M, k, dtype, order, **_np_kw(device=device, like=like))
+
+
+def identity(n, dtype=None, *, like=None):
+    """``numpy.identity``; ``n`` must be known while tracing."""
+    return _np.identity(_static_int(n, "identity", "size n"), dtype, **_np_kw(like=like))
+
+
+def tri(N, M=None, k=0, dtype=float, *, like=None):
+    """``numpy.tri``; ``N``, ``M`` and ``k`` must be known while tracing."""
+    N, M, k = (_static_int(v, "tri", w) for v, w in ((N, "number of rows N"), (M, "number of columns M"),
+                                                      (k, "diagonal offset k")))
+    return _np.tri(N, M, k, dtype, **_np_kw(like=like))
+
+
+def arange(start, stop=None, step=None, dtype=None, *, device=None, like=None):
+    """``numpy.arange``. Its length depends on the values of its arguments, so they
+    must be known while tracing: traced integers with a concrete value are used as
+    such, other traced values raise TracerConversionError. For values that depend on a
+    traced ``t``, build them from a fixed length: ``t * pnp.arange(n)``, or
+    ``pnp.linspace(start, stop, n)``."""
+    args = []
+    names = ("start", "stop", "step") if stop is not None else ("stop", "", "step")
+    for name, v in zip(names, (start, stop, step)):
+        if isinstance(v, Tracer):
+            integer = _np.dtype(v.dtype).kind in "iu" and v.shape == ()
+            known = _value_or_none(v) if integer else None
+            if known is None:
+                why = "Inside jit and vmap only shapes and dtypes are known: pass a Python int, or " \
+                    "make the argument static (jit's static_argnums)." if integer else \
+                    "Pass Python numbers, or build the values from a fixed length, which is " \
+                    "differentiable in the traced values: start + step * pnp.arange(n), or " \
+                    "pnp.linspace(start, stop, n)."
+                raise _TracerConversionError(
+                    f"pnp.arange: its length depends on a traced value ({name}: {v.aval}), and array "
+                    f"shapes must be known while tracing. {why}")
+            v = int(known)
+        args.append(v)
+    return _np.arange(*args, dtype=dtype, **_np_kw(device=device, like=like))
+
+
+def _inexact_dtype(*xs):
+    """The dtype NumPy's linspace computes in: that of the arguments (Python numbers
+    weakly typed), at least floating point."""
+    return _np.result_type(*[x if isinstance(x, (bool, int, float, complex)) else _dtype(x) for x in xs], 0.0)
+
+
+def _move_first(y, axis):
+    nd = _ndim(y)
+    axis = _operator.index(axis)
+    if not -nd <= axis < nd:
+        raise _np.exceptions.AxisError(axis, nd)
+    return moveaxis(y, 0, axis) if axis % nd else y
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *, device=None):
+    """``numpy.linspace``, differentiable in ``start`` and ``stop`` (scalars or arrays):
+    ``y[k] = start + k * (stop - start) / div``, with ``div = num - 1`` (``endpoint``) or
+    ``num``, and the last value ``stop`` itself when ``endpoint``. ``num`` must be known
+    while tracing. With nothing traced it is NumPy's call."""
+    num = _static_int(num, "linspace", "number of samples num")
+    if not (_contains_tracer(start) or _contains_tracer(stop)):
+        return _np.linspace(start, stop, num, endpoint, retstep, dtype, axis, **_np_kw(device=device))
+    _check_device(device, "linspace")
+    num = _operator.index(num)
+    if num < 0:
+        raise ValueError(f"Number of samples, {num}, must be non-negative.")
+    div = num - 1 if endpoint else num
+    start, stop = _arr(start), _arr(stop)
+    dt = _inexact_dtype(start, stop)            # (before Python numbers become arrays)
+    start, stop = astype(start, dt), astype(stop, dt)
+    delta = subtract(stop, start)
+    k = _np.arange(0, num, dtype=dt).reshape((-1,) + (1,) * _ndim(delta))
+    # (as NumPy: k * step, then + start)
+    step = divide(delta, div) if div > 0 else _np.nan
+    y = add(multiply(k, step if div > 0 else delta), start)
+    if endpoint and num > 1:
+        # the last sample is stop itself (exactly, and with stop's derivative)
+        last = broadcast_to(stop, _shape(delta))
+        y = concatenate([y[:-1], reshape(last, (1,) + _shape(delta))], axis=0)
+    y = _move_first(y, axis)
+    if dtype is not None:
+        if _np.issubdtype(dtype, _np.integer):
+            y = floor(y)
+        y = astype(y, dtype)
+    return (y, step) if retstep else y
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+    """``numpy.logspace``: ``base ** linspace(start, stop, num)``, differentiable in
+    ``start``, ``stop`` and ``base``."""
+    num = _static_int(num, "logspace", "number of samples num")
+    if not (_contains_tracer(start) or _contains_tracer(stop) or _contains_tracer(base)):
+        return _np.logspace(start, stop, num, endpoint, base, dtype, axis)
+    if not isinstance(base, (float, int)) and _ndim(_arr(base)):
+        # an array base broadcasts with the endpoints, then takes the sample axis
+        start, stop, base = (_arr(a) for a in (start, stop, base))
+        nd = len(_np.broadcast_shapes(*[_shape(a) for a in (start, stop, base)]))
+        start, stop, base = (reshape(a, (1,) * (nd - _ndim(a)) + _shape(a)) for a in (start, stop, base))
+        base = expand_dims(base, axis)
+    y = power(base, linspace(start, stop, num, endpoint, axis=axis))
+    return y if dtype is None else astype(y, dtype)
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    """``numpy.geomspace`` for real values, differentiable in ``start`` and ``stop``
+    (which must not be zero, and share a sign for real results)."""
+    num = _static_int(num, "geomspace", "number of samples num")
+    if not (_contains_tracer(start) or _contains_tracer(stop)):
+        return _np.geomspace(start, stop, num, endpoint, dtype, axis)
+    num = _operator.index(num)
+    start, stop = asarray(start), asarray(stop)
+    for v in (start, stop):
+        known = _value_or_none(v) if _is_traced(v) else v
+        if known is not None and _np.any(_np.asarray(known) == 0):
+            raise ValueError("Geometric sequence cannot include zero")
+    dt = _np.result_type(_dtype(start), _dtype(stop), float(num), _np.zeros((), dtype).dtype)
+    if dt.kind not in "f":
+        raise TypeError(f"pnp.geomspace supports real floating-point values on traced arguments, got {dt}")
+    start, stop = astype(start, dt), astype(stop, dt)
+    # as NumPy: rotate start to positive, space the logarithms, rotate back
+    sign_ = sign(start)
+    start, stop = divide(start, sign_), divide(stop, sign_)
+    y = logspace(log10(start), log10(stop), num, endpoint, base=10.0, dtype=dt)
+    if num > 0:
+        # the endpoints are start and stop themselves (10 ** log10(x) may differ from x)
+        shape = _shape(y)[1:]
+        ends = [reshape(broadcast_to(start, shape), (1,) + shape)]
+        if num > 1 and endpoint:
+            ends = [ends[0], y[1:-1], reshape(broadcast_to(stop, shape), (1,) + shape)]
+        else:
+            ends = [ends[0], y[1:]]
+        y = concatenate(ends, axis=0)
+    y = multiply(y, sign_)
+    y = _move_first(y, axis)
+    return astype(y, dt if dtype is None else dtype)
+
+
+def _value_or_none(t):
+    """The concrete value of a tracer, or None inside jit and vmap."""
+    try:
+        return t.concrete_value("pnp")
+    except _TracerConversionError:
+        return None
+
+
+def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
+    """``numpy.meshgrid``; traced coordinate vectors are differentiable."""
+    if not any(_contains_tracer(x) for x in xi):
+        return _np.meshgrid(*xi, copy=copy, sparse=sparse, indexing=indexing)
+    if indexing not in ("xy", "ij"):
+        raise ValueError("Valid values for `indexing` are 'xy' and 'ij'.")
+    n = len(xi)
+    shapes = [[1] * n for _ in xi]
+    for i in range(n):
+        shapes[i][i] = -1
+    if indexing == "xy" and n > 1:
+        shapes[0][:2], shapes[1][:2] = [1, -1], [-1, 1]
+    out = [reshape(asarray(x), s) for x, s in zip(xi, shapes)]
+    if not sparse:
+        full_shape = _np.broadcast_shapes(*[_shape(o) for o in out])
+        out = [broadcast_to(o, full_shape) for o in out]
+    return tuple(out)
 
 
 def shape(x):
