@@ -22,6 +22,7 @@ import numpy as np
 from . import numpy as pnp
 from .core.errors import TracerConversionError
 from .core.graph import Graph, ShapedArray, Var
+from .core.interpret import interpret
 from .core.primitive import bind
 from .core.pytree import tree_flatten, tree_unflatten
 from .core.trace import Builder, Tracer
@@ -467,9 +468,22 @@ def jacobian_blocks(lin: Graph, ins, outs, mode: str = "fwd", chunk_size: int | 
         k = stop - start
         if mode == "fwd":
             basis = standard_basis(ins, start, stop)
-            res = batched_linear_apply(lin, [b for b, m in zip(basis, mask) if m])
+            if k == 1:
+                # one tangent (a function of one scalar): the linear program itself, with no
+                # batch axis of length 1 for later transformations to carry along
+                res = interpret(lin, *[b[0] for b, m in zip(basis, mask) if m])
+                res = [None if o is None else r for o, r in zip(lin.outvars, res)]
+            else:
+                res = batched_linear_apply(lin, [b for b, m in zip(basis, mask) if m])
         else:
-            got = iter(batched_transpose(lin, standard_basis(outs, start, stop)))
+            basis = standard_basis(outs, start, stop)
+            if k == 1:
+                # one cotangent (the gradient of a scalar): reverse mode as grad runs it, so
+                # that jacfwd(jacrev(f)) is forward over an unbatched backward pass
+                got = iter(transpose_eval(lin, [b[0] if o is not None else None
+                                                for b, o in zip(basis, lin.outvars)]))
+            else:
+                got = iter(batched_transpose(lin, basis))
             res = [next(got) if m else None for m in mask]
         for a, (r, x) in enumerate(zip(res, along)):
             parts[a].append(_zeros((k, _size(x)), x) if r is None else pnp.reshape(r, (k, _size(x))))

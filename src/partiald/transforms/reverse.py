@@ -23,12 +23,13 @@ from ..core.trace import Builder
 from ..ops import elementwise as _ew
 from ..ops.elementwise import add_p
 from .forward import is_float, jvp_graph_eval, match_dtype
-from .simplify import dce
+from .simplify import cse, dce
 
 
 def linearize_graph(graph: Graph, values: dict) -> Graph:
     """The linear map ``input tangents -> output tangents`` of ``graph`` at ``values``."""
-    graph = dce(graph)         # what no output needs is not differentiated
+    graph = dce(cse(graph))    # a value computed twice gets one cotangent; what no output
+    #                            needs is not differentiated
     lin = Builder("linearize")
     tangents = [lin.new_arg(v.aval) if is_float(v.aval) else None for v in graph.invars]
     t_out = jvp_graph_eval(graph, values, tangents)

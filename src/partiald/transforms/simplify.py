@@ -47,6 +47,37 @@ def dce(graph: Graph) -> Graph:
     return Graph(graph.invars, graph.constvars, graph.consts, kept, graph.outvars, graph.values)
 
 
+def cse(graph: Graph) -> Graph:
+    """``graph`` with each repeated equation (the same primitive, parameters and inputs)
+    computed once: exact, since a primitive is a function of its inputs. What differentiates
+    a Graph runs it first, so that a value computed twice (``sigmoid(X @ w)`` written twice)
+    gets one cotangent, summed before it flows back through ``X @ w``: one backward matmul,
+    not one per spelling of it."""
+    rename: dict = {}
+    seen: dict = {}
+    eqns = []
+    for eqn in graph.eqns:
+        inputs = [rename.get(x, x) if isinstance(x, Var) else x for x in eqn.inputs]
+        changed = any(a is not b for a, b in zip(inputs, eqn.inputs))
+        if eqn.prim.name not in _NO_FOLD:
+            try:
+                key = (eqn.prim, tuple(("v", id(x)) if isinstance(x, Var) else _lit_key(x) for x in inputs),
+                       _param_key(eqn.params))
+            except TypeError:       # (an unhashable literal: kept as it is)
+                key = None
+            if key is not None:
+                prev = seen.get(key)
+                if prev is not None and prev.aval == eqn.outvar.aval:
+                    rename[eqn.outvar] = prev
+                    continue
+                seen[key] = eqn.outvar
+        eqns.append(Eqn(eqn.prim, inputs, eqn.params, eqn.outvar, eqn.info) if changed else eqn)
+    if not rename:
+        return graph
+    outvars = [rename.get(o, o) if isinstance(o, Var) else o for o in graph.outvars]
+    return Graph(graph.invars, graph.constvars, graph.consts, eqns, outvars, graph.values)
+
+
 def simplify(graph: Graph) -> Graph:
     """Fold equations whose inputs are all literals, merge equal equations, and drop
     equations no output depends on."""
