@@ -10,9 +10,16 @@ tests/test_special_values.py):
   and ``minimum(x, y)`` is ``where(x < y, x, y)``: at a tie the whole
   derivative goes to ``y``, so ``relu(x) = maximum(x, 0)`` has ``relu'(0) = 0``,
   the same as ``where(x > 0, x, 0)``.
-* ``x ** y``: the derivative in x is 0 where y == 0 (also at x = 0), and the
-  derivative in y is 0 where x == 0, so ``x**1.875`` and ``0.0**y`` (y > 0) have
-  zero derivatives at 0 instead of NaN.
+* ``x ** y``: the derivative in x is ``safe_mul(y, x**(y-1))``, so it is 0 where
+  y == 0 (also at x = 0, 0 * inf = 0), and the derivative in y is
+  ``safe_mul(x**y, log x)``, so it is 0 where x == 0 and y > 0: ``x**1.875`` and
+  ``0.0**y`` (y > 0) have zero derivatives at 0 instead of NaN.
+* Guards keep higher orders: a rule never replaces an expression that carries a
+  derivative by a constant at points where that expression is defined (the
+  constant would delete the expression's own derivative there, and with it every
+  higher-order derivative). A zero factor times inf/NaN is ``safe_mul``'s job;
+  a ``select`` only patches a value that is genuinely undefined (logaddexp's
+  ``a - b`` at ``a == b == +-inf``).
 * ``sign``, ``floor``, ``round``, comparisons and ``stop_gradient`` have
   derivative 0 everywhere.
 """
@@ -183,7 +190,7 @@ def _safe_mul_impl(x, y, out=None):
     """``x * y`` in which 0 * anything is 0: a zero (co)tangent contributes nothing,
     even times inf/NaN. ``out`` (generated code) is a fresh buffer, never ``x`` or ``y``."""
     with np.errstate(invalid="ignore"):
-        r = np.multiply(x, y, out)
+        r = np.multiply(x, y, out=out)
     if not has_nan(r):
         return r
     bad = np.isnan(r)
@@ -266,13 +273,15 @@ def _pow_jvp(tangents, ans, x, y):
     tx, ty = tangents
     terms = []
     if tx is not None:
-        # d/dx x^y = y x^(y-1); defined as 0 where y == 0 (x**0 is constant 1)
-        coef = select(compare(y, 0, "eq"), 0.0, mul(y, bind(pow_p, x, sub(y, 1.0))))
+        # d/dx x^y = y x^(y-1), and 0 where y == 0 (x**0 is the constant 1), also at
+        # x = 0 where x^(y-1) is inf: safe_mul's 0 * inf = 0. No select: y's own
+        # derivative (d/dy of this is x^(y-1) + ..., 1/x at y = 0) must survive.
+        coef = safe_mul(y, bind(pow_p, x, sub(y, 1.0)))
         terms.append(safe_mul(tx, coef))
     if ty is not None:
-        # d/dy x^y = x^y log x; defined as 0 where x == 0 (0**y is constant 0 for y > 0)
-        safe_x = select(compare(x, 0, "eq"), 1.0, x)
-        terms.append(safe_mul(ty, mul(ans, log(safe_x))))
+        # d/dy x^y = x^y log x, and 0 where x == 0 and y > 0 (0**y is the constant 0):
+        # 0 * -inf = 0 again; elsewhere at x = 0 it is the limit from x > 0, -inf.
+        terms.append(safe_mul(ty, safe_mul(ans, log(x))))
     out = terms[0] if len(terms) == 1 else add(*terms)
     return broadcast_tangent(out, shape_of(ans))
 
@@ -326,10 +335,30 @@ rem_p = _prim("rem", np.remainder, elementwise_aval, _rem_jvp, rule_name="remain
 floor_divide_p = _prim("floor_divide", np.floor_divide, elementwise_aval, zero_jvp)
 
 
+def _finite_constant(x) -> bool:
+    """Whether ``x`` is a known value (no tracer, no formula) with no inf or NaN."""
+    if getattr(x, "_builder", None) is not None:
+        return False
+    try:
+        return bool(np.all(np.isfinite(x)))
+    except TypeError:
+        return False
+
+
 def _logaddexp_weight(a, b):
-    # d/da log(e^a + e^b) = sigmoid(a - b); where a == b (also both the same
-    # infinity, where a - b is NaN) the weight is sigmoid(0) = 1/2.
-    return logistic(select(compare(a, b, "eq"), 0.0, sub(a, b)))
+    # d/da log(e^a + e^b) = sigmoid(a - b). At a finite tie a - b is 0 already and
+    # sigmoid(0) = 1/2; only where a and b are the same infinity is a - b NaN, and
+    # there (only there) it is taken as 0, so the weight is 1/2 too. The guard patches
+    # that value alone, so the derivative of a - b (the Hessian at a tie, 1/4) is
+    # kept; and it is left out where a or b is a finite constant (softplus, a
+    # logistic loss logaddexp(0, z)), so such programs carry no select at any order.
+    d = sub(a, b)
+    if _finite_constant(a) or _finite_constant(b):
+        return logistic(d)
+    # NaN only where d is NaN and a == b (a NaN input keeps its NaN weight)
+    dt = getattr(d, "dtype", np.dtype(np.float64))
+    fill = select(compare(a, b, "eq"), dt.type(0), dt.type(np.nan))
+    return logistic(select(compare(d, d, "eq"), d, fill))
 
 
 def _logaddexp_jvp(tangents, ans, a, b):
@@ -387,14 +416,18 @@ def _recip(x):
 
 
 exp_p = _unary("exp", np.exp, lambda ans, x: ans, rule_name="exponential rule")
-def _log_coef(u):
-    # d/du log(u) = 1/u for u >= 0; outside the domain the derivative is NaN, like the
-    # value (0 * sqrt(u) is NaN exactly there, and exactly 0 elsewhere, also at u = 0)
-    return add(_recip(u), mul(0.0, sqrt(u)))
+def _log_coef(ans, u):
+    # d/du log(u) = 1/u for u >= 0 (inf at 0, 0 at inf); outside the domain the
+    # derivative is NaN, like the value: 0 * sign(log u) is NaN exactly there and 0
+    # elsewhere. The marker multiplies, (1 + marker) / u, rather than being added to
+    # 1/u, so the higher derivatives are NaN outside the domain too (an added marker
+    # has derivative safe_mul(0, ...) = 0, which left log''(-1) = -1), and sign's
+    # derivative is 0, so the marker adds nothing to the derivatives inside.
+    return div(add(1.0, mul(0.0, sign(ans))), u)
 
 
-log_p = _unary("log", np.log, lambda ans, x: _log_coef(x), rule_name="logarithm rule")
-log1p_p = _unary("log1p", np.log1p, lambda ans, x: _log_coef(add(x, 1.0)), rule_name="logarithm rule")
+log_p = _unary("log", np.log, lambda ans, x: _log_coef(ans, x), rule_name="logarithm rule")
+log1p_p = _unary("log1p", np.log1p, lambda ans, x: _log_coef(ans, add(x, 1.0)), rule_name="logarithm rule")
 expm1_p = _unary("expm1", np.expm1, lambda ans, x: add(ans, 1.0), rule_name="exponential rule")
 sin_p = _unary("sin", np.sin, lambda ans, x: cos(x), rule_name="trig rule")
 cos_p = _unary("cos", np.cos, lambda ans, x: neg(sin(x)), rule_name="trig rule")
