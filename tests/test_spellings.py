@@ -94,3 +94,37 @@ def test_every_spelling_compiles_to_the_closed_forms_structure(f):
     assert not [e for e in big if e.prim.name == "select"], "a masked copy of the tangent basis"
     # no batch axis of length 1 (jacrev of a scalar is a plain reverse pass)
     assert not [e for e in big if 1 in e.outvar.aval.shape]
+
+
+# -- elementwise work on a transposed array runs in the array's own layout --------------------
+
+def _transposed_program(X, r, c, s):
+    T = X.T                                       # (d, n), a strided view of X
+    a = pnp.where(T > 0.1, T * r, -T) + c         # a row (n,), a column (d, 1), a scalar
+    b = pnp.exp(a) * s - pnp.maximum(T, r)
+    return b @ X, b, pnp.sum(b * T, axis=1)       # an einsum, the transposed value itself, a reduction
+
+
+def test_sunk_transposes_compute_the_same_values():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(50, 6))
+    args = (X, rng.normal(size=50), rng.normal(size=(6, 1)), 0.7)
+    got = pdx.jit(_transposed_program)(*args)
+    want = _transposed_program(*args)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-13)
+    np.testing.assert_array_equal(got[1], want[1])          # elementwise: exact
+
+
+def test_no_elementwise_equation_reads_a_transpose_after_simplify():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(50, 6))
+    graph, _ = pdx.jit(_transposed_program).lower(X, rng.normal(size=50), rng.normal(size=(6, 1)), 0.7)
+    made = {e.outvar: e for e in graph.eqns}
+    elementwise = {"add", "sub", "mul", "safe_mul", "neg", "exp", "select", "compare", "maximum"}
+    for e in graph.eqns:
+        if e.prim.name in elementwise:
+            for x in e.inputs:
+                src = made.get(x)
+                # only small operands (rows, columns) may be permuted to match
+                assert src is None or src.prim.name != "transpose" or x.aval.size < 50 * 6, e.prim.name

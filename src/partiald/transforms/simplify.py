@@ -151,7 +151,107 @@ def simplify(graph: Graph) -> Graph:
                 scaled[eqn.outvar] = (lits[0].val, others[0])
         eqns.append(Eqn(prim, inputs, eqn.params, eqn.outvar))
     outvars = [sub(o) if o is not None else None for o in graph.outvars]
-    return dce(Graph(graph.invars, graph.constvars, graph.consts, eqns, outvars))
+    return sink_transposes(dce(Graph(graph.invars, graph.constvars, graph.consts, eqns, outvars)))
+
+
+#: primitives applied element by element, with NumPy broadcasting (their result at an
+#: index depends on their inputs at that index only)
+_ELEMENTWISE = frozenset({
+    "add", "sub", "neg", "mul", "safe_mul", "div", "rem", "floor_divide", "integer_pow", "pow",
+    "maximum", "minimum", "arctan2", "logaddexp", "compare", "logical", "logical_not", "isfinite",
+    "select", "convert", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh",
+    "arcsin", "arccos", "arctan", "logistic", "sqrt", "abs", "sign", "floor", "round", "stop_gradient"})
+
+
+def sink_transposes(graph: Graph) -> Graph:
+    """Elementwise work on a transposed array done in the array's own layout, the
+    transpose moved after it, and absorbed by an ``einsum`` that reads the result.
+
+    ``op(transpose(x), s)`` becomes ``transpose(op(x, s'))``, where ``s'`` is a smaller
+    operand ``s`` (a row, a column, a scalar) permuted to match ``x``: the same value
+    at every index, so the result is exact. A jacobian's basis arrives transposed
+    (``X^T`` in forward-over-reverse Hessians); computed on it directly, every
+    elementwise pass and the fused loop would read or copy a strided array. An
+    ``einsum`` of ``transpose(y)`` is the same ``einsum`` of ``y`` with its index
+    letters permuted (the BLAS reads a transposed operand as it is).
+    """
+    tr: dict = {}          # var -> (x, perm): var = transpose(x, perm), in the new program
+    eqns: list = []
+    changed = False
+    for eqn in graph.eqns:
+        name = eqn.prim.name
+        inputs = list(eqn.inputs)
+        if name == "transpose" and isinstance(inputs[0], Var):
+            tr[eqn.outvar] = (inputs[0], tuple(eqn.params["perm"]))
+            eqns.append(eqn)
+            continue
+        if name in _ELEMENTWISE and any(isinstance(x, Var) and x in tr for x in inputs):
+            moved = _sunk(eqn, inputs, tr, eqns)
+            if moved is not None:
+                changed = True
+                continue
+        if name == "einsum" and any(isinstance(x, Var) and x in tr for x in inputs):
+            ins, out = eqn.params["spec"].split("->")
+            subs = ins.split(",")
+            for i, x in enumerate(inputs):
+                if isinstance(x, Var) and x in tr:
+                    src, perm = tr[x]
+                    letters = [""] * len(perm)
+                    for k, p in enumerate(perm):
+                        letters[p] = subs[i][k]
+                    subs[i], inputs[i] = "".join(letters), src
+            params = dict(eqn.params, spec=",".join(subs) + "->" + out)
+            eqns.append(Eqn(eqn.prim, inputs, params, eqn.outvar, eqn.info))
+            changed = True
+            continue
+        eqns.append(eqn)
+    if not changed:
+        return graph
+    return dce(Graph(graph.invars, graph.constvars, graph.consts, eqns, graph.outvars))
+
+
+def _sunk(eqn, inputs, tr, eqns):
+    """Append ``transpose(op(x, s'))`` for the elementwise ``eqn`` on a transposed input
+    (see ``sink_transposes``) to ``eqns`` and return True, or None where it does not apply:
+    a full-size operand that is not the same transpose, or a result larger than it."""
+    shape = eqn.outvar.aval.shape
+    nd = len(shape)
+    lead = next((x for x in inputs if isinstance(x, Var) and x in tr and x.aval.shape == shape), None)
+    if lead is None:
+        return None
+    src, perm = tr[lead]
+    inv = tuple(int(i) for i in np.argsort(perm))
+    size = int(np.prod(shape, dtype=np.int64))
+    new_inputs, extra = [], []
+    for x in inputs:
+        if isinstance(x, Var) and x in tr and tr[x][1] == perm and tr[x][0].aval.shape == src.aval.shape:
+            new_inputs.append(tr[x][0])          # (the same transpose of another array)
+            continue
+        xs = x.aval.shape if isinstance(x, Var) else np.shape(x.val)
+        if len(xs) == 0:
+            new_inputs.append(x)
+            continue
+        if len(xs) > nd or int(np.prod(xs, dtype=np.int64)) >= size:
+            return None                     # (a full-size operand in the other layout)
+        padded = (1,) * (nd - len(xs)) + tuple(xs)
+        target = tuple(padded[i] for i in inv)
+        if isinstance(x, Lit):
+            new_inputs.append(Lit(np.transpose(np.reshape(x.val, padded), inv)))
+            continue
+        y = x
+        if padded != tuple(xs):
+            r = Var(ShapedArray(padded, x.aval.dtype))
+            extra.append(Eqn(_RESHAPE, [y], {"shape": padded}, r))
+            y = r
+        t = Var(ShapedArray(target, x.aval.dtype))
+        extra.append(Eqn(_TRANSPOSE, [y], {"perm": inv}, t))
+        new_inputs.append(t)
+    new = Var(ShapedArray(src.aval.shape, eqn.outvar.aval.dtype))
+    eqns.extend(extra)
+    eqns.append(Eqn(eqn.prim, new_inputs, eqn.params, new, eqn.info))
+    eqns.append(Eqn(_TRANSPOSE, [new], {"perm": perm}, eqn.outvar))
+    tr[eqn.outvar] = (new, perm)
+    return True
 
 
 def _fold_scale(inputs, scaled):
@@ -281,4 +381,5 @@ _NO_FOLD = frozenset({"custom_jvp_call", "custom_vjp_call", "checkpoint_call", "
 
 _MUL = REGISTRY["mul"]
 _TRANSPOSE = REGISTRY["transpose"]
+_RESHAPE = REGISTRY["reshape"]
 _SELECT = REGISTRY["select"]
