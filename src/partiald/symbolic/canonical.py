@@ -37,6 +37,7 @@ import numpy as np
 from ..core.errors import ExpressionTooLarge
 from ..core.graph import ShapedArray
 from ..core.primitive import REGISTRY
+from .limits import tick
 
 #: exact integers (numerators and denominators) are kept below this many bits
 MAX_INT_BITS = 4096
@@ -81,8 +82,9 @@ class Node:
     """One node of a formula DAG. Nodes are interned: equal formulas are the same object."""
 
     # _content: of a sum, see _content(); _unit: of a product with a coefficient, the product
-    # without it (both filled in when first needed)
-    __slots__ = ("kind", "args", "free", "skey", "_content", "_unit", "__weakref__")
+    # without it (both filled in when first needed); height: 1 for a leaf, else one more than
+    # the highest child; ckey: what stands for the node in its parents' skeys (see _Key)
+    __slots__ = ("kind", "args", "free", "skey", "height", "ckey", "_content", "_unit", "__weakref__")
     shape = ()
     dtype = _FLOAT64
     ndim = 0
@@ -113,7 +115,7 @@ def _lookup(key):
     return None if ref is None else ref()
 
 
-def _intern(kind, args, free, skey, key):
+def _intern(kind, args, free, skey, key, height=1):
     """The unique node for ``key`` (which identifies (kind, args)): equal formulas are one object."""
     ref = _TABLE.get(key)
     if ref is not None:
@@ -121,9 +123,121 @@ def _intern(kind, args, free, skey, key):
         if node is not None:
             return node
     node = Node()
-    node.kind, node.args, node.free, node.skey = kind, args, free, skey
+    node.kind, node.args, node.free, node.skey, node.height = kind, args, free, skey, height
+    node.ckey = skey if height < _DEEP else _Key(skey)
     _TABLE[key] = weakref.KeyedRef(node, _forget, key)
     return node
+
+
+# -- sort keys -------------------------------------------------------------------------------
+# A node's ``skey`` orders it among others (terms of a sum, factors of a product, printing):
+# a tuple holding its kind, name or numbers and the keys of its children. Compared as nested
+# tuples, two chains n levels deep that differ at the bottom cost O(n^2) (tuple comparison
+# tests equality element by element, recursively, then compares the first unequal element
+# again) and recurse n levels deep in C (RecursionError beyond a few hundred). So a child at
+# least ``_DEEP`` levels high appears in its parents' skeys as a ``_Key``: compared by
+# identity for equality (equal keys are the same node), and in order by ``_compare``, which
+# walks the keys iteratively and remembers the order of pairs of deep nodes. The order is
+# exactly that of the nested tuples with every ``_Key`` replaced by its tuple.
+
+#: nodes at least this high are compared through a _Key in their parents' skeys
+_DEEP = 10
+#: at most this many remembered comparisons (then the memo starts afresh)
+_CMP_MEMO_SIZE = 200_000
+_CMP_MEMO: dict = {}
+
+
+class _Key:
+    """A deep node's skey inside its parents' skeys (see above). Equality is identity."""
+
+    __slots__ = ("t",)
+
+    def __init__(self, t):
+        self.t = t
+
+    def __lt__(self, other):
+        return _compare(self, other) < 0
+
+    def __le__(self, other):
+        return _compare(self, other) <= 0
+
+    def __gt__(self, other):
+        return _compare(self, other) > 0
+
+    def __ge__(self, other):
+        return _compare(self, other) >= 0
+
+
+def _compare(a, b):
+    """-1, 0 or 1: the order of two sort keys (tuples or _Keys), as nested tuples compare."""
+    if a is b:
+        return 0
+    memo = _CMP_MEMO
+    if type(a) is _Key and type(b) is _Key:
+        r = memo.get((a, b))
+        if r is not None:
+            return r
+    # frames [x, y, i, pair]: the tuples x and y, compared from index i; pair: the _Keys they
+    # are the tuples of, for the memo (or None)
+    stack = [_frame(a, b)]
+    r = 0
+    while stack:
+        frame = stack[-1]
+        tx, ty, i, _ = frame
+        n = min(len(tx), len(ty))
+        child = None
+        r = 0
+        while i < n:
+            u = tx[i]
+            v = ty[i]
+            if u is v:
+                i += 1
+                continue
+            tu = type(u)
+            tv = type(v)
+            if tu is _Key or tv is _Key or (tu is tuple and tv is tuple):
+                if tu is _Key and tv is _Key:
+                    c = memo.get((u, v))
+                    if c is not None:
+                        if c:
+                            r = c
+                            break
+                        i += 1
+                        continue
+                child = (u, v)
+                break
+            if u == v:
+                i += 1
+                continue
+            r = -1 if u < v else 1
+            break
+        else:
+            r = (len(tx) > len(ty)) - (len(tx) < len(ty))
+        if child is not None:
+            frame[2] = i
+            stack.append(_frame(*child))
+            continue
+        # this frame is decided: r; a nonzero r decides every enclosing frame too
+        while True:
+            pair = stack.pop()[3]
+            if pair is not None:
+                if len(memo) >= _CMP_MEMO_SIZE:
+                    memo.clear()
+                memo[pair] = r
+                memo[(pair[1], pair[0])] = -r
+            if not stack or not r:
+                break
+        if stack:
+            stack[-1][2] += 1       # the child was equal: go on after it
+    return r
+
+
+def _frame(x, y):
+    if type(x) is _Key:
+        if type(y) is _Key:
+            return [x.t, y.t, 0, (x, y)]
+        return [x.t, y, 0, None]
+    return [x, y.t if type(y) is _Key else y, 0, None]
 
 
 def _num_key(v):
@@ -140,17 +254,22 @@ _EMPTY = frozenset()
 
 
 def _union(nodes):
-    """The free variables of ``nodes`` together (reusing a set where one holds them all)."""
+    """The free variables of ``nodes`` together (reusing a set where one holds them all;
+    else gathered in one set, in time linear in the sets)."""
     out = _EMPTY
+    acc = None
     for n in nodes:
         f = n.free
         if f is out or not f:
             continue
-        if not out or out < f:
+        if acc is not None:
+            acc.update(f)
+        elif not out or out < f:
             out = f
         elif not f <= out:
-            out = out | f
-    return out
+            acc = set(out)
+            acc.update(f)
+    return out if acc is None else frozenset(acc)
 
 
 # -- numbers ------------------------------------------------------------------------
@@ -416,8 +535,8 @@ def _add_finish(constant, terms):
         if node is not None:
             return node
     free = _union([t for _, t in pairs])
-    skey = (5, tuple(t.skey for _, t in pairs), tuple(str(c) for c, _ in pairs), str(constant))
-    return _intern("add", (constant, pairs), free, skey, key)
+    skey = (5, tuple([t.ckey for _, t in pairs]), tuple([str(c) for c, _ in pairs]), str(constant))
+    return _intern("add", (constant, pairs), free, skey, key, 1 + max([t.height for _, t in pairs]))
 
 
 def _num_add(a, b):
@@ -480,8 +599,8 @@ def _make_mul(coef, factors):
     for b, e in factors:
         nodes.append(b)
         nodes.append(e)
-    skey = (4, tuple([(b.skey, e.skey) for b, e in factors]), str(coef))
-    return _intern("mul", (coef, tuple(factors)), _union(nodes), skey, key)
+    skey = (4, tuple([(b.ckey, e.ckey) for b, e in factors]), str(coef))
+    return _intern("mul", (coef, tuple(factors)), _union(nodes), skey, key, 1 + max([n.height for n in nodes]))
 
 
 def _base_skey(f):
@@ -925,8 +1044,8 @@ def func(name, *args) -> Node:
     if node is not None:
         return node
     # factor order: exp(...) before other functions, as SymPy prints exp(x)*cos(x)
-    skey = (3, 0 if name == "exp" else 1, name, tuple([a.skey for a in args]))
-    return _intern("func", (name,) + args, _union(args), skey, key)
+    skey = (3, 0 if name == "exp" else 1, name, tuple([a.ckey for a in args]))
+    return _intern("func", (name,) + args, _union(args), skey, key, 1 + max([a.height for a in args]))
 
 
 # -- piecewise: comparisons and select ------------------------------------------------------------
@@ -1054,12 +1173,18 @@ def normalize(root: Node, memo=None) -> Node:
     elif root in memo:
         return memo[root]
     for n in topo_order(root, memo):
+        tick()
         k = n.kind
         if k in ("num", "sym", "const"):
             memo[n] = n
         elif k == "add":
             constant, pairs = n.args
-            memo[n] = add(num(constant), *[mul(num(c), memo[t]) for c, t in pairs])
+            for _, t in pairs:
+                if memo[t] is not t:
+                    memo[n] = add(num(constant), *[mul(num(c), memo[t]) for c, t in pairs])
+                    break
+            else:
+                memo[n] = n     # a sum of normal terms is normal (add() of its own terms gives it back)
         elif k == "mul":
             coef, factors = n.args
             if coef != 1 and type(coef) is not float and len(factors) == 1 and is_num(factors[0][1], 1) \

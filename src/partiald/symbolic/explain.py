@@ -12,9 +12,12 @@ from fractions import Fraction
 
 from ..core.primitive import REGISTRY
 from . import canonical as C
+from . import printing
 from .printing import ordered_terms, to_str
 
-#: at most this many steps are listed (the answer is always given)
+#: at most this many steps are listed (the answer is always given); and the steps' text stays
+#: within the printing limit (printing.MAX_PRINTED_CHARS), with the formula and the answer:
+#: steps beyond either are counted as not shown
 MAX_STEPS = 200
 
 _FUNC_PRIM = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh",
@@ -143,14 +146,24 @@ def explain(f, var):
     cache = f._diff_cache()         # each part is differentiated with the formula's cache
     steps = []
     omitted = 0
+    # the text budget: the formula and the answer are printed in full (or refused), the steps
+    # while they fit beside them
+    measure = printing.Printer().measure
+    limit = printing.MAX_PRINTED_CHARS
+    left = limit - measure(f.node)[0] - measure(result.node)[0] if limit and limit != float("inf") else None
     stack = [(f.node, 0)]
     while stack:
         n, depth = stack.pop()
-        if len(steps) >= MAX_STEPS:
+        if len(steps) >= MAX_STEPS or (left is not None and left < 0):
             omitted += 1
             continue
         rule, kids, note = _rule(n, var)
         d = result if n is f.node else f._derived(n, cache).diff(var)
+        if left is not None:
+            left -= measure(n)[0] + measure(d.node)[0]
+            if left < 0:
+                omitted += 1        # this step and every one after it
+                continue
         held = sorted(v for v in n.free if v != var)
         steps.append({"index": len(steps) + 1, "depth": depth, "expr": to_str(n), "derivative": str(d),
                       "rule": rule, "held_constant": held, "note": note})

@@ -71,8 +71,8 @@ CONSTANTS = frozenset({"pi", "e"})
 NUMBER_NAMES = frozenset({"inf", "nan"})
 _CANONICAL_FN = {"ln": "log"}
 
-__all__ = ["parse", "split_hint", "NestingTooDeep", "FUNCTIONS", "CONSTANTS", "NUMBER_NAMES", "MAX_TEXT", "MAX_DEPTH",
-           "MAX_NODES"]
+__all__ = ["parse", "split_hint", "split_hint_in", "NestingTooDeep", "FUNCTIONS", "CONSTANTS", "NUMBER_NAMES",
+           "MAX_TEXT", "MAX_DEPTH", "MAX_NODES"]
 
 
 class NestingTooDeep(ParseError, ExpressionTooLarge):
@@ -147,22 +147,45 @@ def split_hint(name, names):
         True
     """
     words = {w for w in names if isinstance(w, str) and w and w != name}
-    if not isinstance(name, str) or len(name) < 2 or len(name) > 1000 or not words:
+    if not isinstance(name, str) or not words:
         return None
-    lengths = sorted({len(w) for w in words})
-    best = [None] * (len(name) + 1)   # best[i]: (parts, last word length) for name[:i]
+    return split_hint_in(name, words, sorted({len(w) for w in words}))
+
+
+def split_hint_in(name, words, lengths):
+    """:func:`split_hint` against a prepared set of names ``words`` (which may hold ``name``
+    itself: it is not a part of its own split) and the sorted distinct ``lengths`` of them, so
+    a formula's names are checked against each other in time linear in their number."""
+    size = len(name)
+    if size < 2 or size > 1000:
+        return None
+    for k in lengths:                   # a split ends with a name: most names fail here at once
+        if k >= size:
+            return None
+        if name[size - k:] in words:
+            break
+    else:
+        return None
+    # forward: best[i] is (parts, last part's length) of the split of name[:i] with the
+    # fewest parts (then the shortest last part); only positions some split reaches are extended
+    best = [None] * (size + 1)
     best[0] = (0, 0)
-    for i in range(1, len(name) + 1):
+    for i in range(size):
+        here = best[i]
+        if here is None:
+            continue
         for k in lengths:
-            if k > i:
+            j = i + k
+            if j > size or k == size:
                 break
-            if best[i - k] is not None and name[i - k:i] in words:
-                cand = (best[i - k][0] + 1, k)
-                if best[i] is None or cand[0] < best[i][0]:
-                    best[i] = cand
+            if name[i:j] in words:
+                cand = (here[0] + 1, k)
+                old = best[j]
+                if old is None or cand[0] < old[0] or (cand[0] == old[0] and k < old[1]):
+                    best[j] = cand
     if best[-1] is None or best[-1][0] < 2:
         return None
-    parts, i = [], len(name)
+    parts, i = [], size
     while i:
         k = best[i][1]
         parts.append(name[i - k:i])

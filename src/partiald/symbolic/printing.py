@@ -8,14 +8,31 @@ by the exponents of the sorted generators, so ``x^2 + 3*x*y`` and
 
 Printing walks the DAG iteratively (children before parents, each node once),
 so deep formulas never hit the recursion limit and shared subexpressions are
-formatted once.
+formatted once. But the text repeats a shared subexpression wherever it occurs, so
+a small DAG can print as gigabytes (the 16th derivative of ``x^x`` has 862 distinct
+subexpressions and 274 MB of text). Before printing, the length of the text is
+estimated on the DAG (a size per node, from its children's: linear in the DAG, an
+upper bound within a small factor), and a formula whose text would exceed
+:data:`MAX_PRINTED_CHARS` raises :class:`ExpressionTooLarge` instead: evaluate it
+(call it, or ``compile()``), which needs no printing. The text of a subexpression
+is dropped as soon as the last one that reads it is printed.
 """
 from __future__ import annotations
 
 import math
 from fractions import Fraction
 
-from .canonical import Node, is_exact, topo_order
+from ..core.errors import ExpressionTooLarge
+from .canonical import Node, is_exact
+from .limits import env_number
+
+#: the most characters the text of one formula may have (an estimate on the DAG decides,
+#: before any text is made); the environment variable PARTIALD_MAX_PRINTED_CHARS sets it
+MAX_PRINTED_CHARS = env_number("PARTIALD_MAX_PRINTED_CHARS", 10_000_000, int)
+#: the text of all subexpressions printed on the way may come to this many times the limit
+PRINT_WORK_FACTOR = 50
+#: sizes are counted up to this (so an astronomically large formula costs no big integers)
+_SIZE_CAP = 1 << 62
 
 # precedence levels
 P_ATOM, P_POW, P_MUL, P_ADD = 4, 3, 2, 1
@@ -24,32 +41,121 @@ _SUPERSCRIPT = str.maketrans("0123456789-/()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻�
 
 
 def _monomial(term):
-    """``{generator: exponent}`` of a term, for ordering."""
+    """``((generator, exponent), ...)`` of a term, for ordering: the powers of a product with
+    exact exponents, else the term itself to the first power."""
     if term.kind == "mul":
-        out = {}
+        out = []
         for b, e in term.args[1]:
             if e.kind == "num" and is_exact(e.args[0]):
-                out[b] = e.args[0]
+                out.append((b, e.args[0]))
             else:
-                out[term] = Fraction(1)
-                return {term: Fraction(1)}
+                return ((term, 1),)
         return out
-    return {term: Fraction(1)}
+    return ((term, 1),)
 
 
 def ordered_terms(n: Node):
     """The ``(coef, term)`` pairs of a sum in SymPy's printing order: descending
     lexicographic exponents over the sorted generators. The constant is the pair
     ``(constant, None)`` with all exponents 0 (so it comes last unless some term
-    has a negative exponent: ``1/2 + 6/x^3``)."""
+    has a negative exponent: ``1/2 + 6/x^3``).
+
+    The exponent vectors are sparse (a term has a few of the sum's generators): each is
+    written as its nonzero entries in generator order, ``(rank, -exponent)`` for a positive
+    exponent and ``(2N + 1 - rank, -exponent)`` for a negative one (N generators), closed by
+    ``(N,)``; these tuples compare as the dense vectors do, in time of the order of the
+    terms' own factors."""
     constant, pairs = n.args
     items = list(pairs) + ([(constant, None)] if constant != 0 else [])
-    monos = [_monomial(t) if t is not None else {} for _, t in items]
-    gens = sorted({g for m in monos for g in m}, key=lambda g: g.skey)
-    keys = [tuple(m.get(g, Fraction(0)) for g in gens) for m in monos]
-    idx = sorted(range(len(items)), key=lambda i: (tuple(-k for k in keys[i]),
-                                                   items[i][1].skey if items[i][1] is not None else ()))
-    return [items[i] for i in idx]
+    for _, t in pairs:
+        if t.kind == "mul":
+            break
+    else:
+        # every term is its own generator to the first power: the order is that of the
+        # generators, in which a sum keeps its terms (by skey), and the constant last
+        return items
+    monos = [_monomial(t) for _, t in pairs]
+    gens = set()
+    for m in monos:
+        for g, _ in m:
+            gens.add(g)
+    rank = {g: i for i, g in enumerate(sorted(gens, key=_skey))}
+    top = 2 * len(gens) + 1
+    end = (len(gens),)
+    decorated = []
+    for i, m in enumerate(monos):
+        if len(m) == 1:
+            g, e = m[0]
+            r = rank[g]
+            key = ((r, -e) if e > 0 else (top - r, -e), end)
+        else:
+            entries = sorted([(rank[g], e) for g, e in m])
+            key = tuple([(r, -e) if e > 0 else (top - r, -e) for r, e in entries]) + (end,)
+        decorated.append((key, pairs[i][1].skey, i))
+    if constant != 0:
+        decorated.append(((end,), (), len(pairs)))
+    decorated.sort()
+    return [items[i] for _, _, i in decorated]
+
+
+def _skey(g):
+    return g.skey
+
+
+def _deps(n):
+    """The nodes whose text the text of ``n`` is made from (a sum reads the factors of its
+    product terms, not the terms' own text)."""
+    k = n.kind
+    if k == "add":
+        out = []
+        for _, t in n.args[1]:
+            if t.kind == "mul":
+                for b, e in t.args[1]:
+                    out.append(b)
+                    out.append(e)
+            else:
+                out.append(t)
+        return out
+    if k == "mul":
+        out = []
+        for b, e in n.args[1]:
+            out.append(b)
+            out.append(e)
+        return out
+    if k == "func":
+        return n.args[1:]
+    return ()
+
+
+def _print_order(root):
+    """The nodes printing ``root`` reads, each after those it reads; their reads; and the
+    number of times each is read."""
+    deps = {}
+    uses = {}
+    order = []
+    stack = [(root, False)]
+    while stack:
+        n, done = stack.pop()
+        if done:
+            order.append(n)
+            continue
+        if n in deps:
+            continue
+        ds = deps[n] = _deps(n)
+        stack.append((n, True))
+        for c in ds:
+            u = uses.get(c)
+            uses[c] = 1 if u is None else u + 1
+            if c not in deps:
+                if c.kind in _LEAVES:
+                    deps[c] = ()
+                    order.append(c)
+                else:
+                    stack.append((c, False))
+    return order, deps, uses
+
+
+_LEAVES = frozenset(("num", "sym", "const"))
 
 
 class Printer:
@@ -91,10 +197,102 @@ class Printer:
 
     # -- layout ---------------------------------------------------------------------------
 
-    def doprint(self, root: Node) -> str:
+    # -- size ---------------------------------------------------------------------------
+    # What the layout adds around its parts, at most: parentheses, a function call, the
+    # separator of terms, the '^' of a power, the bar of a fraction.
+    paren_size = 2
+    call_size = 2
+    sep_size = 3
+    pow_size = 1
+    frac_size = 3
+
+    def sizes(self, order):
+        """An upper bound on the length of each node's text (within a small factor), for
+        the nodes of ``order`` (from :func:`_print_order`): leaves exactly, the rest from
+        their parts."""
+        size = {}
+        cap = _SIZE_CAP
+        paren, mul, sep = self.paren_size, len(self.mul_sym), self.sep_size
+        numlen = self._numlen
+        factors_size = self._factors_size
+        for n in order:
+            k = n.kind
+            if k == "num":
+                s = numlen(n.args[0])
+            elif k == "sym":
+                s = len(self.symbol(n.args[0]))
+            elif k == "const":
+                s = len(self.constant(n.args[0]))
+            elif k == "func":
+                s = len(n.args[0]) + self.call_size + sum([size[a] + 2 for a in n.args[1:]])
+            elif k == "add":
+                constant = n.args[0]
+                s = numlen(constant) if constant != 0 else -sep      # no separator before the first
+                for c, t in n.args[1]:
+                    s += sep + (0 if c == 1 or c == -1 else numlen(c) + mul)
+                    if t.kind == "mul":
+                        s += factors_size(t.args[0], t.args[1], size)
+                    else:
+                        s += size[t] + (paren if t.kind == "add" else 0)
+            else:
+                s = factors_size(n.args[0], n.args[1], size) + 1
+            size[n] = s if s < cap else cap
+        return size
+
+    def _factors_size(self, coef, factors, size):
+        """At most the length of ``coef * prod(base^exp)`` without the sign."""
+        paren, mul = self.paren_size, len(self.mul_sym)
+        s = 0 if coef == 1 or coef == -1 else self._numlen(coef) + mul + self.frac_size
+        den = False
+        for b, e in factors:
+            s += size[b] + mul
+            bk = b.kind
+            if e.kind == "num":
+                q = e.args[0]
+                if q == 1:
+                    s += paren if bk == "add" else 0
+                    continue
+                if is_exact(q) and q < 0:
+                    den = True
+                    if q == -1:
+                        s += paren if bk == "add" else 0
+                        continue
+                s += self.pow_size + self._numlen(q) + (paren if not is_exact(q) or q < 0 or type(q) is not int else 0)
+            else:
+                s += self.pow_size + size[e] + (paren if e.kind in ("add", "mul", "num") else 0)
+            s += paren if bk in ("add", "mul", "num") else 0
+        return s - mul + (self.frac_size + paren if den else 0)
+
+    def _numlen(self, q):
+        return len(self.number(q))
+
+    def measure(self, root: Node):
+        """``(length, work)``: about how many characters the text of ``root`` has (at most,
+        within a small factor), and how many the texts of all the subexpressions printed
+        on the way have together."""
+        order, _, _ = _print_order(root)
+        size = self.sizes(order)
+        return size[root], min(sum(size.values()), _SIZE_CAP)
+
+    def doprint(self, root: Node, max_chars=None) -> str:
+        """The text of ``root``; ExpressionTooLarge (before any text is made) when it would
+        have more than ``max_chars`` characters (default :data:`MAX_PRINTED_CHARS`)."""
+        order, deps, uses = _print_order(root)
+        limit = MAX_PRINTED_CHARS if max_chars is None else max_chars
+        if limit and limit != math.inf:
+            size = self.sizes(order)
+            length, work = size[root], sum(size.values())
+            if length > limit or work > PRINT_WORK_FACTOR * limit:
+                raise ExpressionTooLarge(too_large_message("the formula", length, work, limit))
         memo: dict = {}
-        for n in topo_order(root):
+        for n in order:
             memo[n] = self._print(n, memo)
+            for c in deps[n]:
+                left = uses[c] - 1
+                if left:
+                    uses[c] = left
+                elif c in memo:
+                    del memo[c]         # its last reader is printed
         return memo[root][0]
 
     def _wrap(self, item, level):
@@ -142,6 +340,8 @@ class Printer:
         c = -c if c < 0 else c
         if t is None:
             return self.number(c), sign
+        if c == 1 and t.kind != "mul":
+            return memo[t][0], sign         # what _print_mul(1, ((t, None),)) gives
         if t.kind == "mul":
             coef, factors = t.args
             s, _ = self._print_mul(coef * c, factors, memo)
@@ -258,8 +458,8 @@ class UnicodePrinter(Printer):
         s = super()._print_add(n, memo)
         return "−" + s[1:] if s.startswith("-") else s
 
-    def doprint(self, root):
-        s = super().doprint(root)
+    def doprint(self, root, max_chars=None):
+        s = super().doprint(root, max_chars)
         return "−" + s[1:] if s.startswith("-") else s
 
 
@@ -267,6 +467,10 @@ class LatexPrinter(Printer):
     """LaTeX: ``2 x + 3 y``, ``x^{2}``, ``\\frac{1}{x}``, ``\\sin{\\left(x \\right)}``."""
 
     mul_sym = " "
+    paren_size = 13         # \left( \right)
+    call_size = 30          # \operatorname{name}{\left( \right)}
+    pow_size = 3            # ^{}
+    frac_size = 16          # \frac{}{}, and a denominator in \left( \right)
 
     def number(self, q):
         if isinstance(q, float):
@@ -324,13 +528,51 @@ class LatexPrinter(Printer):
         return rf"\left({s}\right)"
 
 
-def to_str(n: Node) -> str:
-    return Printer().doprint(n)
+#: how to raise the printing limit, for messages
+RAISE_LIMIT = "set PARTIALD_MAX_PRINTED_CHARS or partiald.symbolic.printing.MAX_PRINTED_CHARS to allow more"
 
 
-def to_unicode(n: Node) -> str:
-    return UnicodePrinter().doprint(n)
+def too_large_message(what, length, work, limit,
+                      instead="evaluate it at a point instead (call it, or compile()), which needs no printing"):
+    """The message of ExpressionTooLarge for text over the limit."""
+    if length > limit:
+        size = f"would print as about {length:,} characters, over the limit of {limit:,}"
+    else:
+        size = (f"would print as about {length:,} characters, but its parts repeat so much that printing "
+                f"it builds about {work:,} characters of text, over {PRINT_WORK_FACTOR} times the limit of {limit:,}")
+    return f"{what} {size} ({RAISE_LIMIT}); {instead}"
 
 
-def to_latex(n: Node) -> str:
-    return LatexPrinter().doprint(n)
+PRINTERS = {"text": Printer, "unicode": UnicodePrinter, "latex": LatexPrinter}
+
+
+def printed_size(n: Node, form="text"):
+    """About how many characters (at most, within a small factor) the text of ``n`` has in
+    ``form`` ("text", "unicode" or "latex"), computed on the DAG without printing."""
+    return PRINTERS[form]().measure(n)[0]
+
+
+def printable(n: Node, form="text", max_chars=None):
+    """Whether the text of ``n`` in ``form`` is within the limit (``max_chars``, default
+    :data:`MAX_PRINTED_CHARS`); ``(ok, length, work)``."""
+    limit = MAX_PRINTED_CHARS if max_chars is None else max_chars
+    length, work = PRINTERS[form]().measure(n)
+    ok = not limit or limit == math.inf or (length <= limit and work <= PRINT_WORK_FACTOR * limit)
+    return ok, length, work
+
+
+def text_of(n: Node, form="text", max_chars=None) -> str:
+    """The text of ``n`` in ``form`` ("text", "unicode" or "latex")."""
+    return PRINTERS[form]().doprint(n, max_chars)
+
+
+def to_str(n: Node, max_chars=None) -> str:
+    return Printer().doprint(n, max_chars)
+
+
+def to_unicode(n: Node, max_chars=None) -> str:
+    return UnicodePrinter().doprint(n, max_chars)
+
+
+def to_latex(n: Node, max_chars=None) -> str:
+    return LatexPrinter().doprint(n, max_chars)
