@@ -6,6 +6,7 @@ import functools
 import numpy as np
 
 from ..core.debug import STATE as _DEBUG
+from ..core.debug import enabled as _debug_enabled
 from ..core.graph import ShapedArray
 from ..core.interpret import interpret
 from ..core.pytree import tree_flatten, tree_unflatten
@@ -72,7 +73,7 @@ def jit(f, static_argnums=()):
 
     @functools.wraps(f)
     def wrapped(*args, **kwargs):
-        if _DEBUG[0] and not kwargs:
+        if _DEBUG[0] and not kwargs and _debug_enabled():
             # under debug_nans, f runs operation by operation, so that the first one
             # making a NaN/inf is named with its line (compiled code has no such checks)
             return f(*args)

@@ -126,7 +126,7 @@ class Builder:
             # primitive, parameters, input variables, literal values and output abstract
             # value), that equation's variable stands for the value computed now.
             k = self._cursor
-            if k < self._n_expect and not _DEBUG[0]:
+            if k < self._n_expect and not (_DEBUG[0] and _debug.enabled()):
                 e_prim, e_params, param1, inputs, v, op = plans[k]
                 if prim is e_prim and len(args) == len(inputs) and (
                         not (params or e_params)
@@ -245,7 +245,7 @@ class Builder:
                     _debug.check(prim, vals, out_val)
             v = Var(SCALAR_AVALS.get(type(out_val)) or aval_of(out_val))
             self.values[v] = out_val
-        self.eqns.append(Eqn(prim, inputs, params, v, _debug.user_line() if _DEBUG[0] else None))
+        self.eqns.append(Eqn(prim, inputs, params, v, _debug.user_line() if _DEBUG[0] and _debug.enabled() else None))
         return Tracer(self, v, out_val)
 
     def _stop_repeating(self):

@@ -55,20 +55,23 @@ def _jvp_eval(graph, values, tangents, literal):
             raise NotImplementedError(
                 f"primitive '{prim.name}' is not differentiable (no JVP rule); "
                 "apply stop_gradient to its input if its derivative is not needed")
-        _debug.STATE[1] += 1          # the rule's internals may be inf/NaN where masked
-        lin = next((t._builder for t in ts if hasattr(t, "_builder")), None) if _debug.STATE[0] else None
+        debugging = _debug.STATE[0] and _debug.enabled()
+        # the rule's internals may be inf/NaN where masked: checks suspended inside it
+        tok = _debug.suspend() if _debug.STATE[0] else None
+        lin = next((t._builder for t in ts if hasattr(t, "_builder")), None) if debugging else None
         start = len(lin.eqns) if lin is not None and hasattr(lin, "eqns") else None
         try:
             t_out = prim.jvp(ts, values[eqn.outvar], *[val(x) for x in eqn.inputs], **eqn.params)
         finally:
-            _debug.STATE[1] -= 1
+            if tok is not None:
+                _debug.resume(tok)
         if start is not None:
             # the linear equations this rule made remember the forward operation
             for e in lin.eqns[start:]:
                 e.info = f"the derivative rule of '{prim.name}', traced at {eqn.info or 'an unknown line'}"
         if t_out is not None:
             t_out = match_dtype(t_out, eqn.outvar.aval.dtype)
-            if _debug.STATE[0] and not hasattr(t_out, "_builder"):
+            if debugging and not hasattr(t_out, "_builder"):
                 _debug.check_rule(t_out, ts, f"the forward-mode derivative of '{prim.name}'",
                                   f"the operation traced at {eqn.info}" if eqn.info else None)
             tan[eqn.outvar] = t_out

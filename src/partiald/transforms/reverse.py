@@ -76,12 +76,15 @@ def _transpose_eval(lin, cts):
         prim = eqn.prim
         if prim.transpose is None:
             raise NotImplementedError(f"internal error: '{prim.name}' in a linear program has no transpose rule")
-        _debug.STATE[1] += 1
-        try:
+        if _debug.STATE[0]:       # some context debugs NaNs: suspend its checks in the rule
+            tok = _debug.suspend()
+            try:
+                in_cts = prim.transpose(c, *args, **eqn.params)
+            finally:
+                _debug.resume(tok)
+        else:
             in_cts = prim.transpose(c, *args, **eqn.params)
-        finally:
-            _debug.STATE[1] -= 1
-        if _debug.STATE[0]:
+        if _debug.STATE[0] and _debug.enabled():
             for ic in in_cts:
                 if ic is not None and not hasattr(ic, "_builder"):
                     _debug.check_rule(ic, [c], f"the backward pass (transpose of '{prim.name}')", eqn.info)
@@ -435,7 +438,7 @@ def _stage(graph: Graph, cts) -> _Program:
 
 def programs_enabled() -> bool:
     """Whether backward programs are used (not under debug_nans, CACHE_SIZE > 0)."""
-    return CACHE_SIZE > 0 and not _debug.STATE[0]
+    return CACHE_SIZE > 0 and not (_debug.STATE[0] and _debug.enabled())
 
 
 def _ct_sig(cts):
