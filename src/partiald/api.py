@@ -27,11 +27,15 @@ from .transforms.reverse import (backward_program, linearize_graph, programs_ena
                                  repeated_program, transpose_eval)
 from .transforms import reverse as _reverse
 from .transforms.simplify import dce
-from .vectorize import jacobian_blocks
+from .vectorize import jacobian_blocks, tangent_bytes
 
 _F64 = np.float64
 
-#: Dense Jacobians and Hessians larger than this many bytes raise MemoryBudgetError.
+#: The memory budget of a dense Jacobian or Hessian, in bytes: the result plus what
+#: computing it holds at once (a chunk of the basis and the batched intermediates of
+#: that chunk). The chunk size is chosen to fit (``chunk_size=`` is an upper bound);
+#: a result, or a single (co)tangent's pass, over the budget raises MemoryBudgetError
+#: before anything is allocated. ``memory_budget=`` overrides it per call.
 MEMORY_BUDGET = 1 << 30
 
 
@@ -560,8 +564,34 @@ def _check_budget(n_out, n_in, dtype, fname, budget):
             f"{fname}: the dense result would take {_fmt_bytes(nbytes)} ({n_out} x {n_in} entries of "
             f"{np.dtype(dtype).name}), over the memory budget of {_fmt_bytes(budget)}. Instead of the "
             "dense matrix, use products: pdx.hvp (Hessian-vector), pdx.jvp/pdx.vjp (Jacobian-vector), "
-            "pdx.hessian_diag; pdx.sparse_hessian / pdx.sparse_jacobian if it is sparse; chunk_size=<n> "
-            "bounds the memory of the intermediates (not of the result); or raise memory_budget=<bytes>.")
+            "pdx.hessian_diag; pdx.sparse_hessian / pdx.sparse_jacobian if it is sparse; or raise "
+            "memory_budget=<bytes>. (chunk_size=<n> bounds the intermediates, and is already lowered to fit "
+            "the budget, but not the result itself.)")
+
+
+def _chunk_for_budget(lin, mode, n_tangents, result_bytes, chunk_size, fname, budget):
+    """The chunk size of a dense Jacobian's passes: ``chunk_size`` (default: every
+    (co)tangent in one pass), lowered so that the result plus one chunk's basis and
+    batched intermediates stay within ``budget``; MemoryBudgetError when even one
+    (co)tangent at a time would not."""
+    if n_tangents <= 0:
+        return chunk_size
+    k = n_tangents if chunk_size is None else min(chunk_size, n_tangents)
+    per = tangent_bytes(lin)
+    room = budget - result_bytes
+    if k * per <= room:
+        return chunk_size
+    if per <= room:
+        return max(1, room // per)
+    what = "tangent" if mode == "fwd" else "cotangent"
+    raise MemoryBudgetError(
+        f"{fname}: the dense result takes {_fmt_bytes(result_bytes)}, and computing it pushes {n_tangents} "
+        f"{what}s through the derivative program, each holding another {_fmt_bytes(per)} (its basis row "
+        f"and intermediates): even one at a time (chunk_size=1) the peak would be "
+        f"{_fmt_bytes(result_bytes + per)}, over the memory budget of {_fmt_bytes(budget)}. Instead of the "
+        "dense matrix, use products: pdx.hvp (Hessian-vector), pdx.jvp/pdx.vjp (Jacobian-vector), "
+        "pdx.hessian_diag; pdx.sparse_hessian / pdx.sparse_jacobian if it is sparse; or raise "
+        "memory_budget=<bytes>.")
 
 
 def _basis(flat, k):
@@ -594,12 +624,16 @@ def _jacobian(f, argnums, has_aux, mode, fname, memory_budget, chunk_size=None):
         n_out = sum(_size(o) for o in outs)
         out_dtypes = [np.dtype(getattr(o, "dtype", np.float64)) for o in outs]
         dt = np.result_type(*[x.dtype for x in ins], *out_dtypes) if ins else np.float64
-        _check_budget(n_out, n_in, dt, fname, memory_budget or MEMORY_BUDGET)
+        budget = memory_budget or MEMORY_BUDGET
+        _check_budget(n_out, n_in, dt, fname, budget)
         m = mode if mode != "auto" else ("rev" if n_out < n_in else "fwd")
         if m not in ("fwd", "rev"):
             raise ValueError(f"{fname}: mode must be 'auto', 'fwd' or 'rev', got {mode!r}")
-        # one batched pass over the basis (a chunk at a time), not a Python loop
-        blocks = jacobian_blocks(st.lin, ins, outs, m, chunk_size)
+        # one batched pass over the basis (a chunk at a time, the chunk sized so that the
+        # result and one chunk's intermediates fit the budget), not a Python loop
+        chunk = _chunk_for_budget(st.lin, m, n_in if m == "fwd" else n_out, n_out * n_in * np.dtype(dt).itemsize,
+                                  chunk_size, fname, budget)
+        blocks = jacobian_blocks(st.lin, ins, outs, m, chunk)
         per_out = []
         for i in range(len(outs)):
             tree = tree_unflatten(st.in_tree, [_finalize(b) for b in blocks[i]])
@@ -639,8 +673,8 @@ def hessian(f, argnums=0, has_aux=False, *, chunk_size=None, memory_budget=None)
              [2., 6.]])
     """
     _check_chunk(chunk_size, "hessian")
-    inner = jacfwd(jacrev(f, argnums, has_aux=has_aux, chunk_size=chunk_size, memory_budget=memory_budget),
-                   argnums, has_aux=has_aux, chunk_size=chunk_size, memory_budget=memory_budget)
+    inner = _jacobian(jacrev(f, argnums, has_aux=has_aux, chunk_size=chunk_size, memory_budget=memory_budget),
+                      argnums, has_aux, "fwd", "hessian", memory_budget, chunk_size)
 
     def hess(*args, **kwargs):
         # check the whole Hessian against the budget before computing any of it

@@ -435,6 +435,35 @@ def _zeros(shape, like):
     return np.zeros(shape, dtype=getattr(like, "dtype", np.float64))
 
 
+def tangent_bytes(lin: Graph) -> int:
+    """An upper bound on the bytes one more (co)tangent adds to a batched pass of
+    :func:`jacobian_blocks` over ``lin``: its row of the basis, the row of every
+    intermediate of ``lin`` (or of its transpose, whose cotangents have the same
+    shapes), and the rows of the results, all held at once.
+
+    The peak of a pass over ``k`` (co)tangents is about ``k`` times this, on top of
+    the result; ``pdx.jacobian`` and ``pdx.hessian`` pick their chunk size from it.
+    """
+    def nbytes(v):
+        aval = getattr(v, "aval", None)
+        return 0 if aval is None else aval.size * np.dtype(aval.dtype).itemsize
+    seen = set()
+    total = 0
+    for v in [*lin.invars, *(e.outvar for e in lin.eqns), *lin.outvars]:
+        if isinstance(v, Var) and id(v) not in seen:
+            seen.add(id(v))
+            total += nbytes(v)
+    # the basis row and the result row are separate arrays (a result that is an input
+    # tangent itself is copied), and a batching rule may move an axis into a copy
+    inputs = sum(nbytes(v) for v in lin.invars)
+    outputs = sum(nbytes(v) for v in lin.outvars if isinstance(v, Var))
+    return int(total + inputs + outputs)
+
+
+def _concrete(x):
+    return x is None or isinstance(x, (np.ndarray, np.generic))
+
+
 def jacobian_blocks(lin: Graph, ins, outs, mode: str = "fwd", chunk_size: int | None = None):
     """Every block of a dense Jacobian from a linearization, a batch of (co)tangents at a time.
 
@@ -452,7 +481,11 @@ def jacobian_blocks(lin: Graph, ins, outs, mode: str = "fwd", chunk_size: int | 
 
     Returns:
       ``blocks[i][j]``, the derivative of ``outs[i]`` with respect to ``ins[j]``,
-      of shape ``outs[i].shape + ins[j].shape``.
+      of shape ``outs[i].shape + ins[j].shape``. One pass returns its own rows
+      (views where the shapes allow); with several passes on NumPy values every
+      block is allocated once and each pass writes its rows (or columns) into
+      it, so the peak is the result plus one chunk's basis and intermediates
+      (:func:`tangent_bytes` per (co)tangent); traced values are concatenated.
     """
     mask = list(getattr(lin, "in_mask", [True] * len(ins)))
     in_sizes, out_sizes = [_size(x) for x in ins], [_size(o) for o in outs]
@@ -462,9 +495,14 @@ def jacobian_blocks(lin: Graph, ins, outs, mode: str = "fwd", chunk_size: int | 
         n, along, other = sum(out_sizes), ins, out_sizes
     else:
         raise ValueError(f"jacobian_blocks: mode must be 'fwd' or 'rev', got {mode!r}")
-    # parts[a]: (n, size of along[a]) matrices, one row per unit (co)tangent
+    offsets = np.concatenate([[0], np.cumsum(other, dtype=np.int64)]).tolist()
+    # filled[a][c]: the (size of along[a], size of other[c]) matrix of block (a, c) in
+    # fwd mode, (size of other[c], size of along[a]) in rev mode; None until allocated
+    filled = None
+    # parts[a]: (k, size of along[a]) pieces to concatenate, for traced values
     parts = [[] for _ in along]
-    for start, stop in (_chunks(n, chunk_size) if n else []):
+    chunks = _chunks(n, chunk_size) if n else []
+    for start, stop in chunks:
         k = stop - start
         if mode == "fwd":
             basis = standard_basis(ins, start, stop)
@@ -485,10 +523,21 @@ def jacobian_blocks(lin: Graph, ins, outs, mode: str = "fwd", chunk_size: int | 
             else:
                 got = iter(batched_transpose(lin, basis))
             res = [next(got) if m else None for m in mask]
-        for a, (r, x) in enumerate(zip(res, along)):
-            parts[a].append(_zeros((k, _size(x)), x) if r is None else pnp.reshape(r, (k, _size(x))))
-    mats = [pnp.concatenate(p, axis=0) if p else _zeros((0, _size(x)), x) for p, x in zip(parts, along)]
-    offsets = np.concatenate([[0], np.cumsum(other, dtype=np.int64)])
+        del basis
+        if start == 0 and len(chunks) > 1 and all(_concrete(r) for r in res):
+            # several passes on NumPy values: each writes into the result, allocated once
+            filled = [[None] * len(other) for _ in along]
+        if filled is not None:
+            _fill(filled, res, along, other, offsets, start, stop, mode)
+        else:
+            for a, (r, x) in enumerate(zip(res, along)):
+                parts[a].append(_zeros((k, _size(x)), x) if r is None else pnp.reshape(r, (k, _size(x))))
+        del res
+    if filled is not None:
+        return _blocks_from_filled(filled, lin, ins, outs, mode)
+    # one pass: its rows are the result (no copy); several traced passes: concatenated
+    mats = [(p[0] if len(p) == 1 else pnp.concatenate(p, axis=0)) if p else _zeros((0, _size(x)), x)
+            for p, x in zip(parts, along)]
     blocks = []
     for i, o in enumerate(outs):
         row = []
@@ -500,5 +549,48 @@ def jacobian_blocks(lin: Graph, ins, outs, mode: str = "fwd", chunk_size: int | 
                 row.append(pnp.reshape(pnp.transpose(mats[i][offsets[j]:offsets[j + 1]]), shape))
             else:                               # mats[j]: (n_out, size of in j)
                 row.append(pnp.reshape(mats[j][offsets[i]:offsets[i + 1]], shape))
+        blocks.append(row)
+    return blocks
+
+
+def _fill(filled, res, along, other, offsets, start, stop, mode):
+    """Write one chunk's rows ``res[a]`` (``(stop - start,) + along[a].shape``, or None
+    for zeros) into the preallocated blocks."""
+    k = stop - start
+    for a, (r, x) in enumerate(zip(res, along)):
+        m = _size(x)
+        if r is not None:
+            r = np.reshape(np.asarray(r), (k, m))
+        for c in range(len(other)):
+            lo, hi = max(start, offsets[c]), min(stop, offsets[c + 1])
+            if lo >= hi:
+                continue
+            blk = filled[a][c]
+            if blk is None:
+                dt = r.dtype if r is not None else getattr(x, "dtype", np.float64)
+                shape = (m, other[c]) if mode == "fwd" else (other[c], m)
+                # zeros where no tangent reaches (r is None): every other entry is written
+                blk = filled[a][c] = (np.zeros if r is None else np.empty)(shape, dtype=dt)
+            if r is None:
+                continue
+            if mode == "fwd":
+                blk[:, lo - offsets[c]:hi - offsets[c]] = r[lo - start:hi - start].T
+            else:
+                blk[lo - offsets[c]:hi - offsets[c], :] = r[lo - start:hi - start]
+
+
+def _blocks_from_filled(filled, lin, ins, outs, mode):
+    blocks = []
+    for i, o in enumerate(outs):
+        row = []
+        for j, x in enumerate(ins):
+            shape = shape_of(o) + shape_of(x)
+            blk = filled[i][j] if mode == "fwd" else filled[j][i]
+            if lin.outvars[i] is None:          # not differentiable (an integer output): exact zeros
+                row.append(_zeros(shape, o))
+            elif blk is None:                   # an empty block (a leaf of size 0)
+                row.append(_zeros(shape, o if mode == "fwd" else x))
+            else:
+                row.append(blk.reshape(shape))
         blocks.append(row)
     return blocks

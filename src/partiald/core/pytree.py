@@ -111,22 +111,26 @@ def tree_unflatten(treedef: TreeDef, leaves) -> Any:
             return leaves[0]
         if _FLAT_TUPLES.get(len(treedef.children)) is treedef and len(leaves) == len(treedef.children):
             return tuple(leaves)
-    it = iter(leaves)
+    # a module-level helper, not a nested recursive closure: a closure that calls itself
+    # is a reference cycle (function -> cell -> function) holding the leaves' iterator,
+    # so every array passed through here would live until the cyclic garbage collector
+    # ran (a training loop piled up gigabytes of old gradients and parameters that way)
+    return _build(treedef, iter(leaves))
 
-    def build(t):
-        if t.kind == "leaf":
-            return next(it)
-        if t.kind == "none":
-            return None
-        kids = [build(c) for c in t.children]
-        if t.kind == "tuple":
-            return tuple(kids)
-        if t.kind == "list":
-            return kids
-        if t.kind == "dict":
-            return dict(zip(t.meta, kids))
-        return t.meta(*kids)
-    return build(treedef)
+
+def _build(t, it):
+    if t.kind == "leaf":
+        return next(it)
+    if t.kind == "none":
+        return None
+    kids = [_build(c, it) for c in t.children]
+    if t.kind == "tuple":
+        return tuple(kids)
+    if t.kind == "list":
+        return kids
+    if t.kind == "dict":
+        return dict(zip(t.meta, kids))
+    return t.meta(*kids)
 
 
 def tree_leaves(tree) -> list:

@@ -13,6 +13,7 @@ from .. import numpy as pnp
 from ..core.pytree import tree_leaves
 from .activations import get_activation
 from .initializers import default_for, get_initializer
+from .memory import check_params, model_shapes
 
 
 def _dtype(dtype):
@@ -39,6 +40,14 @@ def _prepare_input(X, dtype, n_in, who):
     if len(shape) not in (1, 2) or shape[-1] != n_in:
         raise ValueError(f"{who} expects inputs of shape (n, {n_in}) ({n_in} features), got shape {shape}")
     return X
+
+
+def _check_init(model, memory_budget, who):
+    """MemoryBudgetError before ``model.init`` allocates parameters over the budget (the
+    initializers draw float64 values: a float32 model also holds one layer's float64 draw)."""
+    leaves, _ = model_shapes(model)
+    extra = 8 * max(leaves) if model.dtype != np.float64 else 0
+    check_params(sum(leaves), model.dtype.itemsize, extra, memory_budget, who)
 
 
 class Linear:
@@ -69,9 +78,15 @@ class Linear:
         self.init_fn = get_initializer(init)
         self.dtype = _dtype(dtype)
 
-    def init(self, seed=0):
-        """Fresh parameters ``{"W": (in, out), "b": (out,)}`` from ``seed`` (an int or a NumPy Generator)."""
-        rng = _rng(seed)
+    def init(self, seed=0, memory_budget=None):
+        """Fresh parameters ``{"W": (in, out), "b": (out,)}`` from ``seed`` (an int or a NumPy Generator).
+
+        Raises ``partiald.MemoryBudgetError`` before allocating parameters over
+        ``memory_budget`` bytes (default: see ``partiald.nn.memory``)."""
+        _check_init(self, memory_budget, repr(self) + ".init")
+        return self._init(_rng(seed))
+
+    def _init(self, rng):
         W = np.asarray(self.init_fn(rng, self.in_features, self.out_features), dtype=self.dtype)
         if W.shape != (self.in_features, self.out_features):
             raise ValueError(f"Linear: the initializer returned shape {W.shape}, expected "
@@ -142,10 +157,14 @@ class MLP:
         init = default_for(activation) if init is None else init
         self.layers = [Linear(m, n, init=init, dtype=self.dtype) for m, n in zip(sizes[:-1], sizes[1:])]
 
-    def init(self, seed=0):
-        """Fresh parameters, a list of ``{"W", "b"}`` dicts, from ``seed`` (an int or a NumPy Generator)."""
+    def init(self, seed=0, memory_budget=None):
+        """Fresh parameters, a list of ``{"W", "b"}`` dicts, from ``seed`` (an int or a NumPy Generator).
+
+        Raises ``partiald.MemoryBudgetError`` before allocating parameters over
+        ``memory_budget`` bytes (default: see ``partiald.nn.memory``)."""
+        _check_init(self, memory_budget, "MLP.init")
         rng = _rng(seed)
-        return [layer.init(rng) for layer in self.layers]
+        return [layer._init(rng) for layer in self.layers]
 
     def apply(self, params, X):
         """The network's output for a batch ``X`` of shape ``(n, sizes[0])``: shape ``(n, sizes[-1])``."""

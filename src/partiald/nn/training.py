@@ -10,8 +10,9 @@ import numpy as np
 from .. import numpy as pnp
 from ..api import value_and_grad
 from ..compile.jit import jit
-from ..core.pytree import tree_leaves
+from ..core.pytree import tree_flatten, tree_leaves, tree_unflatten
 from .losses import _check_class_labels, accuracy, cross_entropy, get_loss
+from . import memory as _memory
 
 #: validation data is evaluated in chunks of this many rows (bounded memory)
 _EVAL_CHUNK = 4096
@@ -34,11 +35,13 @@ def _inputs(X, dtype, what):
     if len(X) == 0:
         raise ValueError(f"fit: {what} has no rows")
     X = X.astype(dtype, copy=False)
-    bad = ~np.isfinite(X)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        raise ValueError(f"fit: {what} has a non-finite value ({X[i, j]}) at row {i}, column {j}; "
-                         "clean the data first")
+    step = max(1, (1 << 20) // max(X.shape[1], 1))      # rows per check: no full-size mask
+    for s in range(0, len(X), step):
+        bad = ~np.isfinite(X[s:s + step])
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise ValueError(f"fit: {what} has a non-finite value ({X[s + i, j]}) at row {s + i}, column {j}; "
+                             "clean the data first")
     return X
 
 
@@ -98,8 +101,40 @@ class _Progress:
         self.out.flush()
 
 
+def _working_copy(params):
+    """A copy of ``params`` that training may overwrite, or None when a leaf is not a
+    float array (Python floats, NumPy scalars)."""
+    leaves, tree = tree_flatten(params)
+    if not all(isinstance(x, np.ndarray) and x.dtype.kind == "f" for x in leaves):
+        return None
+    return tree_unflatten(tree, [np.array(x, copy=True) for x in leaves])
+
+
+def _check_memory(model, params, X, validation, dtype, batch_size, optimizer, memory_budget):
+    """MemoryBudgetError before training allocates more than the budget."""
+    leaves = [int(np.size(x)) for x in tree_leaves(params)]
+    shapes = _memory.model_shapes(model)
+    widths = shapes[1] if shapes is not None else None
+    n, n_val, data = 1, 0, 0
+    pair = isinstance(validation, (tuple, list)) and len(validation) == 2
+    for A in ([X, validation[0]] if pair else [X]):
+        if hasattr(A, "dtype") and len(getattr(A, "shape", ())) == 2:
+            if A is X:
+                n = A.shape[0]
+            else:
+                n_val = A.shape[0]
+            if A.dtype != dtype:            # converted to the parameters' dtype: a copy
+                data += A.shape[0] * A.shape[1] * dtype.itemsize
+    parts = _memory.fit_estimate(leaves, dtype.itemsize, widths, min(int(batch_size), max(n, 1)),
+                                 optimizer, n_val, data)
+    if memory_budget is None and sum(b for _, b in parts) <= _memory.SMALL:
+        return
+    budget, how = _memory.resolve_budget(memory_budget, "fit")
+    _memory.check(parts, budget, how, "fit", sum(leaves), dtype)
+
+
 def fit(model, params, X, y, loss="cross_entropy", optimizer=None, epochs=10, batch_size=32,
-        validation=None, seed=0, verbose=None, out=None, shuffle=True):
+        validation=None, seed=0, verbose=None, out=None, shuffle=True, memory_budget=None):
     """Train ``model`` by minibatch gradient descent; return ``(params, history)``.
 
     Each epoch visits the training examples in a new random order (from ``seed``)
@@ -129,6 +164,16 @@ def fit(model, params, X, y, loss="cross_entropy", optimizer=None, epochs=10, ba
         ``False`` prints nothing.
       out: stream for the progress (default ``sys.stdout``).
       shuffle: ``False`` keeps the data order.
+      memory_budget: bytes that training may allocate besides the data and the
+        given parameters (a number, a size such as ``"8GiB"``, or
+        ``float("inf")``); default ``nn.memory.MEMORY_FRACTION`` of the memory
+        this process can still allocate. The working copy of the parameters,
+        the gradients, the optimizer's state, the update's temporaries and the
+        activations of a batch are added up before anything is allocated.
+
+    Training holds one working copy of the parameters, which an optimizer with
+    ``update_in_place`` (``optim.adam``, ``optim.sgd``) updates in place, and
+    one set of gradients at a time.
 
     Returns:
       ``(params, history)``: the trained parameters, and a dict of per-epoch lists
@@ -138,6 +183,8 @@ def fit(model, params, X, y, loss="cross_entropy", optimizer=None, epochs=10, ba
 
     Raises:
       ValueError: mismatched or malformed data, labels out of range.
+      partiald.MemoryBudgetError: the estimate is over ``memory_budget`` (the
+        message lists its parts and what to change).
       FloatingPointError: the loss became NaN or infinite (lower the learning rate).
 
     Examples:
@@ -160,6 +207,7 @@ def fit(model, params, X, y, loss="cross_entropy", optimizer=None, epochs=10, ba
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
     dtype = _param_dtype(params)
+    _check_memory(model, params, X, validation, dtype, batch_size, optimizer, memory_budget)
     X = _inputs(X, dtype, "X")
     n = len(X)
     y = _targets(y, n, loss_fn, dtype, "training")
@@ -181,6 +229,13 @@ def fit(model, params, X, y, loss="cross_entropy", optimizer=None, epochs=10, ba
 
     step = jit(value_and_grad(objective, has_aux=True))
     evaluate = jit(objective)
+    in_place = getattr(optimizer, "update_in_place", None)
+    if in_place is not None:
+        work = _working_copy(params)
+        if work is None:            # leaves that are not float arrays: the functional update
+            in_place = None
+        else:
+            params = work
     state = optimizer.init(params)
     rng = np.random.default_rng(seed)
     batch_size = min(int(batch_size), n)
@@ -205,10 +260,15 @@ def fit(model, params, X, y, loss="cross_entropy", optimizer=None, epochs=10, ba
             if not math.isfinite(value):
                 raise FloatingPointError(f"fit: the loss became {value} at epoch {epoch}, batch {b + 1}: the "
                                          "training diverged; lower the learning rate or standardize the inputs")
-            params, state = optimizer.update(grads, state, params)
             loss_sum += value * len(idx)
             if classification:
                 correct += accuracy(pred, yb) * len(idx)
+            pred = None
+            if in_place is not None:
+                in_place(grads, state, params)
+            else:
+                params, state = optimizer.update(grads, state, params)
+            grads = None            # one set of gradients at a time: the next step makes its own
             progress.batch(epoch, b + 1, loss_sum, min((b + 1) * batch_size, n))
         logs = {"loss": loss_sum / n}
         if classification:

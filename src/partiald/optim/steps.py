@@ -3,8 +3,11 @@
 
 The state is a plain dict pytree (a Python int step count and arrays shaped
 like the parameters), so ``copy.deepcopy`` or saving its leaves is enough to
-checkpoint it. Updates are functional (no array is modified in place) and
-keep each parameter's dtype: float32 parameters stay float32.
+checkpoint it. ``update`` is functional (no array is modified in place) and
+keeps each parameter's dtype: float32 parameters stay float32.
+``update_in_place`` gives bitwise the same step but overwrites the parameters
+and the state (their leaves must be writable arrays of one float dtype): a
+training loop that owns them then holds no second copy (``nn.fit`` does this).
 
     opt = optim.adam(1e-3)
     state = opt.init(params)
@@ -118,6 +121,32 @@ def _restore(new, old):
     return np.asarray(new, dtype=old.dtype)
 
 
+def _fresh(x, dtype):
+    """A new writable array of ``dtype`` holding ``x`` (what the functional update overwrites)."""
+    return np.array(x, dtype=dtype, copy=True)
+
+
+def _state_leaf(a):
+    """A state leaf as the functional update returns it: 0-d results are NumPy scalars."""
+    return a[()] if a.ndim == 0 else a
+
+
+def _in_place_leaves(tree, treedef, what, fname, like=None):
+    """The leaves of ``tree`` checked for ``update_in_place``: writable float arrays (of the
+    parameters' dtypes and shapes when ``like`` gives them)."""
+    leaves = _leaves_like(tree, treedef, what, fname)
+    for i, x in enumerate(leaves):
+        ok = isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.flags.writeable
+        if ok and like is not None:
+            ok = x.dtype == like[i].dtype and x.shape == like[i].shape
+        if not ok:
+            raise TypeError(f"{fname}.update_in_place: every leaf of {what} must be a writable float array"
+                            + (" of its parameter's dtype and shape" if like is not None else "")
+                            + f", got {type(x).__name__}" + (f" of dtype {x.dtype}" if hasattr(x, "dtype") else "")
+                            + f"; use {fname}.update, which returns new arrays")
+    return leaves
+
+
 def _check_count(state, fname):
     if not isinstance(state, dict) or "count" not in state:
         raise ValueError(f"{fname}.update: state must be the dict returned by {fname}.init(params) "
@@ -163,26 +192,47 @@ class SGD:
         count = _check_count(state, "sgd")
         p_leaves, treedef = tree_flatten(params)
         g_leaves = _leaves_like(grads, treedef, "grads", "sgd")
-        lr = _rate(self.lr, count)
-        mu, wd = self.momentum, self.weight_decay
-        b_leaves = _leaves_like(state["velocity"], treedef, "state['velocity']", "sgd") if mu else p_leaves
-        new_p, new_b = [], []
-        for p, g, b in zip(p_leaves, g_leaves, b_leaves):
-            pa = _as_array(p)
-            g = _as_array(g, pa.dtype)
-            if wd:
-                g = g + wd * pa
-            if mu:
-                b = mu * _as_array(b, pa.dtype) + g
-                d = g + mu * b if self.nesterov else b
-                new_b.append(b)
-            else:
-                d = g
-            new_p.append(_restore(pa - lr * d, p))
+        b_leaves = _leaves_like(state["velocity"], treedef, "state['velocity']", "sgd") if self.momentum else None
+        new_p = [_fresh(p, _as_array(p).dtype) for p in p_leaves]
+        new_b = [_fresh(b, q.dtype) for b, q in zip(b_leaves, new_p)] if b_leaves is not None else None
+        self._step(g_leaves, new_p, new_b, count)
         new_state = {"count": count + 1}
-        if mu:
-            new_state["velocity"] = tree_unflatten(treedef, new_b)
-        return tree_unflatten(treedef, new_p), new_state
+        if new_b is not None:
+            new_state["velocity"] = tree_unflatten(treedef, [_state_leaf(b) for b in new_b])
+        return tree_unflatten(treedef, [_restore(q, p) for q, p in zip(new_p, p_leaves)]), new_state
+
+    def update_in_place(self, grads, state, params):
+        """``update``, bitwise, writing the new parameters and velocity into ``params`` and
+        ``state`` (writable float arrays); returns ``(params, state)``, the same objects."""
+        count = _check_count(state, "sgd")
+        p_leaves, treedef = tree_flatten(params)
+        p_leaves = _in_place_leaves(params, treedef, "params", "sgd")
+        g_leaves = _leaves_like(grads, treedef, "grads", "sgd")
+        b_leaves = (_in_place_leaves(state["velocity"], treedef, "state['velocity']", "sgd", p_leaves)
+                    if self.momentum else None)
+        self._step(g_leaves, p_leaves, b_leaves, count)
+        state["count"] = count + 1
+        return params, state
+
+    def _step(self, g_leaves, p_leaves, b_leaves, count):
+        """The update of the class docstring, overwriting ``p_leaves`` and ``b_leaves``
+        (arrays), a block of values at a time; the arithmetic, operation by operation,
+        of ``p - lr * d``."""
+        lr = _rate(self.lr, count)
+        mu, wd, nesterov = self.momentum, self.weight_decay, self.nesterov
+        for i, p in enumerate(p_leaves):
+            g = _as_array(g_leaves[i], p.dtype)
+            b = b_leaves[i] if mu else None
+            for ps, gs, bs, tmp in _blocks(p, g, b):
+                if wd:
+                    gs = np.add(gs, np.multiply(ps, wd, out=tmp[0]), out=tmp[0])    # g + wd p
+                if mu:
+                    np.multiply(bs, mu, out=bs)
+                    np.add(bs, gs, out=bs)                                          # mu b + g
+                    d = np.add(gs, np.multiply(bs, mu, out=tmp[1]), out=tmp[1]) if nesterov else bs
+                else:
+                    d = gs
+                np.subtract(ps, np.multiply(d, lr, out=tmp[1]), out=ps)            # p - lr d
 
 
 class Adam:
@@ -226,23 +276,77 @@ class Adam:
         g_leaves = _leaves_like(grads, treedef, "grads", "adam")
         m_leaves = _leaves_like(state["m"], treedef, "state['m']", "adam")
         v_leaves = _leaves_like(state["v"], treedef, "state['v']", "adam")
+        new_p = [_fresh(p, _as_array(p).dtype) for p in p_leaves]
+        new_m = [_fresh(m, q.dtype) for m, q in zip(m_leaves, new_p)]
+        new_v = [_fresh(v, q.dtype) for v, q in zip(v_leaves, new_p)]
+        self._step(g_leaves, new_p, new_m, new_v, count)
+        return tree_unflatten(treedef, [_restore(q, p) for q, p in zip(new_p, p_leaves)]), {
+            "count": count + 1, "m": tree_unflatten(treedef, [_state_leaf(m) for m in new_m]),
+            "v": tree_unflatten(treedef, [_state_leaf(v) for v in new_v])}
+
+    def update_in_place(self, grads, state, params):
+        """``update``, bitwise, writing the new parameters and moments into ``params`` and
+        ``state`` (writable float arrays); returns ``(params, state)``, the same objects.
+        Besides them it allocates two arrays the size of the largest parameter."""
+        count = _check_count(state, "adam")
+        p_leaves, treedef = tree_flatten(params)
+        p_leaves = _in_place_leaves(params, treedef, "params", "adam")
+        g_leaves = _leaves_like(grads, treedef, "grads", "adam")
+        m_leaves = _in_place_leaves(state["m"], treedef, "state['m']", "adam", p_leaves)
+        v_leaves = _in_place_leaves(state["v"], treedef, "state['v']", "adam", p_leaves)
+        self._step(g_leaves, p_leaves, m_leaves, v_leaves, count)
+        state["count"] = count + 1
+        return params, state
+
+    def _step(self, g_leaves, p_leaves, m_leaves, v_leaves, count):
+        """The update of the class docstring, overwriting the arrays ``p_leaves``,
+        ``m_leaves`` and ``v_leaves`` a block of values at a time, operation by operation
+        as ``p - lr * (m / c1) / (sqrt(v / c2) + eps)`` reads."""
         lr = _rate(self.lr, count)
         b1, b2, eps, wd = self.b1, self.b2, self.eps, self.weight_decay
         t = count + 1
         c1, c2 = 1.0 - b1 ** t, 1.0 - b2 ** t          # bias corrections
-        new_p, new_m, new_v = [], [], []
         for p, g, m, v in zip(p_leaves, g_leaves, m_leaves, v_leaves):
-            pa = _as_array(p)
-            g = _as_array(g, pa.dtype)
-            m = b1 * _as_array(m, pa.dtype) + (1.0 - b1) * g
-            v = b2 * _as_array(v, pa.dtype) + (1.0 - b2) * (g * g)
-            if wd:
-                pa = pa * (1.0 - lr * wd)
-            new_p.append(_restore(pa - lr * (m / c1) / (np.sqrt(v / c2) + eps), p))
-            new_m.append(m)
-            new_v.append(v)
-        return tree_unflatten(treedef, new_p), {"count": t, "m": tree_unflatten(treedef, new_m),
-                                                "v": tree_unflatten(treedef, new_v)}
+            g = _as_array(g, p.dtype)
+            for ps, gs, ms, vs, (a, d) in _blocks(p, g, m, v):
+                np.multiply(gs, 1.0 - b1, out=a)
+                np.multiply(ms, b1, out=ms)
+                np.add(ms, a, out=ms)                       # m <- b1 m + (1 - b1) g
+                np.multiply(gs, gs, out=a)
+                np.multiply(a, 1.0 - b2, out=a)
+                np.multiply(vs, b2, out=vs)
+                np.add(vs, a, out=vs)                       # v <- b2 v + (1 - b2) g^2
+                if wd:
+                    np.multiply(ps, 1.0 - lr * wd, out=ps)
+                np.divide(ms, c1, out=a)
+                np.multiply(a, lr, out=a)                   # lr m_hat
+                np.divide(vs, c2, out=d)
+                np.sqrt(d, out=d)
+                np.add(d, eps, out=d)                       # sqrt(v_hat) + eps
+                np.divide(a, d, out=a)
+                np.subtract(ps, a, out=ps)
+
+
+#: values per block of an update: the temporaries stay this small (and in cache)
+_BLOCK = 1 << 16
+
+
+def _blocks(p, g, *state):
+    """``(p, g, *state, (tmp, tmp))`` per block of about ``_BLOCK`` values, blocks of rows
+    (slices along the first axis: views of every array, whatever its memory layout),
+    with two scratch arrays of the block's shape; ``p`` and ``state`` are written in place."""
+    if g.shape != p.shape:
+        g = np.broadcast_to(g, p.shape)
+    rows = p.shape[0] if p.ndim else 1
+    per_row = p.size // rows if rows else 0
+    step = max(1, _BLOCK // per_row) if per_row else rows
+    if p.ndim == 0 or step >= rows:
+        yield (p, g, *state, (np.empty_like(p), np.empty_like(p)))
+        return
+    tmp = (np.empty((step,) + p.shape[1:], p.dtype), np.empty((step,) + p.shape[1:], p.dtype))
+    for s in range(0, rows, step):
+        e = min(rows, s + step)
+        yield (p[s:e], g[s:e], *[None if x is None else x[s:e] for x in state], (tmp[0][:e - s], tmp[1][:e - s]))
 
 
 def sgd(lr, momentum=0.0, nesterov=False, weight_decay=0.0):
