@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from .core.errors import ExpressionTooLarge, ParseError
+from .core.errors import ExpressionTooLarge, MemoryBudgetError, ParseError
 
 EXAMPLES = """examples:
   partiald diff "x^2 + 3*x*y" --at x=1,y=2
@@ -133,6 +133,67 @@ def _fmt(e, args):
     return e.latex() if args.latex else e.unicode() if args.pretty else str(e)
 
 
+def _form(args):
+    return "latex" if args.latex else "unicode" if args.pretty else "text"
+
+
+def _texts(named, f, has_values, form):
+    """The text of each formula of ``named`` (``(label, Expr)`` pairs) in ``form``, or None where
+    it is left out: one whose text would exceed the printing limit (symbolic/printing.py,
+    MAX_PRINTED_CHARS), or all of them when together they would. Sizes are estimated on the
+    formulas' DAGs before any text is made, and each distinct formula is printed once. A
+    result left out is an ExpressionTooLarge suggesting --at, unless ``has_values`` (values
+    stand in for the text). Returns ``[(text or None, estimated length)]``."""
+    from .symbolic import printing
+    limit = printing.MAX_PRINTED_CHARS
+    measured = {}
+    for _, e in named:
+        if e.node not in measured:
+            measured[e.node] = printing.printable(e.node, form)
+    total = sum(measured[e.node][1] for _, e in named)
+    over_total = bool(limit) and limit != float("inf") and total > limit
+    names = ",".join(f"{v}=1" for v in f.variables[:3]) + (",..." if len(f.variables) > 3 else "")
+    instead = f"evaluate at a point with --at {names}, which prints only the values"
+    out = []
+    texts = {}
+    for label, e in named:
+        ok, length, work = measured[e.node]
+        if not ok or over_total:
+            if not has_values:
+                if not ok:
+                    raise ExpressionTooLarge(printing.too_large_message(label, length, work, limit, instead))
+                raise ExpressionTooLarge(f"the {len(named)} results together would print as about {total:,} "
+                                         f"characters, over the limit of {limit:,} ({printing.RAISE_LIMIT}); "
+                                         + instead)
+            out.append((None, length))
+            continue
+        text = texts.get(e.node)
+        if text is None:
+            text = texts[e.node] = printing.text_of(e.node, form)
+        out.append((text, length))
+    return out
+
+
+def _evaluator(point):
+    """``value(e)``: the formula ``e`` at ``point``, compiled and evaluated once per distinct
+    formula (the entries of a Hessian are often one formula)."""
+    cache = {}
+
+    def value(e):
+        v = cache.get(e.node)
+        if v is None:
+            v = cache[e.node] = e(**point)
+        return v
+    return value
+
+
+def _omitted(length, latex=False):
+    """What stands in the output for a result too large to print."""
+    if latex:
+        return rf"\text{{(about {length:,} characters: too large to print)}}"
+    return f"(about {length:,} characters: too large to print)"
+
+
 def _jnum(v):
     """A JSON number, or null where the value is NaN or infinite (JSON has neither)."""
     v = float(v)
@@ -165,6 +226,11 @@ def _label(var, order, latex, mixed_vars=None):
     return f"{top}/{bottom}"
 
 
+def _repeat(mixed, order):
+    """The variables of a mixed partial of ``order`` in each: ``[x, y]``, 2 -> ``[x, x, y, y]``."""
+    return [v for v in mixed for _ in range(order)] if mixed else mixed
+
+
 def _cmd_diff(f, args, out):
     from .symbolic.expr import expr
     wrt = [w.strip() for w in args.wrt.split(",") if w.strip()] if args.wrt else list(f.variables)
@@ -172,10 +238,12 @@ def _cmd_diff(f, args, out):
         raise UsageError("the formula has no variables; give --wrt to name one")
     if args.order < 0 or args.order > 1000:
         raise UsageError(f"--order must be between 0 and 1000, got {args.order}")
-    if args.mixed:
-        items = [("".join(wrt), f.diff(*wrt, n=args.order) if args.order != 1 else f.diff(*wrt), wrt)]
-    else:
-        items = [(v, f.diff(v, n=args.order), None) for v in wrt]
+    from .symbolic.limits import deadline
+    with deadline("computing the derivatives"):
+        if args.mixed:
+            items = [("".join(wrt), f.diff(*wrt, n=args.order) if args.order != 1 else f.diff(*wrt), wrt)]
+        else:
+            items = [(v, f.diff(v, n=args.order), None) for v in wrt]
     if args.steps and (args.order != 1 or args.mixed):
         raise UsageError("--steps explains first partials: use it without --order/--mixed")
     point = parse_point(args.at, f.variables) if args.at else None
@@ -185,34 +253,42 @@ def _cmd_diff(f, args, out):
             raise UsageError("--check compares one derivative: give one variable with --wrt")
         verdict, detail = items[0][1].compare(expr(args.check))
         check = {"answer": args.check, "equivalent": verdict, "detail": detail}
+    # derivatives too large to print: values (--at, --check) stand in for them, or exit 2
+    named = [(_label(k, args.order, False, _repeat(m, args.order)), d) for k, d, m in items]
+    has_values = point is not None or check is not None
+    value = _evaluator(point) if point is not None else None
     if args.json:
+        texts = _texts(named, f, has_values, "text")
         res = {"formula": str(f), "variables": list(f.variables), "order": args.order,
-               "derivatives": {k: str(d) for k, d, _ in items}}
+               "derivatives": {k: t for (k, _, _), (t, _) in zip(items, texts)}}
+        if any(t is None for t, _ in texts):
+            res["too_large_to_print"] = {k: n for (k, _, _), (t, n) in zip(items, texts) if t is None}
         if args.latex:
-            res["latex"] = {k: d.latex() for k, d, _ in items}
+            res["latex"] = {k: t for (k, _, _), (t, _) in zip(items, _texts(named, f, has_values, "latex"))}
         if point is not None:
             res["at"] = point
-            res["values"] = {k: _jnum(d(**point)) for k, d, _ in items}
+            res["values"] = {k: _jnum(value(d)) for k, d, _ in items}
         if args.steps:
             res["steps"] = {k: f.explain(k).to_list() for k, _, m in items if m is None and args.order == 1}
         if check:
             res["check"] = check
         out.write(json.dumps(res) + "\n")
         return 0 if not check or check["equivalent"] is True else 1
+    texts = _texts(named, f, has_values, _form(args))      # before any output: it may refuse
     if args.latex:
         out.write(f"f = {f.latex()}\n")
     else:
         out.write(f"f({', '.join(f.variables)}) = {_fmt(f, args)}\n")
     rows = []
-    for k, d, mixed in items:
-        label = _label(k, args.order, args.latex, mixed)
-        rows.append((label, _fmt(d, args), d))
+    for (k, d, mixed), (text, length) in zip(items, texts):
+        label = _label(k, args.order, args.latex, _repeat(mixed, args.order))
+        rows.append((label, text if text is not None else _omitted(length, args.latex), d))
     width = max(len(r[0]) for r in rows)
     dwidth = max(len(r[1]) for r in rows)
     for label, text, d in rows:
         line = f"{label:<{width}} = {text}"
         if point is not None:
-            line = f"{label:<{width}} = {text:<{dwidth}}  = {_num(d(**point))}"
+            line = f"{label:<{width}} = {text:<{dwidth}}  = {_num(value(d))}"
         out.write(line + "\n")
     if point is not None:
         out.write("at " + ", ".join(f"{k}={_num(v)}" for k, v in point.items()) + "\n")
@@ -229,18 +305,24 @@ def _cmd_diff(f, args, out):
 def _cmd_grad(f, args, out):
     grads = f.gradient()
     point = parse_point(args.at, f.variables) if args.at else None
+    named = [(_label(v, 1, False), g) for v, g in zip(f.variables, grads)]
+    value = _evaluator(point) if point is not None else None
     if args.json:
-        res = {"formula": str(f), "variables": list(f.variables), "gradient": [str(g) for g in grads]}
+        texts = _texts(named, f, point is not None, "text")
+        res = {"formula": str(f), "variables": list(f.variables), "gradient": [t for t, _ in texts]}
+        if any(t is None for t, _ in texts):
+            res["too_large_to_print"] = {v: n for v, (t, n) in zip(f.variables, texts) if t is None}
         if point is not None:
             res["at"] = point
-            res["values"] = [_jnum(g(**point)) for g in grads]
+            res["values"] = [_jnum(value(g)) for g in grads]
         out.write(json.dumps(res) + "\n")
         return 0
+    texts = _texts(named, f, point is not None, _form(args))      # before any output: it may refuse
     out.write(f"f({', '.join(f.variables)}) = {_fmt(f, args)}\n")
     label = r"\nabla f" if args.latex else "∇f"
-    out.write(f"{label} = (" + ", ".join(_fmt(g, args) for g in grads) + ")\n")
+    out.write(f"{label} = (" + ", ".join(t if t is not None else _omitted(n, args.latex) for t, n in texts) + ")\n")
     if point is not None:
-        vals = ", ".join(str(_num(g(**point))) for g in grads)
+        vals = ", ".join(str(_num(value(g))) for g in grads)
         out.write(f"    = ({vals})  at " + ", ".join(f"{k}={_num(v)}" for k, v in point.items()) + "\n")
     return 0
 
@@ -249,19 +331,32 @@ def _cmd_hessian(f, args, out):
     H = f.hessian()
     point = parse_point(args.at, f.variables) if args.at else None
     vs = f.variables
+    # each entry printed once, within the printing limit (values stand in with --at)
+    pairs = [(i, j) for i in range(len(vs)) for j in range(len(vs)) if j >= i]
+    named = [(_label(vs[i], 2, False, [vs[i], vs[j]]), H[i][j]) for i, j in pairs]
+    value = _evaluator(point) if point is not None else None
     if args.json:
-        res = {"formula": str(f), "variables": list(vs), "hessian": [[str(h) for h in row] for row in H]}
+        texts = dict(zip(pairs, _texts(named, f, point is not None, "text")))
+        res = {"formula": str(f), "variables": list(vs),
+               "hessian": [[texts[min(i, j), max(i, j)][0] for j in range(len(vs))] for i in range(len(vs))]}
+        if any(t is None for t, _ in texts.values()):
+            res["too_large_to_print"] = {f"{vs[i]},{vs[j]}": n for (i, j), (t, n) in texts.items() if t is None}
         if point is not None:
             res["at"] = point
-            res["values"] = [[_jnum(h(**point)) for h in row] for row in H]
+            res["values"] = [[_jnum(value(h)) for h in row] for row in H]
         out.write(json.dumps(res) + "\n")
         return 0
+    texts = dict(zip(pairs, _texts(named, f, point is not None, _form(args))))
+
+    def entry(i, j):
+        text, length = texts[min(i, j), max(i, j)]
+        return text if text is not None else _omitted(length, args.latex)
     if args.latex:
         out.write(f"f = {f.latex()}\n")
-        body = r" \\ ".join(" & ".join(h.latex() for h in row) for row in H)
+        body = r" \\ ".join(" & ".join(entry(i, j) for j in range(len(vs))) for i in range(len(vs)))
         out.write(r"H = \begin{pmatrix} " + body + r" \end{pmatrix}" + "\n")
         if point is not None:
-            body = r" \\ ".join(" & ".join(f"{_num(h(**point)):.6g}" for h in row) for row in H)
+            body = r" \\ ".join(" & ".join(f"{_num(value(h)):.6g}" for h in row) for row in H)
             out.write(r"H(" + ", ".join(f"{k}={_num(v)}" for k, v in point.items()) + r") = \begin{pmatrix} "
                       + body + r" \end{pmatrix}" + "\n")
         return 0
@@ -271,9 +366,9 @@ def _cmd_hessian(f, args, out):
             if j < i:
                 continue
             label = _label(a, 2, False, [a, b])
-            line = f"{label} = {_fmt(H[i][j], args)}"
+            line = f"{label} = {entry(i, j)}"
             if point is not None:
-                line += f"  = {_num(H[i][j](**point))}"
+                line += f"  = {_num(value(H[i][j]))}"
             out.write(line + "\n")
     if point is not None:
         out.write("at " + ", ".join(f"{k}={_num(v)}" for k, v in point.items()) + "\n")
@@ -292,10 +387,12 @@ def main(argv=None, out=None, err=None) -> int:
         args = parser.parse_args(argv)
         external = _command_modules()
         if args.command in external:
+            args.stderr = err           # for notes (a command's messages go to out, its errors are raised)
             status = external[args.command].run(args, out)
             if args.command == "minimize" and args.plot:
                 from .plot.cli import draw_descent
-                status = max(status, draw_descent(args, out))
+                # with --json, stdout holds the one JSON object: "wrote FILE" goes to stderr
+                status = max(status, draw_descent(args, err if args.json else out))
             return status
         from .symbolic.expr import expr
         f = expr(args.formula)
@@ -309,6 +406,9 @@ def main(argv=None, out=None, err=None) -> int:
         return 2
     except ExpressionTooLarge as e:
         err.write(f"partiald: error: {e}. Simplify the formula or lower the derivative order.\n")
+        return 2
+    except MemoryBudgetError as e:      # refused before allocating: the message says what to change
+        err.write(f"partiald: error: {e}\n")
         return 2
     except (ValueError, TypeError) as e:
         err.write(f"partiald: error: {e}\n")

@@ -14,7 +14,6 @@ figures undo that.
 """
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -41,7 +40,11 @@ def add_arguments(p):
     p.add_argument("--test-size", type=float, default=0.2, help="fraction held out for testing (default 0.2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, initialization and shuffling")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="default float64")
-    p.add_argument("--plot", metavar="FILE", help="save the loss curve (needs matplotlib)")
+    p.add_argument("--memory-budget", metavar="SIZE",
+                   help="most memory training may allocate, e.g. 8GiB or 500MB, or inf (default: half of what "
+                        "this process can still allocate); a larger model is refused before it is built")
+    p.add_argument("--plot", metavar="FILE", help="save the loss curve (needs matplotlib; .png, .svg, .pdf, ...; "
+                   "never the --csv file; an existing file is replaced)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
 
 
@@ -76,11 +79,12 @@ def _check_args(args):
     return hidden
 
 
-def _loss_curve_function(path):
-    """partiald.plot.loss_curve, checked before training so that a missing extra fails fast."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"--plot {path}: the folder {folder} does not exist")
+def _loss_curve_function(path, csv=None):
+    """partiald.plot.loss_curve and the checked output (partiald._files: no folder, not the
+    --csv input, a figure extension, an existing folder), before training so that a bad
+    --plot fails fast."""
+    from .._files import check_output
+    dest = check_output(path, "--plot", inputs=(("--csv", csv),))
     try:
         import matplotlib  # noqa: F401  (plot draws with it, imported when a figure is made)
     except ImportError:
@@ -92,7 +96,7 @@ def _loss_curve_function(path):
         raise ValueError(f"--plot is not available: partiald.plot could not be imported ({e})") from None
     if not hasattr(plot, "loss_curve"):
         raise ValueError("--plot is not available: this partiald has no plot.loss_curve")
-    return plot.loss_curve
+    return plot.loss_curve, dest
 
 
 def _load(args):
@@ -112,6 +116,17 @@ def _num(v):
     return f"{v:.6g}"
 
 
+def _memory_budget(args):
+    """``--memory-budget`` in bytes (None: the default budget)."""
+    if args.memory_budget is None:
+        return None
+    from .memory import parse_bytes
+    try:
+        return parse_bytes(args.memory_budget)
+    except ValueError as e:
+        raise ValueError(f"--memory-budget: {e}") from None
+
+
 def run(args, out):
     from .. import datasets
     from ..optim import adam, sgd
@@ -119,9 +134,11 @@ def run(args, out):
     from .layers import MLP, Linear
     from .losses import accuracy
     from .sensitivities import sensitivity
+    from .memory import check_training
 
     hidden = _check_args(args)
-    loss_curve = _loss_curve_function(args.plot) if args.plot else None
+    budget = _memory_budget(args)
+    loss_curve, plot_dest = _loss_curve_function(args.plot, args.csv) if args.plot is not None else (None, None)
     data = _load(args)
     classification = data.task == "classification"
     if classification and data.n_classes < 2:
@@ -147,8 +164,10 @@ def run(args, out):
     else:
         model = MLP([d, *hidden, n_out], activation=args.activation, dtype=dtype)
         desc = f"MLP {'-'.join(map(str, model.sizes))} ({args.activation})"
-    params = model.init(seed=args.seed)
     opt = adam(args.lr) if args.optimizer == "adam" else sgd(args.lr, momentum=0.9)
+    # the memory of training, estimated before anything of the model is allocated (exit 2 if over)
+    check_training(model, dtype, args.batch_size, len(X_tr), len(X_te), d, opt, budget, "train")
+    params = model.init(seed=args.seed, memory_budget=budget)
     task = f"{data.n_classes} classes" if classification else f"regression of {data.target_name}"
     out.write(f"data: {data.name}, {n} examples, {d} features, {task}; {len(X_tr)} for training, "
               f"{len(X_te)} for testing (reported as val_* after each epoch)\n")
@@ -158,7 +177,7 @@ def run(args, out):
     try:
         params, history = fit(model, params, X_tr, t_tr, loss=loss, optimizer=opt, epochs=args.epochs,
                               batch_size=args.batch_size, validation=(X_te, t_te), seed=args.seed,
-                              verbose=not args.quiet, out=out)
+                              verbose=not args.quiet, out=out, memory_budget=budget)
     except FloatingPointError as e:
         raise ValueError(f"{e} (--lr)") from None
     seconds = time.perf_counter() - t0
@@ -179,10 +198,9 @@ def run(args, out):
                   "unit of the feature, others held constant; mean over the test set):\n")
         out.write(s.table() + "\n")
     if loss_curve is not None:
+        from .._files import replacing, save_figure
         fig = loss_curve(history)
-        try:
-            fig.savefig(args.plot)
-        except OSError as e:
-            raise ValueError(f"--plot: cannot write {args.plot}: {e.strerror or e}") from None
-        out.write(f"loss curve saved to {args.plot}\n")
+        # written atomically: a temporary file in the same folder, moved into place
+        note = replacing(save_figure(fig, plot_dest))
+        out.write(f"loss curve saved to {args.plot}{note}\n")
     return 0

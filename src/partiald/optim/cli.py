@@ -37,7 +37,15 @@ def add_arguments(parser):
     parser.add_argument("--compare", metavar="METHODS", default="",
                         help="also run these methods (comma-separated) from the same start, for --plot")
     parser.add_argument("--plot", metavar="FILE", help="save the descent path(s) over the level sets "
-                        "(functions of two variables; needs matplotlib)")
+                        "(functions of two variables; needs matplotlib; .png, .svg, .pdf, ...; an existing "
+                        "file is replaced)")
+
+
+def _require_matplotlib():
+    try:
+        import matplotlib  # noqa: F401  (partiald.plot draws with it after the run)
+    except ImportError:
+        raise ValueError('--plot needs matplotlib, which is not installed: pip install "partiald[plot]"') from None
 
 
 def _parse_start(text, variables):
@@ -57,6 +65,12 @@ def _point(variables, x):
 
 def run(args, out):
     """Run ``partiald minimize``; returns the exit status (0 converged, 1 not converged)."""
+    if args.plot is not None:
+        # the output file is checked before any work (partiald._files); the command line
+        # draws it after this returns (partiald.plot.cli.draw_descent)
+        from .._files import check_output
+        args.plot_output = check_output(args.plot, "--plot")
+        _require_matplotlib()
     f = expr(args.formula)
     names = f.variables
     if not names:
@@ -70,6 +84,13 @@ def run(args, out):
     if args.every < 1:
         raise ValueError(f"--every must be >= 1, got {args.every}")
     start = _parse_start(args.start, names)
+    if args.plot and len(names) != 2:
+        raise ValueError(f"--plot draws descent paths over the level sets of a function of two variables; "
+                         f"this one has {len(names)} ({', '.join(names)})")
+    others = [m.strip() for m in args.compare.split(",") if m.strip()]
+    for m in others:
+        if m not in METHODS:
+            raise ValueError(f"--compare: unknown method {m!r}; choose from {', '.join(METHODS)}")
     graph = f.graph
 
     def objective(v):
@@ -91,13 +112,6 @@ def run(args, out):
         out.write(f"method {args.method} from " + ", ".join(f"{k}={v:g}" for k, v in start.items()) + "\n\n")
         cols = ["iter".rjust(5), "f".rjust(16), "|grad|".rjust(10), "step".rjust(10)]
         out.write("  ".join(cols + [label.rjust(9) for _, label in columns]) + "\n")
-    others = [m.strip() for m in args.compare.split(",") if m.strip()]
-    for m in others:
-        if m not in METHODS:
-            raise ValueError(f"--compare: unknown method {m!r}; choose from {', '.join(METHODS)}")
-    if args.plot and len(names) != 2:
-        raise ValueError(f"--plot draws descent paths over the level sets of a function of two variables; "
-                         f"this one has {len(names)} ({', '.join(names)})")
     res = minimize(objective, x0, method=args.method, lr=args.lr, tol=args.tol, max_iter=args.max_iter,
                    callback=show)
     # the runs, for the command line's --plot (drawn by partiald.plot)

@@ -28,6 +28,15 @@ def fmt(v):
     return f"{v:.4g}"
 
 
+def short_list(items, keep=4):
+    """``a, b, c`` for a few items; ``a, b, c, d, … (+296 more)`` for many (labels of
+    functions of hundreds of variables stay one line)."""
+    items = list(items)
+    if len(items) <= keep + 2:
+        return ", ".join(items)
+    return ", ".join(items[:keep]) + f", … (+{len(items) - keep} more)"
+
+
 def partial_label(name):
     """``∂f/∂x``."""
     return f"∂f/∂{name}"
@@ -69,7 +78,7 @@ class Field:
         fixed = fixed or {}
         free = [v for v in self.names if v not in fixed]
         held = [f"{v}={fmt(fixed[v])}" for v in self.names if v in fixed]
-        return f"f({', '.join(free)}" + (f"; {', '.join(held)}" if held else "") + ")"
+        return f"f({short_list(free)}" + (f"; {short_list(held)}" if held else "") + ")"
 
     def text(self):
         """``f(x, y) = x² + 3x⋅y`` for a formula, ``f(x, y)`` for a function."""
@@ -135,7 +144,7 @@ class Field:
         val, parts = self.value_and_partials(point, wrt)
         val = float(val)
         parts = {v: float(p) for v, p in parts.items()}
-        where = ", ".join(f"{v}={fmt(point[v])}" for v in self.names)
+        where = short_list(f"{v}={fmt(point[v])}" for v in self.names)
         if not np.isfinite(val):
             raise ValueError(f"f is not defined at {where} (its value there is {val}); choose another point")
         bad = [v for v, p in parts.items() if not np.isfinite(p)]

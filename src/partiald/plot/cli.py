@@ -8,12 +8,20 @@ slices: f along each variable through the point, with the tangent whose slope
 is the partial derivative. contour: level sets, gradient arrows and the
 steepest-descent direction at the point. surface: 3-D surface with the two
 tangent lines. The file type follows the extension (.png, .svg, .pdf).
+
+A slices picture has at most 12 panels: with more variables the first 12 are
+drawn (a note on stderr says so) unless --wrt names others. Ranges must be
+finite, within ±1e100, and wide enough for distinct grid points. The output file
+is checked before any work and written atomically (partiald._files).
 """
 from __future__ import annotations
 
 import sys
 
 import numpy as np
+
+from ._field import short_list
+from .figures import MAX_END, MAX_PANELS, check_range
 
 HELP = "draw slices, level sets or a surface of a formula into an image file"
 KINDS = ("slices", "contour", "surface")
@@ -24,8 +32,12 @@ def add_arguments(parser):
     parser.add_argument("--at", metavar="x=1,y=2",
                         help="the point (values may be formulas: x=pi/2); slices default to 0 for each variable, "
                              "contour marks the point, surface draws its tangents there")
-    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="image file to write (.png, .svg, .pdf)")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE",
+                        help="image file to write (.png, .svg, .pdf, ...); an existing file is replaced")
     parser.add_argument("--kind", choices=KINDS, default="slices", help="the picture (default: slices)")
+    parser.add_argument("--wrt", metavar="x,y",
+                        help=f"slices: the variables that get a panel (default: the first {MAX_PANELS}); "
+                             "contour, surface: the two plotted variables (the others are held at --at)")
     parser.add_argument("--xlim", nargs=2, metavar=("LOW", "HIGH"),
                         help="range of the first variable (contour, surface; default: the point's value ± 3)")
     parser.add_argument("--ylim", nargs=2, metavar=("LOW", "HIGH"), help="range of the second variable")
@@ -44,24 +56,21 @@ def _pair(parts, name):
         if e.variables:
             raise ValueError(f"{name} values must be numbers, got {p!r}")
         vals.append(float(e))
-    if not vals[0] < vals[1]:
-        raise ValueError(f"{name} needs LOW < HIGH, got {' '.join(parts)}")
-    return tuple(vals)
+    return check_range(vals[0], vals[1], name, " ".join(p.strip() for p in parts))
 
 
-def _check_output(path):
-    """Refuse an output file matplotlib cannot write before drawing anything."""
-    import os
+def _default_range(center, name, option):
+    """The point's value ± 3, checked (at 1e300, ± 3 is no range: the message names ``option``)."""
+    return check_range(center - 3, center + 3,
+                       f"the default {option} ({name} = {center:g} ± 3; give {option} LOW HIGH to choose)",
+                       f"{center - 3:g} {center + 3:g}")
 
-    from matplotlib.backend_bases import FigureCanvasBase
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"cannot write {path}: the folder {folder} does not exist")
-    ext = os.path.splitext(path)[1].lstrip(".").lower()
-    formats = FigureCanvasBase.get_supported_filetypes()
-    if ext not in formats:
-        raise ValueError(f"cannot write {path}: the file type follows the extension, one of "
-                         f"{', '.join('.' + k for k in sorted(formats))}")
+
+def _check_output(path, option="-o", inputs=()):
+    """Refuse an output file that cannot or must not be written, before drawing anything
+    (partiald._files: folders, missing folders, inputs, extensions)."""
+    from .._files import check_output
+    return check_output(path, option, inputs=inputs)
 
 
 def _matplotlib_available():
@@ -75,11 +84,47 @@ def _matplotlib_available():
     return True
 
 
-def _save(fig, path, dpi):
-    try:
-        fig.savefig(path, dpi=dpi)
-    except OSError as e:
-        raise ValueError(f"cannot write {path}: {e.strerror or e}") from None
+def _save(fig, dest, dpi):
+    """Write the figure atomically (a temporary file moved into place); the words to add
+    to the "wrote" line."""
+    from .._files import replacing, save_figure
+    return replacing(save_figure(fig, dest, dpi=dpi))
+
+
+#: the largest raster image written (pixels): 12 panels at --dpi 1000 took 13 s and 255 megapixels
+MAX_PIXELS = 64e6
+#: raster file types (--dpi counts; vector types are drawn at any size)
+_RASTER = frozenset({"png", "jpg", "jpeg", "tif", "tiff", "webp", "gif", "avif", "raw", "rgba"})
+
+
+def _check_pixels(fig, dest, dpi):
+    if dest.file_type not in _RASTER:
+        return
+    w, h = (float(v) * dpi for v in fig.get_size_inches())
+    if w * h > MAX_PIXELS:
+        most = int((MAX_PIXELS / (w * h)) ** 0.5 * dpi)
+        raise ValueError(f"--dpi {dpi} makes a {w:.0f}x{h:.0f}-pixel image ({w * h / 1e6:.0f} megapixels; the "
+                         f"most is {MAX_PIXELS / 1e6:.0f}): use --dpi {most} or less, fewer panels (--wrt), "
+                         "or a vector type (.svg, .pdf)")
+
+
+def _short(text, limit=100):
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _wrt(args, variables):
+    if not args.wrt:
+        return None
+    names = [w.strip() for w in args.wrt.split(",") if w.strip()]
+    unknown = [w for w in names if w not in variables]
+    if unknown:
+        raise ValueError(f"--wrt names {', '.join(unknown)}, which the formula does not use "
+                         f"(its variables: {short_list(variables, 12)})")
+    if len(set(names)) != len(names):
+        raise ValueError(f"--wrt names a variable twice: {args.wrt}")
+    if not names:
+        raise ValueError("--wrt needs variable names, e.g. --wrt x,y")
+    return names
 
 
 def run(args, out):
@@ -87,30 +132,58 @@ def run(args, out):
     from ..symbolic.expr import expr
     from .figures import contour, slices, surface
 
+    if not _matplotlib_available():
+        return 1
+    dest = _check_output(args.output)
     f = expr(args.formula)
     if not f.variables:
         raise ValueError(f"the formula {args.formula!r} has no variables to plot against")
     if not 10 <= args.dpi <= 1000:
         raise ValueError(f"--dpi must be between 10 and 1000, got {args.dpi}")
     point = parse_point(args.at, f.variables) if args.at else None
-    if not _matplotlib_available():
-        return 1
-    _check_output(args.output)
+    wrt = _wrt(args, f.variables)
     if args.kind == "slices":
-        fig = slices(f, at=point, span=args.span)
+        if not (0 < args.span <= MAX_END):
+            raise ValueError(f"--span must be a positive number up to {MAX_END:g}, got {args.span:g}")
+        names = wrt or list(f.variables)
+        if len(names) > MAX_PANELS:
+            if wrt:
+                raise ValueError(f"--wrt names {len(names)} variables; a picture has at most {MAX_PANELS} "
+                                 "panels: name fewer")
+            names = names[:MAX_PANELS]
+            err = getattr(args, "stderr", None) or sys.stderr
+            err.write(f"partiald: note: the formula has {len(f.variables)} variables; drawing the first "
+                      f"{MAX_PANELS} ({short_list(names, 6)}); choose others with --wrt\n")
+        at = point or {v: 0.0 for v in f.variables}
+        for v in names:
+            check_range(at[v] - args.span, at[v] + args.span,
+                        f"the range of {v} (its value {at[v]:g} ± --span {args.span:g})",
+                        f"{at[v] - args.span:g} {at[v] + args.span:g}")
+        fig = slices(f, at=point, span=args.span, variables=names)
+        what = f"slices along {short_list(names, 6)}"
     else:
-        if len(f.variables) != 2:
-            raise ValueError(f"--kind {args.kind} draws a function of two variables; {args.formula!r} has "
-                             f"{len(f.variables)} ({', '.join(f.variables)}): use --kind slices")
+        axes = wrt or list(f.variables)
+        if len(axes) != 2:
+            if wrt:
+                raise ValueError(f"--kind {args.kind} plots two variables; --wrt names {len(wrt)} "
+                                 f"({', '.join(wrt)})")
+            raise ValueError(f"--kind {args.kind} draws a function of two variables; {_short(args.formula, 60)!r} "
+                             f"has {len(axes)} ({short_list(axes, 6)}): use --kind slices, or name two with "
+                             "--wrt x,y (the others are held at their --at values)")
         center = point or {v: 0.0 for v in f.variables}
-        xlim = _pair(args.xlim, "--xlim") if args.xlim else (center[f.variables[0]] - 3, center[f.variables[0]] + 3)
-        ylim = _pair(args.ylim, "--ylim") if args.ylim else (center[f.variables[1]] - 3, center[f.variables[1]] + 3)
+        xlim = _pair(args.xlim, "--xlim") if args.xlim else _default_range(center[axes[0]], axes[0], "--xlim")
+        ylim = _pair(args.ylim, "--ylim") if args.ylim else _default_range(center[axes[1]], axes[1], "--ylim")
+        variables = tuple(axes) if wrt else None
         if args.kind == "contour":
-            fig = contour(f, xlim, ylim, at=point, gradient=args.gradient, logscale=args.logscale)
+            fig = contour(f, xlim, ylim, at=point, gradient=args.gradient, logscale=args.logscale,
+                          variables=variables)
         else:
-            fig = surface(f, xlim, ylim, at=point)
-    _save(fig, args.output, args.dpi)
-    out.write(f"wrote {args.output} ({args.kind} of f({', '.join(f.variables)}) = {f})\n")
+            fig = surface(f, xlim, ylim, at=point, variables=variables)
+        what = args.kind
+    _check_pixels(fig, dest, args.dpi)
+    note = _save(fig, dest, args.dpi)
+    sig = f"f({short_list(f.variables, 6)})"
+    out.write(f"wrote {args.output}{note} ({what} of {_short(f'{sig} = {f}')})\n")
     return 0
 
 
@@ -121,19 +194,25 @@ def draw_descent(args, out):
 
     if not _matplotlib_available():
         return 1
-    _check_output(args.plot)
+    dest = getattr(args, "plot_output", None) or _check_output(args.plot, "--plot")
     f, names = args.objective, args.objective.variables
     # frame the runs that converged (a diverging run leaves the picture rather than shrinking it)
     runs = [r for r in args.results.values() if r.converged] or list(args.results.values())[:1]
     pts = np.concatenate([np.array([np.ravel(r["x"]) for r in res.history]) for res in runs])
     pts = pts[np.isfinite(pts).all(axis=1)]
+    # a path that ran off to +-1e300 would make a box nothing can be drawn over: frame
+    # the points within reach (the start is always drawn)
+    pts = pts[(np.abs(pts) <= MAX_END / 10).all(axis=1)]
+    if not len(pts):
+        pts = np.array([[args.start_point[n] for n in names]])
     lims = []
     for k in range(2):
         lo, hi = float(pts[:, k].min()), float(pts[:, k].max())
-        pad = max(0.25 * (hi - lo), 0.5)
+        pad = max(0.25 * (hi - lo), 0.5, 1e-6 * max(abs(lo), abs(hi)))
         lims.append((lo - pad, hi + pad))
     fig = contour(f, lims[0], lims[1], path={m: r.history for m, r in args.results.items()},
                   at=args.start_point, logscale=True)
-    _save(fig, args.plot, 100)
-    out.write(f"wrote {args.plot} (descent paths of {', '.join(args.results)} over f({', '.join(names)}))\n")
+    note = _save(fig, dest, 100)
+    out.write(f"wrote {args.plot}{note} (descent paths of {', '.join(args.results)} over "
+              f"f({short_list(names, 6)}))\n")
     return 0

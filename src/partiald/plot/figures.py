@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._field import as_field, fmt, partial_label
+from ._field import as_field, fmt, partial_label, short_list
 from ._history import named_runs, path_points
 from ._mpl import new_figure, require
 
@@ -59,7 +59,7 @@ def _point(field, at, axes=(), box=None):
             point[v] = float(at[v])
         elif box is not None and v in axes:
             lo, hi = box[axes.index(v)]
-            point[v] = (lo + hi) / 2
+            point[v] = lo / 2 + hi / 2          # (no overflow near the largest floats)
         else:
             raise ValueError(f"at= gives no value for {v}; f has variables {', '.join(field.names)}")
         if not np.isfinite(point[v]):
@@ -67,14 +67,41 @@ def _point(field, at, axes=(), box=None):
     return point
 
 
+#: the largest |end| of a plotted range: beyond it grids, tick labels and arrow
+#: lengths overflow (1e308 - (-1e308) is inf)
+MAX_END = 1e100
+#: the narrowest range, relative to its ends' size: a grid needs distinct points
+MIN_REL_WIDTH = 1e-9
+#: most panels one ``slices`` picture draws (more take minutes and are unreadable)
+MAX_PANELS = 12
+
+
+def check_range(lo, hi, name, shown=None):
+    """Raise ValueError unless ``(lo, hi)`` is a range a picture can be drawn over:
+    finite, low < high, ends within ±MAX_END, and wide enough for distinct grid points
+    at their magnitude. ``name`` (an argument or option) and ``shown`` (the values as
+    given) go into the message."""
+    shown = shown or f"({fmt(lo)}, {fmt(hi)})"
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError(f"{name} must be finite with low < high, got {shown}")
+    if not lo < hi:
+        raise ValueError(f"{name} needs low < high, got {shown}")
+    if max(abs(lo), abs(hi)) > MAX_END:
+        raise ValueError(f"{name} {shown} is too far out to draw (its width overflows the grid and the "
+                         f"axis ticks); give ends between {-MAX_END:g} and {MAX_END:g}")
+    if hi - lo < MIN_REL_WIDTH * max(abs(lo), abs(hi)) or hi - lo < 1 / MAX_END:
+        raise ValueError(f"{name} {shown} is too narrow to draw at this magnitude (the grid points would "
+                         f"not be distinct): its width must be at least {MIN_REL_WIDTH:g} times its ends' "
+                         f"size and at least {1 / MAX_END:g}")
+    return lo, hi
+
+
 def _limits(lim, name):
     try:
         lo, hi = (float(v) for v in lim)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a pair (low, high), got {lim!r}") from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ValueError(f"{name} must be finite with low < high, got {lim!r}")
-    return lo, hi
+    return check_range(lo, hi, name, repr(lim))
 
 
 def _robust_range(values):
@@ -111,7 +138,7 @@ def _grid(xlim, ylim, nx, ny):
 
 def _fixed_caption(point, axes):
     held = [f"{v} = {fmt(point[v])}" for v in point if v not in axes]
-    return f" ({', '.join(held)} held fixed)" if held else ""
+    return f" ({short_list(held)} held fixed)" if held else ""
 
 
 # -- slices ------------------------------------------------------------------------------
@@ -162,11 +189,14 @@ def slices(f, at=None, *, variables=None, lims=None, span=2.0, n=400, figsize=No
     axs = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axs[len(names):]:
         ax.set_visible(False)
-    where = ", ".join(f"{v} = {fmt(point[v])}" for v in field.names)
+    where = short_list([f"{v} = {fmt(point[v])}" for v in field.names], keep=8)
     for i, (ax, v) in enumerate(zip(axs, names)):
         color = TANGENT_COLORS[i % len(TANGENT_COLORS)]
         p = point[v]
-        lo, hi = _limits(lims[v], f"lims[{v!r}]") if v in lims else (p - span, p + span)
+        if v in lims:
+            lo, hi = _limits(lims[v], f"lims[{v!r}]")
+        else:
+            lo, hi = check_range(p - span, p + span, f"the range of {v} (its value {fmt(p)} ± span {fmt(span)})")
         t = np.linspace(lo, hi, n)
         y = field.value({**point, v: t})
         y[~np.isfinite(y)] = np.nan          # undefined stretches leave a gap
