@@ -20,6 +20,7 @@ from .compile.codegen import compile_graph
 from .core.interpret import interpret
 from .core.pytree import tree_flatten, tree_structure, tree_unflatten
 from .core.debug import STATE as _DEBUG
+from .core.debug import enabled as _debug_enabled
 from .core.trace import Builder, Tracer
 from .ops import elementwise as _ew
 from .transforms.forward import jvp_graph_eval
@@ -363,7 +364,8 @@ def _repeat_call(f, state, args):
     applies as is (no Graph to build); else the ``_Staged`` trace, to finish as any
     other (``f`` runs once either way). None (``f`` not run) if the call is not one."""
     last = state.last
-    if last is None or len(args) != state.every_n or _DEBUG[0] or _reverse.CACHE_SIZE <= 0:
+    if last is None or len(args) != state.every_n or (_DEBUG[0] and _debug_enabled()) \
+            or _reverse.CACHE_SIZE <= 0:
         return None
     invars = last.invars
     if invars is None or len(invars) != len(args):
@@ -382,7 +384,7 @@ def _repeat_call(f, state, args):
     out = f(*tracers)
     if (type(out) is Tracer and out._var is last.outvar and out._builder is b
             and type(out._val) is _F64 and b._cursor == b._n_expect and b._expect is not None
-            and not b.constvars and not _DEBUG[0] and _reverse.CACHE_SIZE > 0):
+            and not b.constvars and not (_DEBUG[0] and _debug_enabled()) and _reverse.CACHE_SIZE > 0):
         # the whole trace repeated the last one (what ``finish`` would find): run its
         # program on this trace's values (its variables are the last trace's)
         b.active = False
