@@ -37,6 +37,8 @@ EXITS = {
     "math.fabs": (lambda x: math.fabs(x) + x, r"pnp\.abs"),
     "math.isnan": (lambda x: x * (0.0 if math.isnan(x) else 1.0), r"pnp\.isnan"),
     "math.fsum": (lambda x: math.fsum([x, x]) + x, r"pnp\.sum"),
+    # a math function partiald.numpy has no counterpart for: no pnp name is invented
+    "math.ulp": (lambda x: math.ulp(x) + x, r"partiald\.numpy has no ulp yet"),
     "item": (lambda x: x.item() * x, r"item\(\).*use the traced value itself"),
     "tolist": (lambda x: pnp.reshape(x, (1,)).tolist()[0] * x, r"tolist\(\)"),
     "np.float64": (lambda x: np.float64(x) * x, r"np\.asarray\(\).*pnp\.astype\(x, np\.float64\)"),

@@ -22,6 +22,7 @@ import itertools
 import operator
 import re
 import struct
+import sys
 
 import numpy as np
 
@@ -390,6 +391,14 @@ _TAKE_HINT = (" To index a NumPy data array by a traced index (X[i] under vmap o
               "pnp.take(X, i, axis=0).")
 
 
+def _pnp_has(name):
+    """Whether partiald.numpy (loaded whenever tracers have their operators) has ``name``,
+    e.g. ``exp`` or ``linalg.norm`` (no import here: core sits below partiald.numpy)."""
+    module, _, fname = name.rpartition(".")
+    mod = sys.modules.get("partiald.numpy" + ("." + module if module else ""))
+    return mod is not None and fname in vars(mod).get("FUNCTIONS", {})
+
+
 def _exit_hint(code):
     """The fix for a floating-point exit, read from the user's source line."""
     for pattern, hint in _EXIT_PATTERNS:
@@ -398,8 +407,13 @@ def _exit_hint(code):
             continue
         if hint is None:            # math.NAME
             name = m.group(1)
-            return (f"math.{name} works on Python floats only: use pnp.{_MATH_TO_PNP.get(name, name)} "
-                    "(import partiald.numpy as pnp), which is traced and differentiated")
+            target = _MATH_TO_PNP.get(name, name)
+            if _pnp_has(target):
+                return (f"math.{name} works on Python floats only: use pnp.{target} "
+                        "(import partiald.numpy as pnp), which is traced and differentiated")
+            return (f"math.{name} works on Python floats only, and partiald.numpy has no {target} yet: "
+                    "write it with pnp functions (pnp.exp, pnp.log, pnp.sqrt, pnp.where...), which are "
+                    "traced and differentiated")
         return hint.format(*m.groups())
     return ("use the traced value itself, or pnp functions on it (pnp.exp, not math.exp); to read a "
             "number for logging, return it from the function (has_aux=True)")
