@@ -559,16 +559,21 @@ def _fmt_bytes(n):
     return f"{n} bytes"
 
 
+#: what a MemoryBudgetError of a dense Jacobian or Hessian suggests instead
+_DENSE_ALTERNATIVES = (
+    "Instead of the dense matrix, use products: pdx.hvp (Hessian-vector), pdx.jvp/pdx.vjp "
+    "(Jacobian-vector), pdx.hessian_diag; pdx.sparse_hessian / pdx.sparse_jacobian if it is sparse; "
+    "or raise memory_budget=<bytes>")
+
+
 def _check_budget(n_out, n_in, dtype, fname, budget):
     nbytes = n_out * n_in * np.dtype(dtype).itemsize
     if nbytes > budget:
         raise MemoryBudgetError(
             f"{fname}: the dense result would take {_fmt_bytes(nbytes)} ({n_out} x {n_in} entries of "
-            f"{np.dtype(dtype).name}), over the memory budget of {_fmt_bytes(budget)}. Instead of the "
-            "dense matrix, use products: pdx.hvp (Hessian-vector), pdx.jvp/pdx.vjp (Jacobian-vector), "
-            "pdx.hessian_diag; pdx.sparse_hessian / pdx.sparse_jacobian if it is sparse; or raise "
-            "memory_budget=<bytes>. (chunk_size=<n> bounds the intermediates, and is already lowered to fit "
-            "the budget, but not the result itself.)")
+            f"{np.dtype(dtype).name}), over the memory budget of {_fmt_bytes(budget)}. " + _DENSE_ALTERNATIVES
+            + ". (chunk_size=<n> bounds the intermediates, and is already lowered to fit the budget, but not "
+            "the result itself.)")
 
 
 def _chunk_for_budget(lin, mode, n_tangents, result_bytes, chunk_size, fname, budget):
@@ -590,10 +595,8 @@ def _chunk_for_budget(lin, mode, n_tangents, result_bytes, chunk_size, fname, bu
         f"{fname}: the dense result takes {_fmt_bytes(result_bytes)}, and computing it pushes {n_tangents} "
         f"{what}s through the derivative program, each holding another {_fmt_bytes(per)} (its basis row "
         f"and intermediates): even one at a time (chunk_size=1) the peak would be "
-        f"{_fmt_bytes(result_bytes + per)}, over the memory budget of {_fmt_bytes(budget)}. Instead of the "
-        "dense matrix, use products: pdx.hvp (Hessian-vector), pdx.jvp/pdx.vjp (Jacobian-vector), "
-        "pdx.hessian_diag; pdx.sparse_hessian / pdx.sparse_jacobian if it is sparse; or raise "
-        "memory_budget=<bytes>.")
+        f"{_fmt_bytes(result_bytes + per)}, over the memory budget of {_fmt_bytes(budget)}. "
+        + _DENSE_ALTERNATIVES + ".")
 
 
 def _basis(flat, k):

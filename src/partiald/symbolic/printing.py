@@ -23,7 +23,7 @@ import math
 from fractions import Fraction
 
 from ..core.errors import ExpressionTooLarge
-from .canonical import Node, is_exact
+from .canonical import Node, children, is_exact
 from .limits import env_number
 
 #: the most characters the text of one formula may have (an estimate on the DAG decides,
@@ -104,27 +104,16 @@ def _skey(g):
 
 def _deps(n):
     """The nodes whose text the text of ``n`` is made from (a sum reads the factors of its
-    product terms, not the terms' own text)."""
-    k = n.kind
-    if k == "add":
-        out = []
-        for _, t in n.args[1]:
-            if t.kind == "mul":
-                for b, e in t.args[1]:
-                    out.append(b)
-                    out.append(e)
-            else:
-                out.append(t)
-        return out
-    if k == "mul":
-        out = []
-        for b, e in n.args[1]:
-            out.append(b)
-            out.append(e)
-        return out
-    if k == "func":
-        return n.args[1:]
-    return ()
+    product terms, not the terms' own text); otherwise ``n``'s children."""
+    if n.kind != "add":
+        return children(n)
+    out = []
+    for _, t in n.args[1]:
+        if t.kind == "mul":
+            out.extend(children(t))
+        else:
+            out.append(t)
+    return out
 
 
 def _print_order(root):
@@ -282,7 +271,7 @@ class Printer:
         if limit and limit != math.inf:
             size = self.sizes(order)
             length, work = size[root], sum(size.values())
-            if length > limit or work > PRINT_WORK_FACTOR * limit:
+            if not _within(length, work, limit):
                 raise ExpressionTooLarge(too_large_message("the formula", length, work, limit))
         memo: dict = {}
         for n in order:
@@ -557,8 +546,13 @@ def printable(n: Node, form="text", max_chars=None):
     :data:`MAX_PRINTED_CHARS`); ``(ok, length, work)``."""
     limit = MAX_PRINTED_CHARS if max_chars is None else max_chars
     length, work = PRINTERS[form]().measure(n)
-    ok = not limit or limit == math.inf or (length <= limit and work <= PRINT_WORK_FACTOR * limit)
-    return ok, length, work
+    return _within(length, work, limit), length, work
+
+
+def _within(length, work, limit):
+    """Whether text of ``length`` characters, built from ``work`` characters of parts, is
+    within ``limit`` (0 or inf: no limit)."""
+    return not limit or limit == math.inf or (length <= limit and work <= PRINT_WORK_FACTOR * limit)
 
 
 def text_of(n: Node, form="text", max_chars=None) -> str:
