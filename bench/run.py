@@ -137,7 +137,7 @@ def _rosen_grad_numpy(x):
 
 
 def _native_note():
-    return ", fused C loop" if native.available() else ""
+    return ", fused numba loop" if native.available() else ""
 
 
 @contextlib.contextmanager
@@ -459,7 +459,7 @@ def main(argv=None):
     names = args.workloads or list(WORKLOADS)
     print(f"# partiald {pdx.__version__} benchmarks: Python {platform.python_version()}, NumPy {np.__version__}, "
           f"{platform.machine()}, {platform.processor() or platform.system()}")
-    print("# native loops (compile/native.py): " + (" ".join(native.compiler()) if native.available()
+    print("# fused loops (compile/native.py): " + (native.compiler() if native.available()
                                                      else f"off ({native.error()})"))
     print(f"{'workload':<16} {'system':<48} {'median':>12} {'ratio':>8}")
     for name in names:

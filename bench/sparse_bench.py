@@ -35,6 +35,7 @@ import numpy as np
 import partiald as pdx
 import partiald.numpy as pnp
 from partiald.sparse import sparse_hessian
+from partiald import coloring as C
 from partiald.transforms import sparsity as S
 
 
@@ -91,11 +92,11 @@ def phases(x):
     out["detect pattern"] = time.perf_counter() - t
     del graph
     t = time.perf_counter()
-    colors, _ = S.star_coloring(pattern)
+    colors, _ = C.star_coloring(pattern)
     out["star coloring"] = time.perf_counter() - t
     t = time.perf_counter()
     k = int(colors.max()) + 1
-    S.star_recovery_index(pattern, colors, k, by_color=True)
+    C.star_recovery_index(pattern, colors, k, by_color=True)
     out["scatter index"] = time.perf_counter() - t
     sh = sparse_hessian(rosen)
     t = time.perf_counter()

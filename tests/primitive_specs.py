@@ -25,6 +25,8 @@ from typing import Callable
 
 import numpy as np
 
+import math
+
 import partiald.numpy as pnp
 from partiald.core.primitive import REGISTRY, bind
 
@@ -35,6 +37,15 @@ _GROUP1 = [(), (3, 4), (3, 1), (1, 4)]
 _GROUP2 = [(2, 3, 4), (2, 1, 4)]
 BINARY_SHAPES = (list(itertools.product(_GROUP1, _GROUP1)) + list(itertools.product(_GROUP2, _GROUP2))
                  + [((1,), (1,)), ((7,), (7,)), ((0,), (0,)), ((0,), ()), ((1, 0, 3), (1, 0, 3))])
+
+
+def _scipy_special(name):
+    """``scipy.special.<name>`` for the complex step (None without SciPy: no complex step)."""
+    try:
+        import scipy.special as sp
+    except ImportError:
+        return None
+    return getattr(sp, name)
 
 
 @dataclass
@@ -704,6 +715,20 @@ PRIMITIVE_SPECS: dict[str, Spec] = {s.name: s for s in [
     _unary("arcsin", np.arcsin, domain=(-1.0, 1.0), avoid="|x| >= 1", edges=(_edge([1.0, -1.0, 2.0]),)),
     _unary("arccos", np.arccos, domain=(-1.0, 1.0), avoid="|x| >= 1", edges=(_edge([1.0, -1.0, 2.0]),)),
     _unary("arctan", np.arctan, domain=(-4.0, 4.0)),
+    # erf and erfc: scipy.special's (complex-capable: the complex step checks the derivative);
+    # test_records.py checks the values against the math module as well
+    _unary("erf", np.vectorize(math.erf, otypes=[float]), cref=_scipy_special("erf")),
+    _unary("erfc", np.vectorize(math.erfc, otypes=[float]), cref=_scipy_special("erfc")),
+    _unary("log2", np.log2, domain=(0.0, 5.0), avoid="x <= 0"),
+    _unary("log10", np.log10, domain=(0.0, 5.0), avoid="x <= 0"),
+    _unary("exp2", np.exp2),
+    _unary("cbrt", np.cbrt, analytic=False, avoid="x = 0 (infinite derivative)",
+           avoid_fn=near([0.0], 0.1)),
+    _unary("arcsinh", np.arcsinh),
+    _unary("arccosh", np.arccosh, domain=(1.0, 4.0), avoid="x <= 1"),
+    _unary("arctanh", np.arctanh, domain=(-1.0, 1.0), avoid="|x| >= 1"),
+    _binary("hypot", np.hypot, analytic=False, avoid="x = y = 0 (a cone's tip)",
+            pair_avoid=lambda x, y: np.hypot(x, y) < 0.1),
     _unary("logistic", lambda x: 1.0 / (1.0 + np.exp(-x)), domain=(-6.0, 6.0),
            edges=(_edge([1000.0, -1000.0, np.inf, -np.inf]),)),
     _unary("sqrt", np.sqrt, domain=(0.0, 5.0), avoid="x <= 0", edges=(_edge([0.0, -0.0, -1.0]),)),

@@ -23,7 +23,7 @@ def test_markdown_page_examples_run(page):
 
 
 @pytest.mark.parametrize("module", [partiald.api, partiald.check, partiald.compile.jit, partiald.core.debug,
-                                    partiald.custom], ids=lambda m: m.__name__)
+                                    partiald.custom, partiald.scipy.special], ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=FLAGS, extraglobs={"np": np})
     assert result.attempted > 0

@@ -18,18 +18,18 @@ import partiald.numpy as pnp
 from partiald.core.pytree import tree_flatten
 from partiald import api
 from partiald.core import trace
-from partiald.transforms import reverse
+from partiald.compile import staged
 
 from primitive_specs import PRIMITIVE_SPECS
 
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    reverse._CACHE.clear()
-    reverse._CACHE_SEEN.clear()
+    staged._CACHE.clear()
+    staged._CACHE_SEEN.clear()
     yield
-    reverse._CACHE.clear()
-    reverse._CACHE_SEEN.clear()
+    staged._CACHE.clear()
+    staged._CACHE_SEEN.clear()
 
 
 def _bits(tree):
@@ -40,7 +40,7 @@ def _bits(tree):
 
 def _uncached(fn, monkeypatch):
     with monkeypatch.context() as m:
-        m.setattr(reverse, "CACHE_SIZE", 0)
+        m.setattr(staged, "CACHE_SIZE", 0)
         return fn()
 
 
@@ -48,9 +48,9 @@ def _cached(fn):
     """``fn()`` on its third call: once seen, once staged, once from the cache."""
     for _ in range(2):
         fn()
-    n = len(reverse._CACHE)
+    n = len(staged._CACHE)
     out = fn()
-    assert len(reverse._CACHE) == n
+    assert len(staged._CACHE) == n
     return out
 
 
@@ -161,10 +161,10 @@ def test_benchmark_function_hits_the_cache():
     g = pdx.grad(lambda x, y: x ** 2 + 3 * x * y, argnums=(0, 1))
     assert g(1.0, 2.0) == (8.0, 3.0)
     assert g(1.0, 2.0) == (8.0, 3.0)
-    (prog,) = reverse._CACHE.values()
-    assert prog.scalar is not None          # the Python-float program
+    (prog,) = staged._CACHE.values()
+    assert prog.floats is not None          # the Python-float program
     assert g(-0.5, 3.25) == (8.75, -1.5)
-    assert len(reverse._CACHE) == 1
+    assert len(staged._CACHE) == 1
 
 
 # -- the cache is keyed on the exact trace ------------------------------------------------------------
@@ -179,7 +179,7 @@ def test_value_dependent_control_flow_selects_its_own_program():
         for x in (1.5, -1.5, 2.0, -0.25):
             expected = 6.0 * x if x > 0 else 2.0 * math.cos(x)
             assert g(x) == pytest.approx(expected, rel=1e-15)
-    assert len(reverse._CACHE) == 2
+    assert len(staged._CACHE) == 2
 
 
 def test_loop_length_depends_on_a_value():
@@ -279,7 +279,7 @@ def test_user_rules_run_on_every_call(monkeypatch):
     for _ in range(4):
         assert g(0.5) == expected
     assert len(calls) == 4 * per_call
-    assert not reverse._CACHE
+    assert not staged._CACHE
 
 
 def test_has_aux_and_value_and_grad():
@@ -297,7 +297,7 @@ def test_debug_nans_derives_per_call():
     with pdx.debug_nans():
         for _ in range(3):
             assert g(4.0) == 0.5
-        assert not reverse._CACHE and not reverse._CACHE_SEEN
+        assert not staged._CACHE and not staged._CACHE_SEEN
         with pytest.raises(FloatingPointError):
             g(-1.0)
 
@@ -305,21 +305,21 @@ def test_debug_nans_derives_per_call():
 def test_staging_failure_falls_back(monkeypatch):
     def boom(graph, cts):
         raise RuntimeError("cannot stage")
-    monkeypatch.setattr(reverse, "_stage", boom)
+    monkeypatch.setattr(staged, "_stage", boom)
     g = pdx.grad(lambda x: x * x)
     for _ in range(3):
         assert g(3.0) == 6.0
-    assert list(reverse._CACHE.values()) == [reverse._NO_PROGRAM]
+    assert list(staged._CACHE.values()) == [staged._NO_PROGRAM]
 
 
 def test_the_cache_is_bounded(monkeypatch):
-    monkeypatch.setattr(reverse, "CACHE_SIZE", 4)
+    monkeypatch.setattr(staged, "CACHE_SIZE", 4)
     for k in range(12):
         g = pdx.grad(lambda x: x * float(k))
         for _ in range(3):
             assert g(1.0) == float(k)
-        assert len(reverse._CACHE) <= 4 and len(reverse._CACHE_SEEN) <= 4
-    assert len(reverse._CACHE) == 4
+        assert len(staged._CACHE) <= 4 and len(staged._CACHE_SEEN) <= 4
+    assert len(staged._CACHE) == 4
 
 
 def test_results_are_fresh_arrays():
@@ -557,7 +557,9 @@ def test_repeat_checks_every_parameter():
     p = Primitive("test_param_p", impl=lambda x, **params: x * 2.0, abstract_eval=lambda x, **params: x)
 
     def trace_once(params, expect=None):
-        b = trace.Builder("test", expect=expect)
+        b = trace.Builder("test")
+        if expect is not None:
+            b.replay(expect)
         t = b.new_arg(F64_SCALAR, np.float64(1.0))
         out = b.process(p, (t,), params)
         return b, b.finish([t._var], [out])
@@ -580,7 +582,7 @@ def test_generated_code_for_grads_seed(monkeypatch):
     for _ in range(3):
         g(1.0, 2.0)
     state = next(c.cell_contents for c in g.__closure__ if isinstance(c.cell_contents, api._GradState))
-    code = state.last.generated
+    code = state.last.seeded
     assert code is not None and "1.0" in code.source and code.__code__.co_argcount == len(state.last.needed)
     with np.errstate(all="ignore"):
         for x, y in POINTS:
@@ -605,18 +607,38 @@ def test_a_tracer_leaked_from_an_earlier_call_is_not_this_calls_input():
 
 
 def test_seeded_code_keeps_safe_mul_where_it_matters():
-    """grad's generated code: the seed cotangent becomes the literal 1.0, and only a
-    safe_mul by a finite nonzero literal becomes mul (0 * inf is 0 only in safe_mul)."""
+    """grad's Python-float code: the seed cotangent becomes the literal 1.0, and only a
+    safe_mul by a finite nonzero literal becomes a product (0 * inf is 0 only in
+    safe_mul); its results are the NumPy program's bit for bit."""
     from partiald.core.graph import F64_SCALAR, Eqn, Graph, Lit, Var
+    from partiald.core.interpret import interpret
     from partiald.ops import elementwise as ew
     a, ct = Var(F64_SCALAR), Var(F64_SCALAR)
-    lits = [0.0, -0.0, 0, np.inf, -np.inf, np.nan, 2.5, -3, np.float64(0.5), True]
+    lits = [0.0, -0.0, 0, np.inf, -np.inf, 2.5, -3, np.float64(0.5)]
     outs = [Var(F64_SCALAR) for _ in lits]
     eqns = [Eqn(ew.safe_mul_p, [a, Lit(v)], {}, o) for v, o in zip(lits, outs)]
     last = Var(F64_SCALAR)
     eqns.append(Eqn(ew.safe_mul_p, [a, ct], {}, last))
-    seeded = api._seeded(Graph([a, ct], [], [], eqns, [*outs, last, ct]))
-    assert seeded.invars == [a]
-    names = [e.prim.name for e in seeded.eqns]
-    assert names == ["safe_mul"] * 6 + ["mul"] * 3 + ["safe_mul", "mul"]
-    assert seeded.eqns[-1].inputs[1].val == 1.0 and seeded.outvars[-1].val == 1.0
+    bwd = Graph([a, ct], [], [], eqns, [*outs, last, ct])
+    code = staged.Program(bwd, 1, [True], staged.SEED_SIG, True).seeded()
+    assert code is not None and code.__code__.co_argcount == 1
+    products = [ln.split(" = ", 1)[1] for ln in code.source.splitlines() if ln.strip().startswith("_v")]
+    assert [p.startswith("_smul(") for p in products] == [True] * 5 + [False] * 4
+    assert products[-1] == "(_a0 * 1.0)" and code.source.rstrip().endswith(", 1.0)")
+    for x in (1.5, 0.0, -0.0, -2.0, np.inf):
+        with np.errstate(all="ignore"):
+            expected = [float(v) for v in interpret(bwd, np.float64(x), np.float64(1.0))]
+        assert _bits(list(code(np.float64(x)))) == _bits(expected), x
+
+
+def test_float_code_leaves_nans_and_exceptions_to_numpy():
+    """Python-float code returns None (NumPy decides) for a NaN result or where Python
+    raises (1/0), and has no code for inexact primitives (libm functions)."""
+    from partiald.core.graph import F64_SCALAR, Eqn, Graph, Var
+    from partiald.ops import elementwise as ew
+    a, b, q = Var(F64_SCALAR), Var(F64_SCALAR), Var(F64_SCALAR)
+    fn = staged._float_code(Graph([a, b], [], [], [Eqn(ew.div_p, [a, b], {}, q)], [q, None]), "_t")
+    assert fn(np.float64(3.0), 2.0) == (1.5, None)
+    assert fn(1.0, 0.0) is None and fn(np.nan, 1.0) is None
+    e = Var(F64_SCALAR)
+    assert staged._float_code(Graph([a], [], [], [Eqn(ew.exp_p, [a], {}, e)], [e]), "_t") is None

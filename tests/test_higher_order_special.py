@@ -345,7 +345,8 @@ CASES = [
     *[_exact("softmax[0]", lambda v: nn.softmax(v)[0], p, ("softmax",), sp.exp(X) / sum(sp.exp(s) for s in SYMS))
       for p in [(0.0, 0.0, 0.0), (0.4, 0.4, -1.0)]],
     _exact("softmax[1]", lambda v: nn.softmax(v)[1], (1e4, -1e4), ("softmax",), sp.exp(Y) / (sp.exp(X) + sp.exp(Y))),
-    _exact("gelu", nn.gelu, (0.0,), ("gelu",),
+    _exact("gelu", nn.gelu, (0.0,), ("gelu",), X / 2 * (1 + sp.erf(X / sp.sqrt(2)))),
+    _exact("gelu(approximate=True)", lambda x: nn.gelu(x, approximate=True), (0.0,), ("gelu",),
            X / 2 * (1 + sp.tanh(_GELU_C * (X + sp.Rational(0.044715) * X ** 3)))),
     _conv("linalg.norm", pnp.linalg.norm, (0.0, 0.0, 0.0), ("norm",), [0.0, 0.0, 0.0],
           why="norm has gradient 0 at 0 (and a constant 0 beyond)"),

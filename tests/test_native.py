@@ -1,6 +1,7 @@
-"""Fused native loops (compile/native.py): bitwise the NumPy code's results, on
-every value class, dtype, layout, thread count and offset pattern; and a clean
-fallback when no compiler works."""
+"""Fused loops (compile/native.py, compiled by numba): bitwise the NumPy code's
+results, on every value class, dtype, layout and offset pattern; one compiled loop
+for every size and constant. The disk cache's safety and the fallbacks without
+numba: tests/test_native_cache.py."""
 import numpy as np
 import pytest
 
@@ -8,7 +9,7 @@ import partiald as pdx
 import partiald.numpy as pnp
 from partiald.compile import native, tiling
 
-pytestmark = pytest.mark.skipif(not native.available(), reason=f"no native backend: {native.error()}")
+pytestmark = pytest.mark.skipif(not native.available(), reason=f"no fused loops: {native.error()}")
 
 
 def _numpy_jit(f, *args, monkeypatch):
@@ -53,9 +54,11 @@ BINARY = {
 }
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", sorted(BINARY))
-def test_fused_ops_equal_numpy_on_special_values(name, monkeypatch):
-    a, b = _grid()
+def test_fused_ops_equal_numpy_on_special_values(name, dtype, monkeypatch):
+    with np.errstate(over="ignore"):
+        a, b = (v.astype(dtype) for v in _grid())
     f = BINARY[name]
 
     def g(a, b):
@@ -106,14 +109,18 @@ def test_shifted_slice_gradients_equal_numpy_bitwise(f, shape, dtype, monkeypatc
     assert got[1].dtype == dtype
 
 
-@pytest.mark.parametrize("threads", ["1", "2", "3", "7"])
-def test_thread_split_does_not_change_results(threads, monkeypatch):
-    x = np.random.default_rng(2).uniform(-1.5, 1.5, 3001)
-    want = _numpy_jit(pdx.grad(chained), x, monkeypatch=monkeypatch)
-    monkeypatch.setattr(native, "PARALLEL_MIN", 64)
-    monkeypatch.setenv("PARTIALD_NUM_THREADS", threads)
-    _same(_native_jit(pdx.grad(chained), x), want)
+@pytest.mark.parametrize("dtype, eps", [(np.float64, 2.0 ** -30), (np.float32, 2.0 ** -12)])
+def test_no_fused_multiply_add(dtype, eps, monkeypatch):
+    """``x * x - y`` where a fused multiply-add would keep the product's low bits:
+    (1 + e)^2 - (1 + 2e) is e^2 exactly, 0 after rounding the product."""
+    x = np.full(64, 1 + eps, dtype)
+    y = np.full(64, 1 + 2 * eps, dtype)
 
+    def f(x, y):
+        return (x * x - y) * 2.0
+    got = _native_jit(f, x, y)
+    assert np.all(got == 0)
+    _same(got, _numpy_jit(f, x, y, monkeypatch=monkeypatch))
 
 def test_inputs_of_any_layout_and_scalar_operands(monkeypatch):
     base = np.random.default_rng(3).uniform(-1, 1, (40, 6))
@@ -154,100 +161,6 @@ def test_large_gradients_are_native_by_default():
     np.testing.assert_array_equal(pdx.jit(pdx.grad(rosen))(x), pdx.grad(rosen)(x))
 
 
-def test_kernels_are_cached_on_disk(tmp_path, monkeypatch):
-    monkeypatch.setenv("PARTIALD_CACHE_DIR", str(tmp_path))
-    x = np.random.default_rng(5).uniform(-1, 1, 64)
-    f = pdx.grad(lambda x: pnp.sum((x[1:] - 0.125 * x[:-1]) ** 2))
-    want = _native_jit(f, x)
-    files = sorted(p.name for p in (tmp_path / "native").iterdir())
-    assert len(files) == 1 and files[0].endswith(".so")
-    monkeypatch.setattr(native, "_loaded", {})
-
-    def no_compiling(*a, **k):
-        raise AssertionError("compiled again")
-    monkeypatch.setattr(native.subprocess, "run", no_compiling)    # a cache hit needs no compiler
-    _same(_native_jit(f, x), want)
-
-
-def test_a_broken_compiler_falls_back_to_numpy_code(tmp_path, monkeypatch):
-    monkeypatch.setenv("PARTIALD_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(native, "_loaded", {})
-    monkeypatch.setattr(native, "_state", {"error": None, "cc": ["false"]})
-    x = np.random.default_rng(6).uniform(-1, 1, 50)
-    with native.forced():
-        g = pdx.jit(pdx.grad(rosen))
-        _, source = g.lower(x)
-        got = g(x)
-    assert "# native:" not in source
-    assert "failed" in native.error() and not native.available()
-    np.testing.assert_array_equal(got, pdx.grad(rosen)(x))
-
-
-def test_turned_off_by_environment(monkeypatch):
-    monkeypatch.setenv("PARTIALD_NATIVE", "0")
-    assert not native.available() and native.error() == "PARTIALD_NATIVE=0"
-    x = np.random.default_rng(8).uniform(-1, 1, native.NATIVE_MIN * 2)
-    _, source = pdx.jit(pdx.grad(rosen)).lower(x)
-    assert "# native:" not in source
-
-
-def test_generated_c_holds_no_user_text():
-    x = np.random.default_rng(9).uniform(-1, 1, 100)
-
-    def evil_name_in_closure(x):
-        return pnp.sum((x * 0.1 - 3.0) ** 2)
-    with native.forced():
-        _, source = pdx.jit(pdx.grad(evil_name_in_closure)).lower(x)
-    c = source.split("# native:")[1].split("# post:")[0]
-    assert "evil" not in c and "0.1" not in c      # literals are hexadecimal floats
-    assert "0x1.999999999999ap-4" in c
-
-
-def test_tiled_numpy_code_is_still_used_when_forced():
-    """tiling.forced() tests the NumPy tiles, whatever the native backend does."""
-    x = np.random.default_rng(7).uniform(-1, 1, 23)
-    with tiling.forced(2):
-        _, source = pdx.jit(pdx.grad(rosen)).lower(x)
-    assert "# tile:" in source and "# native:" not in source
-
-
-def _call_in_child(g, x, want, conn):
-    conn.send(bool(np.array_equal(g(x), want)))
-
-
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
-def test_a_forked_child_starts_its_own_threads(monkeypatch):
-    """The worker threads do not survive fork: the child must not wait on them."""
-    import multiprocessing as mp
-    monkeypatch.setattr(native, "PARALLEL_MIN", 64)
-    monkeypatch.setenv("PARTIALD_NUM_THREADS", "2")
-    x = np.random.default_rng(10).uniform(-1, 1, 999)
-    with native.forced():
-        g = pdx.jit(pdx.grad(rosen))
-        want = g(x)                      # the parent's worker thread now exists
-    ctx = mp.get_context("fork")
-    parent, child = ctx.Pipe()
-    p = ctx.Process(target=_call_in_child, args=(g, x, want, child))
-    p.start()
-    p.join(30)
-    if p.is_alive():
-        p.kill()
-        pytest.fail("the forked child hung waiting for the parent's worker threads")
-    assert p.exitcode == 0 and parent.recv() is True
-
-
-def test_a_missing_named_compiler_turns_the_backend_off(tmp_path, monkeypatch):
-    monkeypatch.setenv("PARTIALD_CACHE_DIR", str(tmp_path))
-    monkeypatch.setenv("PARTIALD_CC", "/nonexistent/cc -O2")
-    monkeypatch.setattr(native, "_loaded", {})
-    monkeypatch.setattr(native, "_state", {"error": None, "cc": None})
-    assert native.compiler() is None and not native.available()
-    assert "PARTIALD_CC='/nonexistent/cc -O2' is not a program" in native.error()
-    x = np.random.default_rng(6).uniform(-1, 1, 50)
-    with native.forced():
-        np.testing.assert_array_equal(pdx.jit(pdx.grad(rosen))(x), pdx.grad(rosen)(x))
-
-
 @pytest.mark.parametrize("shape, operands", [
     ((40, 30), [(30,), (1, 30), (40, 1)]),                 # bias rows and a column
     ((6, 5, 4), [(5, 4), (6, 1, 1)]),                      # split after the first axis
@@ -282,18 +195,6 @@ def test_broadcasts_no_one_split_serves_stay_numpy_code(monkeypatch):
     _same(got, _numpy_jit(f, H, a, monkeypatch=monkeypatch))
 
 
-def test_broadcast_rows_split_among_threads(monkeypatch):
-    rng = np.random.default_rng(14)
-    H, b = rng.normal(size=(301, 7)), rng.normal(size=7)
-
-    def f(H, b):
-        return pnp.maximum(H + b, 0.0) * 3.0
-    want = _numpy_jit(f, H, b, monkeypatch=monkeypatch)
-    monkeypatch.setattr(native, "PARALLEL_MIN", 64)
-    monkeypatch.setenv("PARTIALD_NUM_THREADS", "3")
-    _same(_native_jit(f, H, b), want)
-
-
 def test_the_fused_shape_is_the_commonest_large_one(monkeypatch):
     """Many small values sharing the leading axis do not outvote the large ones."""
     rng = np.random.default_rng(15)
@@ -305,3 +206,68 @@ def test_the_fused_shape_is_the_commonest_large_one(monkeypatch):
     _, source = pdx.jit(f).lower(H, s)
     assert "# native:" in source
     _same(pdx.jit(f)(H, s), _numpy_jit(f, H, s, monkeypatch=monkeypatch))
+
+
+def test_generated_loop_holds_no_user_text_and_no_numbers():
+    x = np.random.default_rng(9).uniform(-1, 1, 100)
+
+    def evil_name_in_closure(x):
+        return pnp.sum((x * 0.1 - 3.0) ** 2)
+    with native.forced():
+        _, source = pdx.jit(pdx.grad(evil_name_in_closure)).lower(x)
+    loop = source.split("# native:")[1].split("# post:")[0]
+    assert "evil" not in loop and "0.1" not in loop and "3.0" not in loop and "100" not in loop
+    assert "def kernel(" in loop and "fastmath" not in loop
+
+
+def _loop_source(f, *args):
+    with native.forced():
+        _, source = pdx.jit(f).lower(*args)
+    return source.split("# native:")[1].split("# post:")[0]
+
+
+def test_one_loop_serves_every_size_and_constant(monkeypatch):
+    """Sizes and constants are arguments: the same loop source (so the same compiled
+    loop) for every size and constant, and results still bitwise the NumPy code's."""
+    def make(c):
+        return pdx.grad(lambda x: pnp.sum(c * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
+    rng = np.random.default_rng(16)
+    sources = set()
+    for n, c in [(3, 100.0), (50, 3.0), (1001, -2.0), (4096, 7.25)]:
+        x = rng.uniform(-1.5, 1.5, n)
+        sources.add(_loop_source(make(c), x))
+        _same(_native_jit(make(c), x), _numpy_jit(make(c), x, monkeypatch=monkeypatch))
+    assert len(sources) == 1
+
+
+def test_tiled_numpy_code_is_still_used_when_forced():
+    """tiling.forced() tests the NumPy tiles, whatever the fused loops do."""
+    x = np.random.default_rng(7).uniform(-1, 1, 23)
+    with tiling.forced(2):
+        _, source = pdx.jit(pdx.grad(rosen)).lower(x)
+    assert "# tile:" in source and "# native:" not in source
+
+
+def test_offsets_further_apart_than_the_length_stay_numpy_code(monkeypatch):
+    """x[3:] and x[:-3] of a 5-element x: the boundary loops would overlap."""
+    x = np.random.default_rng(17).uniform(-1, 1, 5)
+
+    def f(x):
+        return pnp.sum((x[3:] - 0.5 * x[:-3]) ** 2)
+    with native.forced():
+        _, source = pdx.jit(pdx.grad(f)).lower(x)
+        got = pdx.jit(pdx.grad(f))(x)
+    assert "# native:" not in source
+    _same(got, _numpy_jit(pdx.grad(f), x, monkeypatch=monkeypatch))
+
+
+@pytest.mark.parametrize("shape, operands", [((40, 30), [(30,), (40, 1)])])
+def test_bool_and_float32_scalar_operands(shape, operands, monkeypatch):
+    rng = np.random.default_rng(18)
+    H = rng.normal(size=shape).astype(np.float32)
+    s = np.array([[0.25]], np.float32)
+    m = rng.normal(size=shape) > 0
+
+    def f(H, s, m):
+        return pnp.where(m & (H > s), H * s, -H), (H * s + 1.0) > 0.5
+    _same(_native_jit(f, H, s, m), _numpy_jit(f, H, s, m, monkeypatch=monkeypatch))

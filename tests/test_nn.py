@@ -112,11 +112,16 @@ def test_losses_match_hand_written_numpy():
     assert np.isfinite(pdx.grad(lambda z: nn.binary_cross_entropy(z, np.array([0.0, 1.0])))(big[0])).all()
 
 
-def test_gelu_is_the_tanh_form_close_to_the_erf_form():
+def test_gelu_is_the_erf_form_and_its_tanh_form_is_close():
     x = np.linspace(-6, 6, 241)
     exact = 0.5 * x * (1 + np.array([math.erf(v / math.sqrt(2)) for v in x]))
-    assert np.max(np.abs(nn.gelu(x) - exact)) < 1e-3
+    np.testing.assert_allclose(nn.gelu(x), exact, rtol=1e-14, atol=1e-15)
+    assert np.max(np.abs(nn.gelu(x, approximate=True) - exact)) < 1e-3
     assert nn.gelu(0.0) == 0.0
+    # d/dx x Phi(x) = Phi(x) + x phi(x), with phi the standard normal density
+    phi = np.exp(-x ** 2 / 2) / math.sqrt(2 * math.pi)
+    cdf = 0.5 * (1 + np.array([math.erf(v / math.sqrt(2)) for v in x]))
+    np.testing.assert_allclose(pdx.vmap(pdx.grad(nn.gelu))(x), cdf + x * phi, rtol=1e-13, atol=1e-15)
 
 
 def test_loss_errors_name_the_shapes_and_the_range():

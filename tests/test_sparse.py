@@ -24,9 +24,11 @@ from primitive_specs import PRIMITIVE_SPECS
 
 import partiald as pdx
 import partiald.numpy as pnp
+from partiald.core.graph import Eqn, Graph, ShapedArray, Var
 from partiald.core.primitive import REGISTRY
 from partiald.sparse import (SparseInfo, hessian_sparsity, jacobian_sparsity, sparse_hessian,
                              sparse_jacobian)
+from partiald import coloring as C
 from partiald.transforms import sparsity as S
 
 sp = pytest.importorskip("scipy.sparse")
@@ -60,11 +62,27 @@ def assert_superset(pattern, dense, what=""):
 # -- the rule table covers the registry --------------------------------------------------------
 
 def test_every_primitive_has_a_sparsity_rule():
-    missing = sorted(set(REGISTRY) - set(S.RULES))
-    assert missing == [], f"primitives without a sparsity rule in transforms/sparsity.py RULES: {missing}"
-    # the user-rule primitives of custom.py (not in the registry) are covered too
-    for name in ("custom_jvp_call", "custom_vjp_call", "custom_vjp_lin", "checkpoint_call", "checkpoint_lin"):
-        assert name in S.RULES
+    import partiald.custom as custom
+    records = list(REGISTRY.values()) + [custom.custom_jvp_call_p, custom.custom_vjp_call_p,
+                                         custom.custom_vjp_lin_p, custom.checkpoint_call_p,
+                                         custom.checkpoint_lin_p]
+    missing = []
+    for p in records:
+        try:
+            S.rule_for(p)
+        except S.SparsityRuleError:
+            missing.append(p.name)
+    assert missing == [], f"records without a sparsity rule: {missing}"
+
+
+def test_a_record_without_a_sparsity_rule_is_refused_not_dense():
+    from partiald.core.primitive import Primitive
+    import partiald.ops.elementwise as ew
+    bare = Primitive("bare_exp", ew.exp_p.impl, ew.exp_p.abstract_eval, jvp=ew.exp_p.jvp)
+    g = Graph([x := Var(ShapedArray((3,), np.dtype(np.float64)))], [], [],
+              [Eqn(bare, [x], {}, y := Var(ShapedArray((3,), np.dtype(np.float64))))], [y])
+    with pytest.raises(S.SparsityRuleError, match="bare_exp.*no sparsity rule"):
+        S.jacobian_pattern(g)
 
 
 def _flat_case(case):
@@ -218,7 +236,7 @@ def test_hessian_pattern_exact_and_values(f):
     H, info = sparse_hessian(f, return_info=True)(x)
     assert sp.issparse(H) and H.format == "csr" and H.shape == (8, 8)
     np.testing.assert_allclose(H.toarray(), dense, rtol=TOL, atol=TOL)
-    assert S.is_star_coloring(pattern, info.colors)
+    assert C.is_star_coloring(pattern, info.colors)
     assert info.n_colors == len(np.unique(info.colors))
 
 
@@ -247,7 +265,7 @@ def test_jacobian_pattern_exact_and_values(name, f, mode):
     np.testing.assert_allclose(J.toarray(), dense, rtol=TOL, atol=TOL)
     assert info.mode == mode or mode == "auto"
     target = pattern if info.mode == "fwd" else pattern.T.tocsr()
-    assert S.is_column_coloring(target, info.colors)
+    assert C.is_column_coloring(target, info.colors)
 
 
 def test_number_of_colors():
@@ -405,10 +423,10 @@ def test_star_coloring_and_recovery_on_random_patterns(seed):
     H = _random_symmetric(rng, n, float(rng.uniform(0.01, 0.2)))
     pattern = H.astype(bool)
     for method in ("greedy", "auto"):
-        colors, _ = S.star_coloring(pattern, method=method)
-        assert S.is_star_coloring(pattern, colors)
+        colors, _ = C.star_coloring(pattern, method=method)
+        assert C.is_star_coloring(pattern, colors)
         seeds = np.eye(colors.max() + 1)[colors]               # n x k: column c = indicator of color c
-        data = S.recover_star(pattern, colors, H @ seeds)
+        data = C.recover_star(pattern, colors, H @ seeds)
         rec = sp.csr_matrix((data, pattern.indices, pattern.indptr), shape=H.shape)
         np.testing.assert_allclose(rec.toarray(), H.toarray(), rtol=1e-13, atol=1e-13)
 
@@ -420,21 +438,21 @@ def test_column_coloring_and_recovery_on_random_patterns(seed):
     J = sp.random(m, n, density=float(rng.uniform(0.02, 0.3)), random_state=rng, format="csr")
     pattern = J.astype(bool)
     for method in ("greedy", "cyclic", "auto"):
-        colors, _ = S.color_columns(pattern, method=method)
-        assert S.is_column_coloring(pattern, colors)
-        data = S.recover_columns(pattern, colors, J @ np.eye(colors.max() + 1)[colors])
+        colors, _ = C.color_columns(pattern, method=method)
+        assert C.is_column_coloring(pattern, colors)
+        data = C.recover_columns(pattern, colors, J @ np.eye(colors.max() + 1)[colors])
         np.testing.assert_allclose(data, J.data if J.has_sorted_indices else J.sorted_indices().data)
-    rcolors, _ = S.color_columns(pattern.T.tocsr())
-    data = S.recover_rows(pattern, rcolors, np.eye(rcolors.max() + 1)[rcolors].T @ J)
+    rcolors, _ = C.color_columns(pattern.T.tocsr())
+    data = C.recover_rows(pattern, rcolors, np.eye(rcolors.max() + 1)[rcolors].T @ J)
     np.testing.assert_allclose(data, J.sorted_indices().data)
 
 
 def test_coloring_checkers_reject_bad_colorings():
     path = sp.csr_matrix(np.eye(4, k=1) + np.eye(4, k=-1), dtype=bool)
-    assert not S.is_star_coloring(path, [0, 1, 0, 1])          # a two-colored path on 4 vertices
-    assert S.is_star_coloring(path, [0, 1, 2, 0])
-    assert not S.is_star_coloring(path, [0, 0, 1, 2])          # not even distance-1
-    assert not S.is_column_coloring(sp.csr_matrix(np.ones((1, 2)), dtype=bool), [0, 0])
+    assert not C.is_star_coloring(path, [0, 1, 0, 1])          # a two-colored path on 4 vertices
+    assert C.is_star_coloring(path, [0, 1, 2, 0])
+    assert not C.is_star_coloring(path, [0, 0, 1, 2])          # not even distance-1
+    assert not C.is_column_coloring(sp.csr_matrix(np.ones((1, 2)), dtype=bool), [0, 0])
 
 
 # -- scale ----------------------------------------------------------------------------------------------

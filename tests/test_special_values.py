@@ -28,6 +28,7 @@ import pytest
 import partiald as pdx
 import partiald.nn as nn
 import partiald.numpy as pnp
+from partiald.scipy.special import erf, erfc
 
 # Overflow at exp(710), log(0), sqrt of negatives... are NumPy RuntimeWarnings by design.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -156,6 +157,19 @@ TABLE = [
     _row("log", pnp.log, 0.0, -np.inf, np.inf),
     # the domain boundaries themselves: the gradient is inf (with its sign), not NaN
     _row("log1p", pnp.log1p, -1.0, -np.inf, np.inf),
+    _row("log2", pnp.log2, 0.0, -np.inf, np.inf),
+    _row("log10", pnp.log10, 0.0, -np.inf, np.inf),
+    _row("cbrt", pnp.cbrt, 0.0, 0.0, np.inf),
+    _row("arccosh", pnp.arccosh, 1.0, 0.0, np.inf),
+    _row("arctanh", pnp.arctanh, 1.0, np.inf, np.inf),
+    _row("arctanh", pnp.arctanh, -1.0, -np.inf, np.inf),
+    _row("exp2", pnp.exp2, 1100.0, np.inf, np.inf),
+    _row("arcsinh", pnp.arcsinh, 0.0, 0.0, 1.0),
+    _row("erf", erf, 0.0, 0.0, 2.0 / np.sqrt(PI)),
+    _row("erf", erf, 30.0, 1.0, 0.0),                      # exp(-900) underflows to 0: not NaN
+    _row("erfc", erfc, 30.0, 0.0, 0.0),
+    _row("hypot(x,0)", lambda x: pnp.hypot(x, 0.0), 0.0, 0.0, 0.0),   # the cone's tip: 0 (as abs at 0)
+    _row("hypot(x,0)", lambda x: pnp.hypot(x, 0.0), -2.0, 2.0, -1.0),
     _row("arcsin", pnp.arcsin, 1.0, PI / 2, np.inf),
     _row("arcsin", pnp.arcsin, -1.0, -PI / 2, np.inf),
     _row("arccos", pnp.arccos, 1.0, 0.0, -np.inf),
@@ -462,7 +476,8 @@ UNARY = {
     "arcsin": np.arcsin, "arccos": np.arccos, "arctan": np.arctan, "sqrt": np.sqrt, "square": np.square,
     "reciprocal": np.reciprocal, "abs": np.abs, "absolute": np.absolute, "sign": np.sign,
     "negative": np.negative, "positive": np.positive, "floor": np.floor, "round": np.round,
-    "around": np.round,
+    "around": np.round, "exp2": np.exp2, "cbrt": np.cbrt, "arcsinh": np.arcsinh, "arccosh": np.arccosh,
+    "arctanh": np.arctanh,
 }
 #: unary functions with a boolean result (values only)
 UNARY_BOOL = {"isfinite": np.isfinite, "isnan": np.isnan, "logical_not": np.logical_not}
@@ -470,6 +485,7 @@ UNARY_BOOL = {"isfinite": np.isfinite, "isnan": np.isnan, "logical_not": np.logi
 BINARY = {
     "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide, "power": np.power,
     "maximum": np.maximum, "minimum": np.minimum, "arctan2": np.arctan2, "logaddexp": np.logaddexp,
+    "hypot": np.hypot,
 }
 BINARY_BOOL = {"less": np.less, "less_equal": np.less_equal, "greater": np.greater,
                "greater_equal": np.greater_equal, "equal": np.equal, "not_equal": np.not_equal}
@@ -738,7 +754,8 @@ def test_float32_end_to_end(f):
                                   for n in sorted(UNARY)])
 def test_float32_scalars_stay_float32(name):
     f = getattr(pnp, name)
-    for x in [np.float32(0.3), np.array(0.3, np.float32)]:
+    x0 = 1.3 if name == "arccosh" else 0.3            # inside every function's domain
+    for x in [np.float32(x0), np.array(x0, np.float32)]:
         assert np.result_type(f(x)) == np.float32
         v, t = pdx.jvp(f, (x,), (np.float32(1.0),))
         assert np.result_type(v) == np.float32 and np.result_type(t) == np.float32

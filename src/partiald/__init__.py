@@ -5,6 +5,7 @@ over pytrees of parameters. See README.md and API.md.
 """
 from . import ops as _ops  # noqa: F401  (registers the primitives)
 from . import numpy  # noqa: F401
+from . import scipy  # noqa: F401  (partiald.scipy.special)
 from . import nn  # noqa: F401
 from . import optim  # noqa: F401
 from . import plot  # noqa: F401  (matplotlib is imported only when a figure is drawn)
@@ -17,8 +18,8 @@ from .core.debug import debug_nans
 from .custom import checkpoint, custom_jvp, custom_vjp
 from .vectorize import vmap
 from .sparse import SparseInfo, hessian_sparsity, jacobian_sparsity, sparse_hessian, sparse_jacobian
-from .core.errors import (EscapedTracerError, ExpressionTooLarge, MemoryBudgetError, ParseError,
-                          TracerConversionError)
+from .core.errors import (EscapedTracerError, ExpressionTooLarge, MemoryBudgetError, MissingRuleError,
+                          ParseError, TracerConversionError)
 from .core.graph import Graph
 from .core.interpret import interpret
 from .symbolic.expr import Expr, expr
@@ -33,5 +34,5 @@ __all__ = [
     "hessian_sparsity", "SparseInfo", "stop_gradient", "interpret",
     "Graph", "ravel_pytree", "tree_flatten", "tree_unflatten", "tree_map", "tree_leaves",
     "ParseError", "ExpressionTooLarge", "MemoryBudgetError", "EscapedTracerError",
-    "TracerConversionError", "numpy", "nn", "optim", "plot", "datasets",
+    "TracerConversionError", "MissingRuleError", "numpy", "scipy", "nn", "optim", "plot", "datasets",
 ]

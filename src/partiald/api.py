@@ -8,27 +8,26 @@ Graphs of primitives again, so transformations nest to any depth.
 from __future__ import annotations
 
 import functools
-import math
+import operator
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from . import numpy as pnp
 from .core.errors import MemoryBudgetError
-from .core.graph import F64_SCALAR, Eqn, Graph, Lit, Var, aval_of
-from .compile.codegen import compile_graph
+from .core.graph import F64_SCALAR, Graph, aval_of
 from .core.interpret import interpret
 from .core.pytree import tree_flatten, tree_structure, tree_unflatten
 from .core.debug import STATE as _DEBUG
 from .core.debug import enabled as _debug_enabled
 from .core.trace import Builder, Tracer
-from .ops import elementwise as _ew
 from .transforms.forward import jvp_graph_eval
-from .transforms.reverse import (backward_program, linearize_graph, programs_enabled,
-                                 repeated_program, transpose_eval)
-from .transforms import reverse as _reverse
+from .compile import staged as _staged
+from .compile.staged import backward_program, programs_enabled, repeated_program, replay_plans
+from .compile.staged import float_op as _float_op
+from .transforms.reverse import linearize_graph, transpose_eval
 from .transforms.simplify import dce
-from .vectorize import jacobian_blocks, tangent_bytes
+from .transforms.jacobian import jacobian_blocks, tangent_bytes
 
 _F64 = np.float64
 
@@ -119,8 +118,10 @@ def _partial_args(f, args, nums, kwargs):
 class _Staged:
     """A function traced on concrete inputs: its Graph and every intermediate value."""
 
-    def __init__(self, f, primals: tuple, fname: str, has_aux=False, expect=None):
-        b = Builder(fname, expect=expect)
+    def __init__(self, f, primals: tuple, fname: str, has_aux=False, last=None):
+        b = Builder(fname, _float_op)
+        if last is not None:
+            b.replay(last.graph, last.plans)     # (``_Last``: the last trace of a grad function)
         tracers = self._inputs(b, primals, fname)
         out = f(*tree_unflatten(self.in_tree, tracers))
         self._outputs(b, tracers, out, fname, has_aux)
@@ -181,8 +182,8 @@ class _Staged:
         return interpret(lin, *ins)
 
     def vjp_flat(self, cts_flat, repeated=None):
-        """Input cotangents; ``repeated``: the program of the Graph this trace was
-        expected to repeat (``Builder(expect=...)``), used if it did."""
+        """Input cotangents; ``repeated``: the program of the Graph this trace
+        replayed (``Builder.replay``), used if it repeated it whole."""
         prog = None
         if self._lin is None:
             graph, values = self.graph, self.builder.values
@@ -336,36 +337,39 @@ class _GradState:
 
 
 class _Last:
-    """A grad function's last trace: its structure (without its values), its backward
-    program, the forward variables the program reads, the program's generated
-    Python-float code when there is exact code for it, and for ``_repeat_call``: the
-    input variables when they are all float64 scalars (else None) and the single
-    output variable (else None)."""
+    """A grad function's last trace: its structure (without its values) and its replay
+    plans (``Builder.replay``), its backward program, the forward variables the program
+    reads, the program's Python-float code for grad's seed where it has one, and for
+    ``_repeat_call``: the input variables when they are all float64 scalars (else None)
+    and the single output variable."""
 
-    __slots__ = ("graph", "prog", "needed", "generated", "invars", "outvar")
+    __slots__ = ("graph", "plans", "prog", "needed", "read", "seeded", "invars", "outvar")
 
     def __init__(self, graph, prog):
         fvars = graph.invars + [e.outvar for e in graph.eqns]
         self.graph = Graph(graph.invars, graph.constvars, graph.consts, graph.eqns, graph.outvars)
+        self.plans = replay_plans(self.graph)
         self.prog = prog
         self.needed = [fvars[i] for i in prog.needed]
-        self.generated = _generated(prog)
+        # the values of ``needed`` from a trace's values, as a tuple
+        self.read = operator.itemgetter(*self.needed) if len(self.needed) > 1 else \
+            lambda values, vs=tuple(self.needed): tuple(values[v] for v in vs)
+        self.seeded = prog.seeded()
         scalar_ins = all(v.aval is F64_SCALAR for v in graph.invars)
-        self.invars = tuple(graph.invars) if scalar_ins and prog.ct_sig == _SEED_SIG else None
-        outs = graph.outvars
-        self.outvar = outs[0] if len(outs) == 1 and type(outs[0]) is Var else None
+        self.invars = tuple(graph.invars) if scalar_ins and prog.ct_sig == _staged.SEED_SIG else None
+        self.outvar = graph.outvars[0] if len(graph.outvars) == 1 else None
 
 
 def _repeat_call(f, state, args):
     """The common call: on Python floats, every argument differentiated, no keywords
     or aux, of a grad function whose last trace had float64 scalar inputs. Traces
-    ``f`` (expecting the last trace) and returns ``(value, gradient tuple)`` when the
-    trace repeated the last one exactly, so that the last trace's backward program
-    applies as is (no Graph to build); else the ``_Staged`` trace, to finish as any
-    other (``f`` runs once either way). None (``f`` not run) if the call is not one."""
+    ``f`` replaying the last trace and returns ``(value, gradient tuple)`` when the
+    trace repeated it whole, so that the last trace's backward program applies as is
+    (no Graph to build); else the ``_Staged`` trace, to finish as any other (``f``
+    runs once either way). None (``f`` not run) if the call is not one."""
     last = state.last
-    if last is None or len(args) != state.every_n or (_DEBUG[0] and _debug_enabled()) \
-            or _reverse.CACHE_SIZE <= 0:
+    if last is None or len(args) != state.every_n or _staged.CACHE_SIZE <= 0 \
+            or (_DEBUG[0] and _debug_enabled()):       # (what ``programs_enabled`` checks)
         return None
     invars = last.invars
     if invars is None or len(invars) != len(args):
@@ -373,32 +377,22 @@ def _repeat_call(f, state, args):
     for x in args:
         if type(x) is not float:
             return None
-    b = Builder("grad", expect=last.graph)
-    values = b.values
-    tracers = []
-    for v, x in zip(invars, args):
-        x = _F64(x)
-        values[v] = x
-        tracers.append(Tracer(b, v, x))
-    b._n_args = len(tracers)
+    b = Builder("grad", _float_op)
+    tracers = b.replay(last.graph, last.plans, tuple(map(_F64, args)))
     out = f(*tracers)
-    if (type(out) is Tracer and out._var is last.outvar and out._builder is b
-            and type(out._val) is _F64 and b._cursor == b._n_expect and b._expect is not None
-            and not b.constvars and not (_DEBUG[0] and _debug_enabled()) and _reverse.CACHE_SIZE > 0):
-        # the whole trace repeated the last one (what ``finish`` would find): run its
-        # program on this trace's values (its variables are the last trace's)
-        b.active = False
-        generated = last.generated
-        if generated is not None:
-            grads = generated(*[float(values[v]) for v in last.needed])
-            for c in grads:
-                if c != c:         # (NumPy decides a NaN's sign: prog.run below)
-                    break
-            else:
-                return float(out._val), grads
-        in_cts, _ = last.prog.run(last.graph, values, _SEED)
-        return float(out._val), tuple(0.0 if c is None else c if type(c) is float else _finalize(c)
-                                      for c in in_cts)
+    if b.repeated_output(out):
+        # the whole trace repeated the last one: run its program on this trace's values
+        # (its variables are the last trace's)
+        values = b.values
+        value = values[last.outvar]
+        if type(value) is _F64:
+            if last.seeded is not None:
+                grads = last.seeded(*last.read(values))
+                if grads is not None:
+                    return float(value), grads
+            in_cts, _ = last.prog.run(last.graph, values, _SEED)
+            return float(value), tuple(0.0 if c is None else c if type(c) is float else _finalize(c)
+                                       for c in in_cts)
     st = _Staged.__new__(_Staged)
     st.in_tree = tree_structure(args)
     st.flat = [t._val for t in tracers]
@@ -422,12 +416,11 @@ def _grad_call(f, argnums, has_aux, state, args, kwargs, st=None):
             if nums_of[n][1]:
                 state.every_n = n
         nums, every = nums_of[n]
-        expect = last.graph if last is not None else None
         if every and not kwargs:
-            st = _Staged(f, args, "grad", has_aux=has_aux, expect=expect)
+            st = _Staged(f, args, "grad", has_aux=has_aux, last=last)
         else:
             st = _Staged(_partial_args(f, args, nums, kwargs), tuple(args[i] for i in nums), "grad",
-                         has_aux=has_aux, expect=expect)
+                         has_aux=has_aux, last=last)
     if st.out_tree.kind != "leaf":
         raise TypeError("grad requires the function to return a single scalar, but it returned a "
                         f"{st.out_tree}; use has_aux=True to return (loss, aux), or pdx.jacobian / "
@@ -451,51 +444,9 @@ def _grad_call(f, argnums, has_aux, state, args, kwargs, st=None):
     return st.out(), st.aux, grads[0] if isinstance(argnums, int) else grads
 
 
-#: the operations whose generated Python-float code (compile.codegen) computes exactly
-#: what NumPy computes: IEEE arithmetic, safe_mul's 0 * inf = 0, comparisons, selection
-_EXACT_CODE = frozenset({"add", "sub", "mul", "neg", "safe_mul", "select", "compare", "abs"})
-
-
-def _generated(prog):
-    """The generated Python-float code of a scalar backward program of grad, compiled
-    once: a function of the forward values the program reads (the cotangent is grad's
-    seed 1.0, a literal of the code); or None where the program has another cotangent,
-    some operation's code could differ from NumPy (libm functions, ``**``, division by
-    zero) or a literal is an integer beyond 2**53."""
-    if prog.compiled is None:
-        prog.compiled = False
-        g = prog.graph
-        lits = [x.val for e in g.eqns for x in e.inputs if isinstance(x, Lit)] if g is not None else []
-        if g is not None and prog.ct_sig == _SEED_SIG and all(e.prim.name in _EXACT_CODE for e in g.eqns) \
-                and all(type(v) is not int or abs(v) <= 2 ** 53 for v in lits):
-            try:
-                prog.compiled = compile_graph(_seeded(g)).scalar or False
-            except Exception:
-                pass
-    return prog.compiled or None
-
-
-def _seeded(g):
-    """The scalar backward program ``g`` (inputs: forward values, then the one output
-    cotangent) with the cotangent the literal 1.0; ``safe_mul`` by a finite nonzero
-    literal becomes ``mul`` (the same product: 0 * inf cannot occur)."""
-    *invars, ct = g.invars
-    one = Lit(1.0)
-    eqns = []
-    for e in g.eqns:
-        inputs = [one if x is ct else x for x in e.inputs]
-        prim = e.prim
-        if prim is _ew.safe_mul_p and any(type(x) is Lit and type(x.val) in (int, float, np.float64) and x.val != 0
-                                          and math.isfinite(x.val) for x in inputs):
-            prim = _ew.mul_p
-        eqns.append(Eqn(prim, inputs, e.params, e.outvar))
-    return Graph(invars, [], [], eqns, [one if o is ct else o for o in g.outvars])
-
-
 #: the seed cotangent of grad for a scalar output of these types (NumPy scalars are immutable)
 _ONES = {np.float64: np.float64(1.0), np.float32: np.float32(1.0)}
 _SEED = [_ONES[np.float64]]
-_SEED_SIG = ((np.float64, 0),)      # its signature in a backward program (``_ct_sig``)
 
 
 def value_and_grad(f: Callable, argnums=0, has_aux: bool = False):

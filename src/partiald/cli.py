@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 
+from ._cliargs import UsageError, parse_point
 from .core.errors import ExpressionTooLarge, MemoryBudgetError, ParseError
 
 EXAMPLES = """examples:
@@ -29,10 +30,6 @@ EXAMPLES = """examples:
 
 
 _SHORT_OPTIONS = ("-h", "-o")
-
-
-class UsageError(ValueError):
-    """Bad command-line input: reported in one paragraph, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -95,38 +92,6 @@ def _command_modules():
     except ImportError:
         pass
     return mods
-
-
-def parse_point(text, variables, option="--at"):
-    """``{"x": 1.0, "y": 2.0}`` from ``"x=1,y=2"``: one finite value (a number or a constant
-    formula such as ``pi/2``) for each of ``variables``; UsageError naming ``option`` otherwise."""
-    from .symbolic.expr import expr
-    point = {}
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        name, eq, value = item.partition("=")
-        name = name.strip()
-        if not eq or not name:
-            raise UsageError(f"{option} expects name=value pairs separated by commas (e.g. x=1,y=2), got {item!r}")
-        value_text = value.strip()
-        v = expr(value_text)
-        if v.variables:
-            raise UsageError(f"{option} value for {name} must be a number, got {value_text!r}")
-        number = float(v)
-        if not np.isfinite(number):
-            raise UsageError(f"{option} value for {name} is {number} ({value_text!r}): give a finite number")
-        point[name] = number
-    unknown = sorted(set(point) - set(variables))
-    if unknown:
-        raise UsageError(f"{option} names {', '.join(unknown)}, which the formula does not use "
-                         f"(its variables: {', '.join(variables) or 'none'})")
-    missing = [v for v in variables if v not in point]
-    if missing:
-        raise UsageError(f"{option} gives no value for {', '.join(missing)}; the formula uses "
-                         f"{', '.join(variables)}")
-    return point
 
 
 def _fmt(e, args):
@@ -375,6 +340,16 @@ def _cmd_hessian(f, args, out):
     return 0
 
 
+def _loss_curve():
+    """partiald.plot.loss_curve for ``train --plot`` (plot/ sits above nn/: the command
+    line hands it down), or why it cannot be had."""
+    try:
+        from .plot import loss_curve
+    except ImportError as e:
+        return f"partiald.plot could not be imported ({e})"
+    return loss_curve
+
+
 def main(argv=None, out=None, err=None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
@@ -388,6 +363,8 @@ def main(argv=None, out=None, err=None) -> int:
         external = _command_modules()
         if args.command in external:
             args.stderr = err           # for notes (a command's messages go to out, its errors are raised)
+            if args.command == "train" and args.plot is not None:
+                args.loss_curve = _loss_curve()
             status = external[args.command].run(args, out)
             if args.command == "minimize" and args.plot:
                 from .plot.cli import draw_descent

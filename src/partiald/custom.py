@@ -23,6 +23,7 @@ from .core.graph import ShapedArray, aval_of
 from .core.primitive import Primitive, bind
 from .core.pytree import tree_flatten, tree_unflatten
 from .core.trace import Builder
+from .ops.batch_rules import loop_batch
 
 
 def _split(args, nondiff):
@@ -93,7 +94,9 @@ def _cj_jvp(tangents, ans, *leaves, fun, jvp, n_out, **_):
     return t_out[0]
 
 
-custom_jvp_call_p = Primitive("custom_jvp_call", _cj_impl, _cj_aval, jvp=_cj_jvp, rule_name="custom rule")
+custom_jvp_call_p = Primitive("custom_jvp_call", _cj_impl, _cj_aval, jvp=_cj_jvp, rule_name="custom rule",
+                              batch=lambda args, dims, **p: loop_batch(custom_jvp_call_p, args, dims, **p),
+                              sparsity="custom_jvp")
 
 
 class custom_jvp:
@@ -178,7 +181,9 @@ def _cv_jvp(tangents, ans, *leaves, fun, fwd, bwd, k, name, **_):
                 out_aval=aval_of(ans), in_avals=tuple(aval_of(x) for x in leaves), name=name)
 
 
-custom_vjp_call_p = Primitive("custom_vjp_call", _cv_impl, _cv_aval, jvp=_cv_jvp, rule_name="custom rule")
+custom_vjp_call_p = Primitive("custom_vjp_call", _cv_impl, _cv_aval, jvp=_cv_jvp, rule_name="custom rule",
+                              batch=lambda args, dims, **p: loop_batch(custom_vjp_call_p, args, dims, **p),
+                              sparsity="dense")
 
 
 def _cvl_impl(*args, name, **_):
@@ -201,7 +206,9 @@ def _cvl_transpose(ct, *args, n_in, res_tree, bwd, k, out_aval, in_avals, name):
 
 
 custom_vjp_lin_p = Primitive("custom_vjp_lin", _cvl_impl,
-                             lambda *a, out_aval, **_: out_aval, transpose=_cvl_transpose)
+                             lambda *a, out_aval, **_: out_aval, transpose=_cvl_transpose,
+                             batch=lambda args, dims, **p: loop_batch(custom_vjp_lin_p, args, dims, **p),
+                             sparsity="dense")
 
 
 class custom_vjp:
@@ -282,7 +289,9 @@ def _ck_jvp(tangents, ans, *leaves, fun, k):
     return bind(checkpoint_lin_p, *t_in, *leaves, fun=fun, k=k, n_in=len(leaves), out_aval=aval_of(ans))
 
 
-checkpoint_call_p = Primitive("checkpoint_call", _ck_impl, _ck_aval, jvp=_ck_jvp, rule_name="chain rule")
+checkpoint_call_p = Primitive("checkpoint_call", _ck_impl, _ck_aval, jvp=_ck_jvp, rule_name="chain rule",
+                              batch=lambda args, dims, **p: loop_batch(checkpoint_call_p, args, dims, **p),
+                              sparsity="dense")
 
 
 def _ckl_impl(*args, fun, k, n_in, out_aval):
@@ -304,7 +313,9 @@ def _ckl_jvp(tangents, ans, *args, fun, k, n_in, out_aval):
 
 
 checkpoint_lin_p = Primitive("checkpoint_lin", _ckl_impl, lambda *a, out_aval, **_: out_aval,
-                             jvp=_ckl_jvp, transpose=_ckl_transpose)
+                             jvp=_ckl_jvp, transpose=_ckl_transpose,
+                             batch=lambda args, dims, **p: loop_batch(checkpoint_lin_p, args, dims, **p),
+                             sparsity="dense")
 
 
 def checkpoint(f):

@@ -10,8 +10,9 @@ compressed product per color, recover the entries (API.md section 2).
   (boolean ``csr_matrix``), without evaluating any derivative.
 
 Patterns come from the traced Graph by index-set propagation
-(``partiald.transforms.sparsity``): no numeric probing, and always a superset of
-the derivative's nonzeros, so the recovered values are exact. The result keeps
+(``partiald.transforms.sparsity``; the colorings are in ``partiald.coloring``): no
+numeric probing, and always a superset of the derivative's nonzeros, so the
+recovered values are exact. The result keeps
 the detected pattern as its structure (an entry that happens to be 0.0 at ``x``
 stays stored; ``.eliminate_zeros()`` drops them).
 
@@ -42,6 +43,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import coloring as _col
 from . import numpy as pnp
 from .api import _prepare, grad, jvp, linearize, make_graph, ravel_pytree, vjp
 from .compile.jit import jit
@@ -423,7 +425,7 @@ def _hessian_plan(f, call, sparsity):
         pattern, info = _given_hessian(sparsity, n)
     del graph, traced
     if info is None:
-        colors, method = _sp.star_coloring(pattern)
+        colors, method = _col.star_coloring(pattern)
         info = SparseInfo("hessian", pattern, colors, _count(pattern, colors), "star", method)
     k = info.n_colors
     seeds = _seeds(info.colors, k, dtype)
@@ -435,7 +437,7 @@ def _hessian_plan(f, call, sparsity):
     def eager(v, *dyn):
         _, hvp_lin = linearize(grad(lambda u: h(u, *dyn)), v)       # forward over reverse
         return np.stack([np.asarray(hvp_lin(s)) for s in seeds]) if k else np.zeros((0, n), dtype)
-    take = _sp.star_recovery_index(pattern, info.colors, k, by_color=True)
+    take = _col.star_recovery_index(pattern, info.colors, k, by_color=True)
     return _Plan(info, pattern, dtype, take, jit(compiled), eager)
 
 
@@ -470,7 +472,7 @@ def _jacobian_plan(f, call, mode, sparsity):
         def eager(v, *dyn):
             _, f_jvp = linearize(lambda u: h(u, *dyn), v)
             return np.stack([np.asarray(f_jvp(s)) for s in seeds]) if k else np.zeros((0, m), dtype)
-        take = _sp.column_recovery_index(pattern, info.colors, k, by_color=True)
+        take = _col.column_recovery_index(pattern, info.colors, k, by_color=True)
     else:
         seeds = _seeds(info.colors, k, odt)
 
@@ -480,7 +482,7 @@ def _jacobian_plan(f, call, mode, sparsity):
         def eager(v, *dyn):
             _, back = vjp(lambda u: h(u, *dyn), v)
             return np.stack([np.asarray(back(w)[0]) for w in seeds]) if k else np.zeros((0, n), dtype)
-        take = _sp.row_recovery_index(pattern, info.colors)
+        take = _col.row_recovery_index(pattern, info.colors)
     return _Plan(info, pattern, dtype, take, jit(compiled), eager)
 
 
@@ -560,14 +562,14 @@ def _jacobian_per_call(f, args, kwargs, argnums, mode, sparsity, return_info):
         comp = np.zeros((m, info.n_colors), dtype=dtype)
         for c in range(info.n_colors):
             comp[:, c] = f_jvp((info.colors == c).astype(dtype))
-        data = _sp.recover_columns(pattern, info.colors, comp)
+        data = _col.recover_columns(pattern, info.colors, comp)
     else:
         out, back = vjp(h, x)
         comp = np.zeros((info.n_colors, n), dtype=dtype)
         odt = np.asarray(out).dtype
         for c in range(info.n_colors):
             comp[c] = back((info.colors == c).astype(odt))[0]
-        data = _sp.recover_rows(pattern, info.colors, comp)
+        data = _col.recover_rows(pattern, info.colors, comp)
     res = _csr(pattern, data, dtype)
     return (res, info) if return_info else res
 
@@ -575,10 +577,10 @@ def _jacobian_per_call(f, args, kwargs, argnums, mode, sparsity, return_info):
 def _color_jacobian(pattern, mode):
     cands = []
     if mode in ("auto", "fwd"):
-        colors, method = _sp.color_columns(pattern)
+        colors, method = _col.color_columns(pattern)
         cands.append(SparseInfo("jacobian", pattern, colors, _count(pattern, colors), "fwd", method))
     if mode in ("auto", "rev"):
-        colors, method = _sp.color_columns(pattern.T.tocsr())
+        colors, method = _col.color_columns(pattern.T.tocsr())
         cands.append(SparseInfo("jacobian", pattern, colors, _count(pattern, colors), "rev", method))
     return min(cands, key=lambda i: i.n_colors)
 
@@ -645,7 +647,7 @@ def _hessian_per_call(f, args, kwargs, argnums, sparsity, return_info):
     else:
         pattern, info = _given_hessian(sparsity, x.size)
     if info is None:
-        colors, method = _sp.star_coloring(pattern)
+        colors, method = _col.star_coloring(pattern)
         info = SparseInfo("hessian", pattern, colors, _count(pattern, colors), "star", method)
     dtype = x.dtype
     comp = np.zeros((x.size, info.n_colors), dtype=dtype)
@@ -654,5 +656,5 @@ def _hessian_per_call(f, args, kwargs, argnums, sparsity, return_info):
         for c in range(info.n_colors):
             comp[:, c] = hvp_lin((info.colors == c).astype(dtype))
         del hvp_lin                                  # its residuals are no longer needed
-    res = _csr(pattern, _sp.recover_star(pattern, info.colors, comp), dtype)
+    res = _csr(pattern, _col.recover_star(pattern, info.colors, comp), dtype)
     return (res, info) if return_info else res

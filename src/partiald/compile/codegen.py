@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,17 +19,9 @@ from ..core.graph import Graph, Lit, Var
 from ..core.primitive import REGISTRY
 from . import native, tiling
 
-# The common primitives as NumPy ufuncs: plain calls, no dispatch, and an output
-# buffer can be passed (as ``out=``: NumPy 2.4 deprecates a positional one) so that
-# a dying intermediate is reused.
-_UFUNCS = {
-    "add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide", "neg": "negative",
-    "exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1", "sin": "sin", "cos": "cos",
-    "tan": "tan", "tanh": "tanh", "sinh": "sinh", "cosh": "cosh", "arcsin": "arcsin",
-    "arccos": "arccos", "arctan": "arctan", "sqrt": "sqrt", "abs": "abs", "sign": "sign",
-    "maximum": "maximum", "minimum": "minimum", "pow": "power", "logaddexp": "logaddexp",
-    "arctan2": "arctan2", "rem": "remainder", "floor_divide": "floor_divide",
-}
+# A primitive's ``numpy`` lowering names its NumPy ufunc: a plain call, no dispatch,
+# and an output buffer can be passed (as ``out=``: NumPy 2.4 deprecates a positional
+# one) so that a dying intermediate is reused.
 _counter = itertools.count()
 
 
@@ -75,6 +68,182 @@ def _complement(spec, shape):
         if hi < shape[d]:
             out.append(", ".join(inner + [f"{hi}:"]) + ",")
     return out
+
+
+# -- the plan: typed statements, and the one printer ----------------------------------
+# The generator first builds a list of statements, then prints them. What a statement
+# binds (``binds``) is known from the statement itself: which names exist at a point of
+# the program (so may be deleted) is never read back from emitted text. Expressions are
+# source text of a name or literal (``str``, or an ``int``), ``Item``, ``Apply`` or
+# ``Tuple``; an index is the source text of a NumPy basic index (``_basic_index``).
+
+@dataclass(frozen=True)
+class Item:
+    """``base[index]``."""
+    base: object
+    index: str
+
+
+@dataclass(frozen=True)
+class Apply:
+    """``fn(*args, **kwargs)`` as an expression; ``kwargs`` are (name, expression) pairs."""
+    fn: str
+    args: tuple = ()
+    kwargs: tuple = ()
+
+
+@dataclass(frozen=True)
+class Tuple:
+    """``(a,)``, ``(a, b)``."""
+    items: tuple
+
+
+class Stmt:
+    """A statement of generated code."""
+
+    def binds(self):
+        """The names this statement assigns."""
+        return ()
+
+
+@dataclass(frozen=True)
+class Assign(Stmt):
+    """``target = value``: an alias, a view (``Item``) or any expression."""
+    target: str
+    value: object
+
+    def binds(self):
+        return (self.target,)
+
+
+@dataclass(frozen=True)
+class Call(Stmt):
+    """``target = fn(*args, **kwargs, out=out)``; no ``target``: the call's effect only.
+    ``out`` is the buffer written (a dying intermediate, or a slice of one)."""
+    target: str | None
+    fn: str
+    args: tuple = ()
+    out: object = None
+    kwargs: tuple = ()
+
+    def binds(self):
+        return () if self.target is None else (self.target,)
+
+
+@dataclass(frozen=True)
+class Store(Stmt):
+    """``target[index] = value`` (``add``: ``+=``, a deferred scatter-add)."""
+    target: str
+    index: str
+    value: object
+    add: bool = False
+
+
+@dataclass(frozen=True)
+class Delete(Stmt):
+    """``del names``: values released after their last read."""
+    names: tuple
+
+
+@dataclass(frozen=True)
+class If(Stmt):
+    test: object
+    body: tuple
+
+    def binds(self):
+        return assigned(self.body)
+
+
+@dataclass(frozen=True)
+class For(Stmt):
+    """``for var in iterable: body``."""
+    var: str
+    iterable: object
+    body: tuple
+
+    def binds(self):
+        return (self.var,) + assigned(self.body)
+
+
+@dataclass(frozen=True)
+class Continue(Stmt):
+    pass
+
+
+@dataclass(frozen=True)
+class Return(Stmt):
+    value: object
+
+
+@dataclass(frozen=True)
+class Function(Stmt):
+    """``def name(*params): body``."""
+    name: str
+    params: tuple
+    body: tuple
+
+    def binds(self):
+        return (self.name,)
+
+
+def assigned(stmts):
+    """The names the statements (and the statements nested in them) assign, in order."""
+    return tuple(n for s in stmts for n in s.binds())
+
+
+def _expr(e):
+    if isinstance(e, str):
+        return e
+    if isinstance(e, (int, np.integer)) and not isinstance(e, bool):
+        return repr(int(e))
+    if isinstance(e, Item):
+        return f"{_expr(e.base)}[{e.index}]"
+    if isinstance(e, Apply):
+        return _call_text(e.fn, e.args, e.kwargs)
+    if isinstance(e, Tuple):
+        return "(" + ", ".join(_expr(a) for a in e.items) + ("," if len(e.items) == 1 else "") + ")"
+    raise TypeError(f"not an expression of generated code: {e!r}")
+
+
+def _call_text(fn, args, kwargs):
+    return f"{fn}(" + ", ".join([_expr(a) for a in args] + [f"{k}={_expr(v)}" for k, v in kwargs]) + ")"
+
+
+def _stmt_lines(s, depth):
+    pad = "    " * depth
+    if isinstance(s, Assign):
+        return [f"{pad}{s.target} = {_expr(s.value)}"]
+    if isinstance(s, Call):
+        call = _call_text(s.fn, s.args, s.kwargs + ((("out", s.out),) if s.out is not None else ()))
+        return [f"{pad}{call}" if s.target is None else f"{pad}{s.target} = {call}"]
+    if isinstance(s, Store):
+        return [f"{pad}{s.target}[{s.index}] {'+=' if s.add else '='} {_expr(s.value)}"]
+    if isinstance(s, Delete):
+        return [f"{pad}del " + ", ".join(s.names)]
+    if isinstance(s, Continue):
+        return [f"{pad}continue"]
+    if isinstance(s, Return):
+        return [f"{pad}return {_expr(s.value)}"]
+    if isinstance(s, If):
+        head = f"{pad}if {_expr(s.test)}:"
+        if len(s.body) == 1 and not isinstance(s.body[0], (If, For, Function)):
+            return [head + " " + _stmt_lines(s.body[0], 0)[0]]      # one simple statement: one line
+        return [head] + _lines(s.body, depth + 1)
+    if isinstance(s, For):
+        return [f"{pad}for {s.var} in {_expr(s.iterable)}:"] + _lines(s.body, depth + 1)
+    if isinstance(s, Function):
+        return [f"{pad}def {s.name}(" + ", ".join(s.params) + "):"] + _lines(s.body, depth + 1)
+    raise TypeError(f"not a statement of generated code: {s!r}")
+
+
+def _lines(stmts, depth):
+    return [ln for s in stmts for ln in _stmt_lines(s, depth)]
+
+
+def print_source(stmts):
+    """The source text of statements (a ``Function``, or a list of statements)."""
+    stmts = [stmts] if isinstance(stmts, Stmt) else stmts
+    return "\n".join(_lines(stmts, 0)) + "\n"
 
 
 class _Plan:
@@ -162,7 +331,8 @@ def graph_to_source(graph: Graph, name="_generated", tile=True, internal=False):
     reads); slices of intermediates are views; a gradient's ``scatter_add`` into
     zeros accumulates in place; long elementwise chains run tile by tile
     (``tiling.py``). ``internal``: the outputs feed other generated code, so a view
-    is returned as is.
+    is returned as is. The straight-line code is planned first (``graph_to_plan``)
+    and then printed (``print_source``).
     """
     if tile and native.enabled():
         region = tiling.find_region(graph, tile_min=min(tiling.TILE_MIN, native.NATIVE_MIN), fused=True)
@@ -172,13 +342,20 @@ def graph_to_source(graph: Graph, name="_generated", tile=True, internal=False):
     region = tiling.find_region(graph) if tile else None
     if region is not None:
         return _tiled_source(graph, region, name)
+    fn, ns = graph_to_plan(graph, name, internal)
+    return print_source(fn), ns
+
+
+def graph_to_plan(graph: Graph, name="_generated", internal=False):
+    """The straight-line NumPy program for ``graph`` as a ``Function`` of typed
+    statements, and the namespace it needs (see ``graph_to_source``)."""
     ns = {"_np": np}
     names = _input_names(graph, ns)
     consts = itertools.count()
     plan = _Plan(graph)
     into = {j: k for k, j in plan.deferred.items()}
     owned = set()             # intermediates whose buffer this code allocated
-    done = set()              # equations already written by an earlier line
+    done = set()              # equations already written by an earlier statement
 
     def ref(x):
         if isinstance(x, Lit):
@@ -200,10 +377,16 @@ def graph_to_source(graph: Graph, name="_generated", tile=True, internal=False):
         comp = _complement(spec, aval.shape)
         if comp is None:
             return None
-        return [f"    {buf} = _np.empty({tuple(aval.shape)!r}, {dtype(aval)})"] + \
-            [f"    {buf}[{c}] = 0" for c in comp]
+        return [Call(buf, "_np.empty", (repr(tuple(aval.shape)), dtype(aval)))] + [Store(buf, c, "0") for c in comp]
 
-    lines = [f"def {name}(" + ", ".join(names[v] for v in graph.invars) + "):"]
+    body = []
+    bound = set()             # names the statements so far assign
+
+    def emit(*stmts):
+        for s in stmts:
+            body.append(s)
+            bound.update(s.binds())
+
     prims = {}
     eqns = graph.eqns
     # an intermediate is released right after its last read (peak memory, checkpoint)
@@ -211,17 +394,14 @@ def graph_to_source(graph: Graph, name="_generated", tile=True, internal=False):
     for v, us in plan.uses.items():
         if isinstance(v, Var) and v not in graph.invars and v not in graph.constvars and max(us) < plan.end:
             dying.setdefault(max(us), []).append(v)
-    assigned, scanned = set(), 0
     for i, eqn in enumerate(eqns):
         if i and dying.get(i - 1):
-            for ln in lines[scanned:]:
-                target = ln[4:].split(" = ", 1)[0]
-                if ln.startswith("    _v") and target.isidentifier():
-                    assigned.add(target)
-            scanned = len(lines)
-            gone = [names[v] for v in dying[i - 1] if names.get(v) in assigned]
-            if gone:
-                lines.append("    del " + ", ".join(gone))
+            # (a deferred scatter_add's value is never assigned: it has nothing to release)
+            gone = tuple(names[v] for v in dying[i - 1] if names.get(v) in bound)
+            if gone and body and isinstance(body[-1], Delete):
+                body[-1] = Delete(body[-1].names + gone)     # nothing ran between: one del
+            elif gone:
+                emit(Delete(gone))
         out = f"_v{i}"
         names[eqn.outvar] = out
         if i in done:
@@ -236,22 +416,22 @@ def graph_to_source(graph: Graph, name="_generated", tile=True, internal=False):
             other = eqn.inputs[1] if eqn.inputs[0] is sc.outvar else eqn.inputs[0]
             idx = _basic_index(sc.params["spec"])
             if plan.dies_at(other, i, owned):
-                lines.append(f"    {out} = {names[other]}")
+                emit(Assign(out, names[other]))
             else:
-                lines.append(f"    {out} = _np.array({names[other]})")
-            lines.append(f"    {out}[{idx}] += {ref(sc.inputs[0])}")
+                emit(Call(out, "_np.array", (names[other],)))
+            emit(Store(out, idx, ref(sc.inputs[0]), add=True))
             owned.add(eqn.outvar)
             continue
-        ufunc = _UFUNCS.get(pname) if not eqn.params else None
+        ufunc = eqn.prim.lowerings.get("numpy") if not eqn.params else None
         if pname == "integer_pow" and eqn.params["n"] == 2:
             ufunc, args = "multiply", [args[0], args[0]]
         if pname == "safe_mul" and aval.shape:
             ns["_smul_arrays"] = REGISTRY["safe_mul"].impl
             ufunc = "safe_mul"
         if ufunc is not None:
-            call = (f"_np.{ufunc}(" if ufunc != "safe_mul" else "_smul_arrays(") + ", ".join(args)
+            fn = f"_np.{ufunc}" if ufunc != "safe_mul" else "_smul_arrays"
             if not aval.shape:
-                lines.append(f"    {out} = {call})")
+                emit(Call(out, fn, tuple(args)))
                 continue
             j = plan.single_use(eqn.outvar)
             target = eqns[j] if j is not None and j < plan.end else None
@@ -260,67 +440,65 @@ def graph_to_source(graph: Graph, name="_generated", tile=True, internal=False):
                 # computed straight into the slice of the gradient buffer it is scattered to
                 pre = zeros_outside(f"_v{j}", target.params["spec"], target.outvar.aval)
                 if pre is not None:
-                    lines += pre
-                    lines.append(f"    {out} = {call}, out=_v{j}[{_basic_index(target.params['spec'])}])")
+                    emit(*pre)
+                    emit(Call(out, fn, tuple(args), out=Item(f"_v{j}", _basic_index(target.params["spec"]))))
                     done.add(j)
                     owned.add(target.outvar)
                     continue
             # (safe_mul repairs a NaN from its inputs, so it never overwrites one)
             reuse = next((x for x in eqn.inputs if isinstance(x, Var) and x.aval == aval
                           and plan.dies_at(x, i, owned)), None) if ufunc != "safe_mul" else None
-            lines.append(f"    {out} = {call}" + (f", out={names[reuse]})" if reuse is not None else ")"))
+            emit(Call(out, fn, tuple(args), out=names[reuse] if reuse is not None else None))
             owned.add(eqn.outvar)
             continue
         if eqn.outvar in plan.root:
-            idx = _basic_index(eqn.params["spec"]) if pname == "gather" else None
             if pname == "gather":
-                lines.append(f"    {out} = {args[0]}[{idx}]")
+                emit(Assign(out, Item(args[0], _basic_index(eqn.params["spec"]))))
             elif pname == "reshape":
-                lines.append(f"    {out} = _np.reshape({args[0]}, {tuple(eqn.params['shape'])!r})")
+                emit(Call(out, "_np.reshape", (args[0], repr(tuple(eqn.params["shape"])))))
             else:
-                lines.append(f"    {out} = _np.transpose({args[0]}, {tuple(eqn.params['perm'])!r})")
+                emit(Call(out, "_np.transpose", (args[0], repr(tuple(eqn.params["perm"])))))
             continue
         if pname == "scatter_add" and len(eqn.inputs) == 1:
             pre = zeros_outside(out, eqn.params["spec"], aval)
             if pre is not None:
-                lines += pre
-                lines.append(f"    {out}[{_basic_index(eqn.params['spec'])}] = {args[0]}")
+                emit(*pre)
+                emit(Store(out, _basic_index(eqn.params["spec"]), args[0]))
                 owned.add(eqn.outvar)
                 continue
         if pname == "select" and isinstance(eqn.inputs[1], Lit) and isinstance(eqn.inputs[2], Var) \
                 and eqn.inputs[2].aval == aval and plan.dies_at(eqn.inputs[2], i, owned) \
                 and _literal(eqn.inputs[1].val) and np.dtype(aval.dtype).kind in "fc":
             # where(c, constant, a) with a dying: overwrite a where c holds
-            lines.append(f"    {out} = {args[2]}")
-            copy = f"_np.copyto({out}, {args[1]}, casting='same_kind', where={args[0]})"
+            emit(Assign(out, args[2]))
+            copy = Call(None, "_np.copyto", (out, args[1]), kwargs=(("casting", "'same_kind'"), ("where", args[0])))
             if isinstance(eqn.inputs[0], Var) and eqn.inputs[0].aval.shape:
                 # a mask that holds nowhere (the usual case: a guard for a special value)
                 # costs one read of the mask, not a masked pass over the result
-                copy = f"if {args[0]}.any(): " + copy
-            lines.append(f"    {copy}")
+                copy = If(Apply(f"{args[0]}.any"), (copy,))
+            emit(copy)
             owned.add(eqn.outvar)
             continue
         if pname == "select" and not eqn.params:
-            rhs = "_np.where({0}, {1}, {2})".format(*args)
-        else:
-            key = (pname, tuple(sorted((k, repr(v)) for k, v in eqn.params.items())))
-            p = prims.get(key)
-            if p is None:
-                p = f"_p{len(prims)}"
-                prims[key] = p
-                ns[p] = functools.partial(eqn.prim.impl, **eqn.params) if eqn.params else eqn.prim.impl
-            rhs = f"{p}(" + ", ".join(args) + ")"
-        lines.append(f"    {out} = {rhs}")
+            emit(Call(out, "_np.where", tuple(args)))
+            continue
+        key = (pname, tuple(sorted((k, repr(v)) for k, v in eqn.params.items())))
+        p = prims.get(key)
+        if p is None:
+            p = f"_p{len(prims)}"
+            prims[key] = p
+            ns[p] = functools.partial(eqn.prim.impl, **eqn.params) if eqn.params else eqn.prim.impl
+        emit(Call(out, p, tuple(args)))
     outs = []
     for o in graph.outvars:
         if o is None:
             outs.append("0.0")
         elif o in plan.root and not internal:
-            outs.append(f"_np.array({ref(o)})")     # a view: results never alias
+            outs.append(Apply("_np.array", (ref(o),)))     # a view: results never alias
         else:
             outs.append(ref(o))
-    lines.append("    return (" + ", ".join(outs) + ("," if len(outs) == 1 else "") + ")")
-    return "\n".join(lines) + "\n", ns
+    emit(Return(Tuple(tuple(outs))))
+    return Function(name, tuple(names[v] for v in graph.invars), tuple(body)), ns
 
 
 def _compiled(graph, name, internal=True):
@@ -333,33 +511,44 @@ def _fresh(a):
     return np.array(a) if isinstance(a, np.ndarray) and a.base is not None else a
 
 
-def _around(graph, r, name, ns):
-    """The generated ``pre`` and ``post`` parts around a region (tiling.split): the
-    function's first lines, its names for the values ``pre`` passes on, and a
-    function giving its last lines (``post`` of the loop's outputs)."""
+def _around_plan(graph, r, name, ns):
+    """The ``pre`` and ``post`` parts around a region (tiling.split), as statements:
+    the region's graph, the names of the values (``pre`` passes on some), the
+    function's parameters, its first statements, a function giving its last ones
+    (``post`` of the loop's outputs), and the sources of ``pre`` and ``post``."""
     pre, tile, post, needed = tiling.split(graph, r)
     pre_fn, pre_src = _compiled(pre, name + "_pre")
     post_fn, post_src = _compiled(post, name + "_post", internal=False)
     ns.update({"_np": np, "_pre": pre_fn, "_post": post_fn})
     names = _input_names(graph, ns)
     for i, v in enumerate(needed):
-        names[v] = f"_q[{i}]"
-    args = ", ".join(names[v] for v in graph.invars)
-    lines = [f"def {name}({args}):", f"    _q = _pre({args})"]
+        names[v] = Item("_q", str(i))
+    params = tuple(names[v] for v in graph.invars)
+    head = [Call("_q", "_pre", params)]
 
     def finish(loop_outs):
-        out = ["    _r = _post(" + ", ".join([names[v] for v in graph.invars]
-                                            + [names[v] for v in needed] + loop_outs) + ")"]
+        out = [Call("_r", "_post", params + tuple(names[v] for v in needed) + tuple(loop_outs))]
         # a value of ``pre`` returned as is may be a view of an input: results never alias
         passed = [k for k, o in enumerate(graph.outvars) if isinstance(o, Var) and o in needed]
         if passed:
             ns["_fresh"] = _fresh
-            outs = [f"_fresh(_r[{k}])" if k in passed else f"_r[{k}]" for k in range(len(graph.outvars))]
-            out.append("    return (" + ", ".join(outs) + ("," if len(outs) == 1 else "") + ")")
+            outs = [Apply("_fresh", (Item("_r", str(k)),)) if k in passed else Item("_r", str(k))
+                    for k in range(len(graph.outvars))]
+            out.append(Return(Tuple(tuple(outs))))
         else:
-            out.append("    return _r")
+            out.append(Return("_r"))
         return out
-    return tile, names, lines, finish, [("pre", pre_src), ("post", post_src)]
+    return tile, names, params, head, finish, [("pre", pre_src), ("post", post_src)]
+
+
+def _around(graph, r, name, ns):
+    """``_around_plan`` printed, for a caller that writes lines of text: the region's
+    graph, the names (source text), the function's first lines, a function giving its
+    last lines, and the sources of ``pre`` and ``post``."""
+    tile, names, params, head, finish, parts = _around_plan(graph, r, name, ns)
+    names = {v: _expr(e) for v, e in names.items()}
+    lines = [f"def {name}(" + ", ".join(params) + "):"] + _lines(head, 1)
+    return tile, names, lines, lambda loop_outs: _lines(finish(loop_outs), 1), parts
 
 
 def _comment(parts):
@@ -369,78 +558,79 @@ def _comment(parts):
 def _tiled_source(graph: Graph, r, name):
     """The program as ``pre``, a loop over row tiles running the region's code, and
     ``post`` (see tiling.py); each part is generated code of its own."""
+    fn, ns, parts = _tiled_plan(graph, r, name)
+    return _comment(parts) + print_source(fn), ns
+
+
+def _tiled_plan(graph: Graph, r, name):
+    """``_tiled_source`` as a ``Function`` of statements, its namespace, and the
+    sources of its parts (for the comment above it)."""
     ns = {"_min": min, "_max": max, "_range": range}
-    tile, names, lines, finish, parts = _around(graph, r, name, ns)
+    tile, names, params, body, finish, parts = _around_plan(graph, r, name, ns)
     tile_fn, tile_src = _compiled(tile, name + "_tile")
     ns["_tile"] = tile_fn
     for i, v in enumerate(r.kept):
         names[v] = f"_m{i}"
         ns[f"_d{i}"] = np.dtype(v.aval.dtype)
-        lines.append(f"    _m{i} = _np.empty({tuple(v.aval.shape)!r}, _d{i})")
+        body.append(Call(f"_m{i}", "_np.empty", (repr(tuple(v.aval.shape)), f"_d{i}")))
     L, T = r.length, r.rows
     offs = [off for _, off in r.chain]
+    loop = []
     if r.chain:
         ns["_dacc"] = np.dtype(r.root.aval.dtype)
-        lines.append(f"    _acc = _np.zeros({tuple(r.root.aval.shape)!r}, _dacc)")
-        lines.append(f"    for _s in _range(0, {r.extent}, {T}):")
-        lines.append(f"        _e = _min(_s + {T}, {r.extent})")
-        lines.append(f"        _r0 = _max(_s - {max(offs)}, 0)")
-        lines.append(f"        _r1 = _min(_e - {min(offs)}, {L})")
-        lines.append("        if _r0 >= _r1:")
-        lines.append("            continue")
+        body.append(Call("_acc", "_np.zeros", (repr(tuple(r.root.aval.shape)), "_dacc")))
+        var, bounds = "_s", (0, r.extent, T)
+        loop += [Call("_e", "_min", (f"_s + {T}", r.extent)),
+                 Call("_r0", "_max", (f"_s - {max(offs)}", 0)),
+                 Call("_r1", "_min", (f"_e - {min(offs)}", L)),
+                 If("_r0 >= _r1", (Continue(),))]
     else:
-        lines.append(f"    for _r0 in _range(0, {L}, {T}):")
-        lines.append(f"        _r1 = _min(_r0 + {T}, {L})")
-    args = [f"{names[v]}[_r0:_r1]" if v in r.sliced else names[v] for v in r.inputs]
-    lines.append("        _o = _tile(" + ", ".join(args) + ("," if len(args) == 1 else "") + ")")
+        var, bounds = "_r0", (0, L, T)
+        loop.append(Call("_r1", "_min", (f"_r0 + {T}", L)))
+    args = [Item(names[v], "_r0:_r1") if v in r.sliced else names[v] for v in r.inputs]
+    loop.append(Call("_o", "_tile", tuple(args)))
     for i in range(len(r.kept)):
-        lines.append(f"        _m{i}[_r0:_r1] = _o[{i}]")
+        loop.append(Store(f"_m{i}", "_r0:_r1", Item("_o", str(i))))
     for j, off in enumerate(offs):
         # buffer rows [lo, hi) take the region's rows [lo - off, hi - off)
         k = len(r.kept) + j
-        lines.append(f"        _lo = _max(_s, {off})")
-        lines.append(f"        _hi = _min(_e, {off + L})")
-        lines.append("        if _lo < _hi:")
-        lines.append(f"            _acc[_lo:_hi] += _o[{k}][_lo - {off} - _r0:_hi - {off} - _r0]")
-    lines += finish([f"_m{i}" for i in range(len(r.kept))] + (["_acc"] if r.chain else []))
+        loop += [Call("_lo", "_max", ("_s", off)),
+                 Call("_hi", "_min", ("_e", off + L)),
+                 If("_lo < _hi", (Store("_acc", "_lo:_hi", Item(Item("_o", str(k)),
+                                                                 f"_lo - {off} - _r0:_hi - {off} - _r0"), add=True),))]
+    body.append(For(var, Apply("_range", bounds), tuple(loop)))
+    body += finish([f"_m{i}" for i in range(len(r.kept))] + (["_acc"] if r.chain else []))
     parts.insert(1, ("tile", tile_src))
-    return _comment(parts) + "\n".join(lines) + "\n", ns
-
-
-def _c_array(x, dtype):
-    return np.ascontiguousarray(x, dtype)
-
-
-def _c_scalar(x):
-    return np.asarray(x).reshape(()).item()
+    return Function(name, params, tuple(body)), ns, parts
 
 
 def _native_source(graph: Graph, r, name):
-    """The program as ``pre``, one call of a fused C loop over the region
-    (native.py), and ``post``; None if the region has no exact C form or no
-    compiler works."""
-    kernel = native.plan(r, "pd")
-    fns = native.function(kernel) if kernel is not None else None
-    if fns is None:
+    """The program as ``pre``, one call of a fused loop over the region (native.py,
+    compiled by numba), and ``post``; None if the region has no exact fused form or
+    the loop cannot be compiled. Sizes and constants are the loop's arguments."""
+    kernel = native.plan(r)
+    fn = native.function(kernel) if kernel is not None else None
+    if fn is None:
         return None
-    ns = {"_kkept": fns[0], "_kacc": fns[1], "_arr": _c_array, "_one": _c_scalar, "_run": native.run}
+    ns = {"_kernel": fn, "_arr": native.flat, "_one": native.scalar}
     _, names, lines, finish, parts = _around(graph, r, name, ns)
-    ptrs = []
+    args = [repr(int(n)) for n in kernel.ints]
     for i, v in enumerate(kernel.arrays):
         ns[f"_t{i}"] = np.dtype(v.aval.dtype)
         lines.append(f"    _x{i} = _arr({names[v]}, _t{i})")
-        ptrs.append(f"_x{i}.ctypes.data")
-    outs = list(r.kept) + ([r.root] if r.chain else [])
-    for i, v in enumerate(outs):
+        args.append(f"_x{i}")
+    for i, v in enumerate(kernel.outputs):
         ns[f"_d{i}"] = np.dtype(v.aval.dtype)
-        lines.append(f"    _m{i} = _np.empty({tuple(v.aval.shape)!r}, _d{i})")
-        ptrs.append(f"_m{i}.ctypes.data")
-    ptrs += [f"_one({names[v]})" for v in kernel.scalars]
-    if r.kept:
-        lines.append(f"    _run(_kkept, {kernel.kept_total}, " + ", ".join(ptrs) + f", unit={kernel.unit})")
-    if r.chain:
-        lines.append(f"    _run(_kacc, {r.extent * kernel.rows}, " + ", ".join(ptrs) + ")")
-    lines += finish([f"_m{i}" for i in range(len(outs))])
+        lines.append(f"    _m{i} = _np.empty({int(np.prod(v.aval.shape))}, _d{i})")
+        args.append(f"_m{i}")
+    for i, v in enumerate(kernel.scalars):
+        ns[f"_u{i}"] = np.dtype(v.aval.dtype)
+        args.append(f"_one({names[v]}, _u{i})")
+    for i, c in enumerate(kernel.constants):
+        ns[f"_c{i}"] = c
+        args.append(f"_c{i}")
+    lines.append("    _kernel(" + ", ".join(args) + ")")
+    lines += finish([f"_m{i}.reshape({tuple(v.aval.shape)!r})" for i, v in enumerate(kernel.outputs)])
     parts.insert(1, ("native", kernel.source))
     return _comment(parts) + "\n".join(lines) + "\n", ns
 
@@ -448,36 +638,15 @@ def _native_source(graph: Graph, r, name):
 # Scalar code: Python floats and the math module, for graphs of 0-d float64 values.
 # IEEE arithmetic (+ - * /) on Python floats is identical to NumPy's; anything that
 # would raise in Python (1/0, math.log(-1), overflow) falls back to the NumPy code.
-_SCALAR = {
-    "add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})", "div": "({0} / {1})",
-    "neg": "(-{0})", "exp": "_m.exp({0})", "log": "_m.log({0})", "log1p": "_m.log1p({0})",
-    "expm1": "_m.expm1({0})", "sin": "_m.sin({0})", "cos": "_m.cos({0})", "tan": "_m.tan({0})",
-    "tanh": "_m.tanh({0})", "sinh": "_m.sinh({0})", "cosh": "_m.cosh({0})", "arcsin": "_m.asin({0})",
-    "arccos": "_m.acos({0})", "arctan": "_m.atan({0})", "sqrt": "_m.sqrt({0})", "abs": "abs({0})",
-    "safe_mul": "_smul({0}, {1})", "select": "({1} if {0} else {2})",
-}
-_SCALAR_CMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
-
-
 def _smul(a, b):
     r = a * b
     return 0.0 if r != r and (a == 0 or b == 0) else r
 
 
 def _scalar_rhs(eqn, args):
-    name = eqn.prim.name
-    if name in _SCALAR:
-        return _SCALAR[name].format(*args)
-    if name == "integer_pow" and eqn.params["n"] == 2:
-        return f"({args[0]} * {args[0]})"             # as NumPy's integer_pow: one rounding
-    if name == "integer_pow" and eqn.params["n"] >= 0:
-        return f"({args[0]} ** {eqn.params['n']})"
-    if name == "compare":
-        return f"({args[0]} {_SCALAR_CMP[eqn.params['op']]} {args[1]})"
-    if name in ("maximum", "minimum"):
-        op = ">" if name == "maximum" else "<"
-        return f"({args[0]} if {args[0]} {op} {args[1]} else {args[1]})"
-    return None
+    """The primitive's ``python`` lowering of ``eqn`` over the argument expressions, or None."""
+    lower = eqn.prim.lowerings.get("python")
+    return None if lower is None else lower(args, eqn.params)
 
 
 def scalar_source(graph: Graph, name, fallback):

@@ -1,67 +1,113 @@
-"""Fused native loops for large elementwise regions (optional: needs a C compiler).
+"""Fused loops for large elementwise regions, lowered to numba (optional: ``pip install partiald[fast]``).
 
 The NumPy code that ``jit`` generates makes one pass over memory per operation;
 tiling (``tiling.py``) keeps those passes in cache but still pays one NumPy call
-per operation and tile. When a C compiler is present, an elementwise region of
-exactly rounded arithmetic is instead written as one C loop that reads each input
-once and writes each output once, compiled once and cached on disk.
+per operation and tile. When numba is installed, an elementwise region of exactly
+rounded arithmetic is instead written as one loop (a Python function numba
+compiles) that reads each input once and writes each output once.
 
-Only operations whose C form gives NumPy's result bit for bit are fused:
+Only operations whose scalar form gives NumPy's result bit for bit are fused:
 ``+ - * /``, negation, ``abs``, ``sqrt``, ``floor``, ``sign``, ``maximum`` /
 ``minimum`` (NumPy's NaN and tie rules), ``x**2``, comparisons, logical
-operations, ``where``, ``isfinite``, casts and ``safe_mul``. The compiler runs
-with ``-ffp-contract=off`` (no fused multiply-add) and without ``-ffast-math``.
+operations, ``where``, ``isfinite``, casts and ``safe_mul`` (``fused_expr``, the
+one place that knows primitives). numba compiles without ``fastmath`` (so LLVM
+contracts no multiply-add and keeps IEEE semantics) and with
+``error_model='numpy'`` (a division by zero gives inf or NaN, not an exception).
 A region with anything else (``exp``, ``tanh``, ``x**3``...) stays NumPy code.
+
+Array lengths, offsets and the program's constants are arguments of the loop, not
+text in it: one compiled loop serves every size and every constant. Indices are
+unsigned (no negative-index wraparound: the loops vectorize).
 
 A gradient's ``scatter_add`` of shifted slices (``g[:-1] += a; g[1:] += b``) is
 written in gather form: element ``j`` of ``g`` sums the terms that land on it, in
-the program's order, recomputing the region at each offset. So every output
-element is computed on its own, the loop vectorizes, and the result equals the
+the program's order, recomputing the region at each offset; the boundaries, where
+fewer terms land, are peeled into loops of their own, so the main loop has no
+branch. Every output element is computed on its own and the result equals the
 NumPy code's (up to the sign of an exact zero).
 
-Settings: ``PARTIALD_NATIVE=0`` turns the backend off; ``PARTIALD_CC`` names the
-compiler (default: the one Python was built with, else ``cc``);
-``PARTIALD_CACHE_DIR`` is where kernels are kept (default
-``$XDG_CACHE_HOME/partiald`` or ``~/.cache/partiald``). The generated C never
-contains user text: names are ``in<i>``, ``out<i>``, ``v<i>``; literals are
-hexadecimal floats.
+Compiled loops are kept on disk (numba's cache of the loop's source file) in
+``$PARTIALD_CACHE_DIR/kernels`` (default ``$XDG_CACHE_HOME/partiald`` or
+``~/.cache/partiald``), used only when safe:
+
+- the folders are created 0700 and refused (a one-time warning; loops are then
+  compiled in memory, once per process) when not owned by the user, writable by
+  group or others, or not folders;
+- a loop's source file is named by the hash of its content and compared with the
+  expected text before it is run; numba's files for it are listed, with their
+  SHA-256, in a manifest signed with a random key of the folder (0600): a file
+  that is missing from the manifest, differs from it, or is truncated is deleted
+  (and the loop rebuilt, once) before numba reads anything;
+- at most ``MAX_ENTRIES`` loops and ``MAX_BYTES`` bytes are kept (least recently
+  used ones go first);
+- locks are per loop and never held across a fork (``os.register_at_fork``); a
+  child forked while another thread was compiling runs NumPy code for new loops.
+
+Settings: ``PARTIALD_NATIVE=0`` turns fused loops off (any other value but ``1``
+too, with a warning); ``PARTIALD_CACHE_DIR`` is where they are kept. The
+generated source never contains user text: names are ``in<i>``, ``out<i>``,
+``s<i>`` (scalar operands), ``c<i>`` (constants), ``v<i>_<j>``.
 """
 from __future__ import annotations
 
-import ctypes
-import functools
 import hashlib
+import hmac
 import math
 import os
-import platform
-import queue
-import shlex
-import shutil
-import subprocess
-import sysconfig
-import tempfile
+import stat
 import threading
+import warnings
 
 import numpy as np
 
 from ..core.graph import Lit, Var
 
-#: regions with fewer elements than this stay NumPy code (compiling costs ~0.1 s once)
+#: regions with fewer elements than this stay NumPy code (compiling costs ~0.4 s once)
 NATIVE_MIN = 1 << 16
-FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-std=c99", "-shared", "-fPIC"]
+#: numba's options: no fastmath (IEEE results, no contraction into fused multiply-add)
+OPTIONS = {"error_model": "numpy", "nogil": True}
+#: the disk cache keeps at most this many loops and bytes (least recently used go first)
+MAX_ENTRIES = 128
+MAX_BYTES = 64 << 20
 
-_CTYPE = {np.dtype(np.float64): "double", np.dtype(np.float32): "float", np.dtype(np.bool_): "unsigned char"}
-_ARITH = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
-_CMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
-_LOGIC = {"and": "({0} && {1})", "or": "({0} || {1})", "xor": "(!{0} != !{1})"}
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+_DTYPES = _FLOATS + (np.dtype(np.bool_),)
 
-_lock = threading.Lock()
-_loaded: dict = {}
-_state = {"error": None, "cc": None}
+_lock = threading.Lock()      # guards the two dicts below only; never held while compiling
+_locks: dict = {}             # loop key -> its lock
+_loaded: dict = {}            # loop key -> compiled dispatcher
+_state: dict = {"error": None, "numba": None, "no_compile": None, "disk": {}, "secret": {}}
+_warned: set = set()
+
+
+def _after_fork_in_child():
+    """A forked child has only the forking thread: locks another thread held stay
+    held forever in the child, so it gets fresh ones; and if numba's compiler lock
+    was held (another thread compiling), the child compiles nothing new."""
+    global _lock
+    _lock = threading.Lock()
+    _locks.clear()
+    nb = _state["numba"]
+    if nb is not None:
+        lock = nb.core.compiler_lock.global_compiler_lock._lock
+        if lock.acquire(blocking=False):
+            lock.release()
+        else:
+            _state["no_compile"] = "forked while another thread was compiling"
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _warn(message):
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 class forced:
-    """Use native loops for every eligible region, however small (for tests)."""
+    """Use fused loops for every eligible region, however small (for tests)."""
 
     def __enter__(self):
         global NATIVE_MIN
@@ -74,180 +120,75 @@ class forced:
         NATIVE_MIN = self.saved
 
 
+def _setting():
+    value = os.environ.get("PARTIALD_NATIVE", "1").strip()
+    if value in ("0", "1", ""):
+        return value != "0"
+    _warn(f"PARTIALD_NATIVE={value!r} is neither 0 nor 1: fused loops are off (NumPy code runs)")
+    return False
+
+
 def enabled():
-    return os.environ.get("PARTIALD_NATIVE", "1") != "0" and _state["error"] is None
+    """Whether fused loops may be tried (not turned off, numba not known missing);
+    does not import numba."""
+    return _setting() and _state["error"] is None
 
 
-def compiler():
-    """The C compiler command (a list): ``PARTIALD_CC`` if set, else the one Python
-    was built with, else ``cc``, ``gcc`` or ``clang``; None if there is none."""
-    chosen = os.environ.get("PARTIALD_CC")
-    if chosen:
-        cmd = shlex.split(chosen)
-        return cmd if cmd and shutil.which(cmd[0]) else None
-    cmd = shlex.split(sysconfig.get_config_var("CC") or "")
-    if cmd and shutil.which(cmd[0]):
-        return cmd
-    for name in ("cc", "gcc", "clang"):
-        if shutil.which(name):
-            return [name]
-    return None
+def _numba():
+    if _state["numba"] is None and _state["error"] is None:
+        try:
+            import numba
+            import numba.core.compiler_lock  # noqa: F401  (used after a fork)
+        except Exception as e:          # missing, or broken (built for another NumPy...)
+            _state["error"] = f"numba cannot be imported ({type(e).__name__}: {e}): pip install 'partiald[fast]'"
+            return None
+        _state["numba"] = numba
+    return _state["numba"]
 
 
 def available():
-    """Whether fused native loops can be used here (a working C compiler, not turned off)."""
-    if not enabled():
-        return False
-    return _load(_PROBE) is not None
+    """Whether fused loops can be used here (numba importable, not turned off)."""
+    return enabled() and _numba() is not None
 
 
 def error():
-    """Why the native backend is off, or None."""
-    if os.environ.get("PARTIALD_NATIVE", "1") == "0":
-        return "PARTIALD_NATIVE=0"
+    """Why fused loops are off, or None."""
+    if not _setting():
+        return f"PARTIALD_NATIVE={os.environ.get('PARTIALD_NATIVE')}"
     return _state["error"]
 
 
-def _cache_dir():
-    d = os.environ.get("PARTIALD_CACHE_DIR")
-    if not d:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        d = os.path.join(base, "partiald")
-    return os.path.join(d, "native")
+def compiler():
+    """What compiles the loops (``"numba <version>"``), or None when nothing can."""
+    nb = _numba() if enabled() else None
+    return f"numba {nb.__version__}" if nb is not None else None
 
 
-@functools.lru_cache(maxsize=None)
-def _machine_tag():
-    """What a kernel built with -march=native depends on besides its source."""
-    tag = platform.machine() + platform.python_implementation()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith(("flags", "model name")):
-                    tag += line
-                if line.strip() == "":
-                    break
-    except OSError:
-        pass
-    return tag
+# --- the per-primitive scalar forms: each record's ``lowerings["fused"]`` (ops/fused_forms.py)
+
+def fused_expr(eqn, args, dtypes):
+    """The fused-loop expression of one equation (its primitive's ``lowerings["fused"]``),
+    or None if it has no exact form."""
+    lower = eqn.prim.lowerings.get("fused")
+    return lower(args, eqn.params, dtypes) if lower is not None else None
 
 
-def _load(source):
-    """Compile ``source`` (or reuse the cached library) and return the loaded library;
-    None (and the backend turned off) if compiling fails."""
-    with _lock:
-        if _state["error"] is not None:
-            return None
-        cmd = _state["cc"] or compiler()
-        if cmd is None:
-            cc = os.environ.get("PARTIALD_CC")
-            _state["error"] = f"PARTIALD_CC={cc!r} is not a program found on PATH" if cc else \
-                "no C compiler found (install one, or name it in PARTIALD_CC)"
-            return None
-        _state["cc"] = cmd
-        key = hashlib.sha256("\0".join([source, " ".join(cmd + FLAGS), _machine_tag()]).encode()).hexdigest()[:32]
-        lib = _loaded.get(key)
-        if lib is None:
-            d = _cache_dir()
-            path = os.path.join(d, f"k{key}.so")
-            try:
-                if not os.path.exists(path):
-                    os.makedirs(d, exist_ok=True)
-                    with tempfile.TemporaryDirectory(dir=d) as tmp:
-                        src = os.path.join(tmp, "k.c")
-                        with open(src, "w") as f:
-                            f.write(source)
-                        out = os.path.join(tmp, "k.so")
-                        res = subprocess.run(cmd + FLAGS + ["-o", out, src, "-lm"], capture_output=True,
-                                             text=True, timeout=120)
-                        if res.returncode != 0:
-                            raise OSError(f"{' '.join(cmd)} failed: {res.stderr.strip()[:500]}")
-                        os.replace(out, path)
-                lib = ctypes.CDLL(path)
-            except (OSError, subprocess.SubprocessError) as e:
-                _state["error"] = str(e)
-                return None
-            _loaded[key] = lib
-        return lib
-
-
-_PROBE = "int partiald_probe(int x) { return x + 1; }\n"
-
-
-def _c_literal(v, dt):
-    """A C literal of value ``v`` in dtype ``dt`` (exact: hexadecimal floats)."""
-    ct = _CTYPE[dt]
-    if dt == np.bool_:
-        return "1" if v else "0"
-    x = float(dt.type(v))
-    if math.isnan(x):
-        text = "NAN"
-    elif math.isinf(x):
-        text = "INFINITY" if x > 0 else "(-INFINITY)"
-    else:
-        text = x.hex()
-    return f"(({ct}){text})"
-
+# --- planning a loop -----------------------------------------------------------------
 
 class _Unsupported(Exception):
     pass
 
 
-def _expr(eqn, args, dts):
-    """C expression of one equation given its operands' C text and dtypes."""
-    name, out = eqn.prim.name, np.dtype(eqn.outvar.aval.dtype)
-    fl = out.kind == "f"
-    suffix = "f" if out == np.float32 else ""
-    same = all(d == out for d in dts)
-    if name in _ARITH and fl and same:
-        return f"({args[0]} {_ARITH[name]} {args[1]})"
-    if name == "safe_mul" and fl and same:
-        return f"smul{suffix}({args[0]}, {args[1]})"
-    if name == "neg" and fl and same:
-        return f"(-{args[0]})"
-    if name in ("abs", "sqrt", "floor") and fl and same:
-        return f"{'fabs' if name == 'abs' else name}{suffix}({args[0]})"
-    if name == "sign" and fl and same:
-        a, t = args[0], _CTYPE[out]
-        return f"({a} > 0 ? ({t})1 : ({a} < 0 ? ({t})-1 : ({a} == 0 ? ({t})0 : {a})))"
-    if name in ("maximum", "minimum") and fl and same:
-        op = ">" if name == "maximum" else "<"
-        a, b = args
-        return f"(({a} {op} {b} || {a} != {a}) ? {a} : {b})"     # NumPy: NaN wins, a tie gives b
-    if name == "integer_pow" and fl and same and eqn.params["n"] in (1, 2):
-        return args[0] if eqn.params["n"] == 1 else f"({args[0]} * {args[0]})"
-    if name == "compare" and dts[0] == dts[1]:
-        return f"({args[0]} {_CMP[eqn.params['op']]} {args[1]})"
-    if name == "logical" and all(d == np.bool_ for d in dts):
-        return _LOGIC[eqn.params["op"]].format(*args)
-    if name == "logical_not" and dts[0] == np.bool_:
-        return f"(!{args[0]})"
-    if name == "isfinite" and dts[0].kind == "f":
-        return f"(isfinite({args[0]}) != 0)"
-    if name == "select" and dts[0] == np.bool_ and dts[1] == out and dts[2] == out:
-        return f"({args[0]} ? {args[1]} : {args[2]})"
-    if name == "convert" and dts[0] in _CTYPE:
-        if out == np.bool_:
-            return f"({args[0]} != 0)"
-        if fl:
-            return f"(({_CTYPE[out]}){args[0]})"
-    raise _Unsupported(name)
-
-
-_HEADER = """#include <stdint.h>
-#include <math.h>
-static inline double smul(double a, double b) { double r = a * b; return (r != r && (a == 0 || b == 0)) ? 0.0 : r; }
-static inline float smulf(float a, float b) { float r = a * b; return (r != r && (a == 0 || b == 0)) ? 0.0f : r; }
-"""
-
-
 class Kernel:
-    """The C source for a region and how to call it (see ``plan``): the kept values'
-    loop runs over ``kept_total`` units of ``unit`` elements."""
+    """The loop source for a region and how to call it: ``kernel(*ints, *arrays,
+    *outputs, *scalars, *constants)``; ``ints`` are the lengths (and offsets) of this
+    call, ``constants`` the program's literals as values of their dtypes."""
 
-    def __init__(self, r, symbol, shape, arrays, scalars, source, rows, kept_total, unit):
-        self.region, self.symbol, self.shape, self.arrays, self.scalars = r, symbol, shape, arrays, scalars
-        self.source, self.rows, self.kept_total, self.unit = source, rows, kept_total, unit
+    def __init__(self, r, shape, arrays, scalars, constants, ints, source, signature):
+        self.region, self.shape, self.arrays, self.scalars = r, shape, arrays, scalars
+        self.constants, self.ints, self.source, self.signature = constants, ints, source, signature
+        self.key = hashlib.sha256(source.encode()).hexdigest()[:32]
+        self.outputs = list(r.kept) + ([r.root] if r.chain else [])
 
 
 def _split(shape, others):
@@ -271,18 +212,18 @@ def _split(shape, others):
     return None
 
 
-def plan(r, symbol):
+def plan(r):
     """A ``Kernel`` for the tiled region ``r`` of tiling.py, or None if some value or
-    operation has no exact C form (then the NumPy tiles run)."""
+    operation has no exact fused form (then the NumPy tiles run)."""
     shape = r.eqns[0].outvar.aval.shape
     if any(e.outvar.aval.shape != shape for e in r.eqns) or math.prod(shape) < NATIVE_MIN:
         return None
-    if any(np.dtype(e.outvar.aval.dtype) not in _CTYPE for e in r.eqns):
+    if any(np.dtype(e.outvar.aval.dtype) not in _DTYPES for e in r.eqns):
         return None
     rows = math.prod(shape[1:])
     arrays, scalars, others = [], [], set()       # inputs read per element / once / broadcast
     for v in r.inputs:
-        if np.dtype(v.aval.dtype) not in _CTYPE:
+        if np.dtype(v.aval.dtype) not in _DTYPES:
             return None
         if v.aval.shape == shape:
             arrays.append(v)
@@ -294,7 +235,7 @@ def plan(r, symbol):
         else:
             return None
     index = {v: "k" for v in arrays}
-    kept_total, unit = r.length * rows, 1
+    outer, unit = r.length * rows, 1
     if others:
         # broadcast operands: the kept values' loop runs over rows and columns of a
         # split of the shape (a gradient's gather loop reads full operands only)
@@ -302,41 +243,63 @@ def plan(r, symbol):
         if split is None:
             return None
         m, modes = split
-        kept_total, unit = math.prod(shape[:m]), math.prod(shape[m:])
+        outer, unit = math.prod(shape[:m]), math.prod(shape[m:])
         for v in arrays:
             s = tuple(v.aval.shape)
             if s != shape:
                 index[v] = "c" if modes[s] == "inner" else "r"
+    ints, names = [], []                          # the integer arguments and their names
+    if r.kept:
+        ints += [outer, unit] if others else [outer]
+        names += ["nk", "unit"] if others else ["nk"]
+    if r.chain:
+        offsets = sorted({off * rows for _, off in r.chain})
+        L = r.length * rows
+        if offsets[-1] - offsets[0] > L:        # tiny arrays: the boundaries overlap
+            return None
+        ints += [r.extent * rows, L] + offsets
+        names += ["N", "L"] + [f"o{i}" for i in range(len(offsets))]
+    lines = [f"    {p} = _u({p})" for p in names]
+    outs = list(r.kept) + ([r.root] if r.chain else [])
     try:
         body = _Body(r.eqns, arrays, scalars, index)
-        params = ["int64_t lo", "int64_t hi"]
-        params += [f"const {_CTYPE[np.dtype(v.aval.dtype)]}* restrict in{i}" for i, v in enumerate(arrays)]
-        outs = list(r.kept) + ([r.root] if r.root is not None else [])
-        params += [f"{_CTYPE[np.dtype(v.aval.dtype)]}* restrict out{i}" for i, v in enumerate(outs)]
-        params += [f"{_CTYPE[np.dtype(v.aval.dtype)]} s{i}" for i, v in enumerate(scalars)]
-        sig = ", ".join(params)
-        src = [_HEADER]
         if r.kept:
             # the region's values read after the loop: one pass
-            src.append(f"void {symbol}_kept({sig}) {{")
-            if unit == 1:
-                src.append("    for (int64_t k = lo; k < hi; k++) {")
+            if not others:
+                lines.append("    for k in range(_u(0), nk):")
+                ind = "        "
             else:
-                src.append("    for (int64_t r = lo; r < hi; r++) {")
-                src.append(f"    for (int64_t c = 0; c < {unit}; c++) {{")
-                src.append(f"        const int64_t k = r * {unit} + c;")
-            src += body.lines([(v, f"out{i}[k]") for i, v in enumerate(r.kept)], "k", "        ")
-            src.append("    }" if unit == 1 else "    }}")
-            src.append("}")
+                lines.append("    for r in range(_u(0), nk):")
+                lines.append("        for c in range(_u(0), unit):")
+                lines.append("            k = r * unit + c")
+                ind = "            "
+            lines += body.lines([(v, f"out{i}[k]") for i, v in enumerate(r.kept)], "k", "", ind)
         if r.chain:
-            src += _gather(r, symbol, sig, body, rows, len(r.kept))
+            lines += _gather(r, body, offsets, len(r.kept))
     except _Unsupported:
         return None
-    return Kernel(r, symbol, shape, arrays, scalars, "\n".join(src) + "\n", rows, kept_total, unit)
+    consts = body.constants
+    params = names + [f"in{i}" for i in range(len(arrays))] + [f"out{i}" for i in range(len(outs))]
+    params += [f"s{i}" for i in range(len(scalars))] + [f"c{i}" for i in range(len(consts))]
+    signature = [("int", None)] * len(ints) + [("in", np.dtype(v.aval.dtype)) for v in arrays]
+    signature += [("out", np.dtype(v.aval.dtype)) for v in outs]
+    signature += [("scalar", np.dtype(v.aval.dtype)) for v in scalars] + [("scalar", dt) for _, dt in consts]
+    described = ", ".join(kind if dt is None else f"{kind} {dt.name}" for kind, dt in signature)
+    source = "\n".join([
+        "# partiald fused loop (generated: no user text; sizes and constants are arguments)",
+        f"# arguments: {described}",
+        "import numpy as np",
+        "from numba import uint64 as _u",
+        "",
+        "",
+        f"def kernel({', '.join(params)}):",
+        *lines,
+    ]) + "\n"
+    return Kernel(r, shape, arrays, scalars, [dt.type(v) for v, dt in consts], ints, source, signature)
 
 
 class _Body:
-    """C statements computing region values at one index."""
+    """Statements computing region values at one index."""
 
     def __init__(self, eqns, arrays, scalars, index):
         self.eqns = eqns
@@ -344,9 +307,20 @@ class _Body:
         self.index = index              # a broadcast operand's index: "r" or "c" (else the loop's)
         self.scalars = {v: i for i, v in enumerate(scalars)}
         self.producer = {e.outvar: e for e in eqns}
+        self.constants: list = []       # [(value, dtype)]: the loop's arguments c<i>
+        self._seen: dict = {}
         local = {e.outvar: f"v{i}" for i, e in enumerate(eqns)}
-        for e in eqns:                  # fail early on anything without a C form
+        for e in eqns:                  # fail early on anything without a fused form
             self._rhs(e, local, "k")
+
+    def _const(self, e, i, value, dt):
+        # one argument per literal of the program (not per value: a loop's source
+        # must not depend on which constants happen to be equal)
+        key = (id(e), i)
+        if key not in self._seen:
+            self._seen[key] = f"c{len(self.constants)}"
+            self.constants.append((value, dt))
+        return self._seen[key]
 
     def _ref(self, v, local, idx):
         if v in local:
@@ -375,14 +349,17 @@ class _Body:
             if d is None:
                 dt = known[0] if e.prim.name == "compare" and known else \
                     np.dtype(np.bool_) if e.prim.name == "select" and i == 0 else out
-                if dt not in _CTYPE:
+                if dt not in _DTYPES:
                     raise _Unsupported("literal dtype")
-                args[i], dts[i] = _c_literal(args[i], dt), dt
-        return _expr(e, args, dts)
+                args[i], dts[i] = self._const(e, i, args[i], dt), dt
+        expr = fused_expr(e, args, dts + [out])
+        if expr is None:
+            raise _Unsupported(e.prim.name)
+        return expr
 
-    def lines(self, targets, idx, indent):
-        """Statements computing the values ``targets`` ([(var, C lvalue)]) at index
-        ``idx``; only the equations they depend on."""
+    def lines(self, targets, idx, suffix, indent):
+        """Statements computing the values ``targets`` ([(var, lvalue)]) at index
+        ``idx``; only the equations they depend on (locals named ``v<i><suffix>``)."""
         need, stack = set(), [v for v, _ in targets]
         while stack:
             v = stack.pop()
@@ -394,112 +371,319 @@ class _Body:
         local, out = {}, []
         for i, e in enumerate(self.eqns):
             if e.outvar in need:
-                c = f"v{i}_{idx}"
-                out.append(f"{indent}const {_CTYPE[np.dtype(e.outvar.aval.dtype)]} {c} = {self._rhs(e, local, idx)};")
-                local[e.outvar] = c
-        out += [f"{indent}{lv} = {self._ref(v, local, idx)};" for v, lv in targets]
+                name = f"v{i}{suffix}"
+                out.append(f"{indent}{name} = {self._rhs(e, local, idx)}")
+                local[e.outvar] = name
+        out += [f"{indent}{lv} = {self._ref(v, local, idx)}" for v, lv in targets]
         return out
 
 
-def _gather(r, symbol, sig, body, rows, first_out):
-    """``out[first_out][j]`` for j in [lo, hi): the sum, in chain order, of the terms
-    ``scatter_add`` puts on element j (each term is a region value at j - offset)."""
-    L, N = r.length * rows, r.extent * rows
-    terms = [(e.inputs[0], off * rows) for e, off in r.chain]
-    cuts = sorted({0, N} | {min(max(o, 0), N) for _, o in terms} | {min(max(o + L, 0), N) for _, o in terms})
-    ct = _CTYPE[np.dtype(r.root.aval.dtype)]
-    src = [f"void {symbol}_acc({sig}) {{"]
-    for a, b in zip(cuts, cuts[1:]):
-        if a >= b:
+def _gather(r, body, offsets, first_out):
+    """Lines setting ``out[first_out][j]`` for j in [0, N): the sum, in chain order, of
+    the terms ``scatter_add`` puts on element j (a term is a region value at j - its
+    offset). The offsets o0 < o1 < ... (arguments) are at most L apart, so the loops
+    are: zeros before o0; the terms started so far up to the last offset; all terms
+    (the main loop, branch-free); the terms not yet ended; zeros after."""
+    rows = math.prod(r.eqns[0].outvar.aval.shape[1:])
+    terms = [(e.inputs[0], offsets.index(off * rows)) for e, off in r.chain]
+    m = len(offsets)
+    segments = [("_u(0)", "o0", [])]
+    segments += [(f"o{i}", f"o{i + 1}", [t for t, (_, o) in enumerate(terms) if o <= i]) for i in range(m - 1)]
+    segments.append((f"o{m - 1}", "o0 + L", list(range(len(terms)))))
+    segments += [(f"o{i} + L", f"o{i + 1} + L", [t for t, (_, o) in enumerate(terms) if o > i]) for i in range(m - 1)]
+    segments.append((f"o{m - 1} + L", "N", []))
+    out = []
+    for lo, hi, active in segments:
+        out.append(f"    for j in range({lo}, {hi}):")
+        if not active:
+            out.append(f"        out{first_out}[j] = 0")
             continue
-        active = [t for t, (_, o) in enumerate(terms) if o <= a and b <= o + L]
-        src.append(f"    for (int64_t j = lo > {a} ? lo : {a}; j < (hi < {b} ? hi : {b}); j++) {{")
-        offsets = sorted({terms[t][1] for t in active})
-        for o in offsets:
-            idx = f"k{o}"
-            src.append(f"        const int64_t {idx} = j - {o};")
-            src += body.lines([(terms[t][0], f"{ct} t{t}") for t in active if terms[t][1] == o], idx,
+        for o in sorted({terms[t][1] for t in active}):
+            out.append(f"        k{o} = j - o{o}")
+            out += body.lines([(terms[t][0], f"t{t}") for t in active if terms[t][1] == o], f"k{o}", f"_{o}",
                               "        ")
-        if active:
-            src.append(f"        {ct} acc = t{active[0]};")
-            src += [f"        acc = acc + t{t};" for t in active[1:]]
-            src.append(f"        out{first_out}[j] = acc;")
+        out.append(f"        out{first_out}[j] = " + " + ".join(f"t{t}" for t in active))
+    return out
+
+
+# --- compiling and the disk cache ------------------------------------------------------
+
+class _Unsafe(Exception):
+    pass
+
+
+def flat(x, dtype):
+    """An operand as the loop reads it: C-contiguous, 1-D, of ``dtype`` (a view when it
+    already is)."""
+    return np.ascontiguousarray(x, dtype).reshape(-1)
+
+
+def scalar(x, dtype):
+    """A size-1 operand as a value of ``dtype`` (read once)."""
+    return np.asarray(x, dtype).reshape(-1)[0]
+
+
+def _types(nb, signature):
+    t = nb.types
+    num = {np.dtype(np.float64): t.float64, np.dtype(np.float32): t.float32, np.dtype(np.bool_): t.boolean}
+    out = []
+    for kind, dt in signature:
+        if kind == "int":
+            out.append(t.int64)
+        elif kind == "in":           # read-only and unaligned also match writable, aligned arrays
+            out.append(t.Array(num[dt], 1, "C", readonly=True, aligned=False))
+        elif kind == "out":
+            out.append(t.Array(num[dt], 1, "C"))
         else:
-            src.append(f"        out{first_out}[j] = 0;")
-        src.append("    }")
-    src.append("}")
-    return src
+            out.append(num[dt])
+    return tuple(out)
 
 
-#: a loop over at least this many elements is split among threads
-PARALLEL_MIN = 1 << 18
-_workers: list = []          # the queues of the worker threads
-if hasattr(os, "register_at_fork"):      # a forked child has none of the parent's threads
-    os.register_at_fork(after_in_child=_workers.clear)
-
-
-def _threads():
-    n = os.environ.get("PARTIALD_NUM_THREADS")
-    if n and n.isdigit() and int(n) > 0:
-        return int(n)
-    try:
-        return max(1, min(len(os.sched_getaffinity(0)), 8))
-    except AttributeError:           # not on Linux
-        return max(1, min(os.cpu_count() or 1, 8))
-
-
-def _worker(q):
-    while True:
-        fn, args, done = q.get()
-        try:
-            fn(*args)
-        finally:
-            done.release()
-
-
-def run(fn, total, *args, unit=1):
-    """``fn(lo, hi, *args)`` over [0, total) (units of ``unit`` elements), split among
-    threads when that is long: each element is computed on its own, so the split does
-    not change any result. A C function called through ctypes releases the GIL."""
-    elems = total * unit
-    # (a few long rows split unevenly: at least 4 rows a thread)
-    n = min(_threads(), total // 4 if unit > 1 else total, elems // (PARALLEL_MIN // 2)) \
-        if elems >= PARALLEL_MIN else 1
-    if n <= 1:
-        fn(0, total, *args)
-        return
+def _key_lock(key):
     with _lock:
-        while len(_workers) < n - 1:
-            q = queue.SimpleQueue()
-            threading.Thread(target=_worker, args=(q,), daemon=True, name="partiald-native").start()
-            _workers.append(q)
-    step = -(-total // n)
-    locks = []
-    for i in range(1, n):
-        done = threading.Lock()
-        done.acquire()
-        _workers[i - 1].put((fn, (i * step, min(total, (i + 1) * step)) + args, done))
-        locks.append(done)
-    fn(0, step, *args)
-    for done in locks:
-        done.acquire()
+        return _locks.setdefault(key, threading.Lock())
 
 
 def function(kernel):
-    """The compiled ``(kept, acc)`` C functions of ``kernel`` (None where the region
-    has no such part) with their ctypes signatures, or None if compiling failed."""
-    ctype = {"double": ctypes.c_double, "float": ctypes.c_float, "unsigned char": ctypes.c_ubyte}
-    r = kernel.region
-    argtypes = [ctypes.c_int64, ctypes.c_int64]
-    argtypes += [ctypes.c_void_p] * (len(kernel.arrays) + len(r.kept) + (1 if r.chain else 0))
-    argtypes += [ctype[_CTYPE[np.dtype(v.aval.dtype)]] for v in kernel.scalars]
-    lib = _load(kernel.source)
-    if lib is None:
+    """The compiled loop of ``kernel`` (a numba dispatcher), or None if it cannot be
+    had (numba missing or failing: the NumPy code runs)."""
+    fn = _loaded.get(kernel.key)
+    if fn is not None or not enabled():
+        return fn
+    nb = _numba()
+    if nb is None:
         return None
-    fns = []
-    for part, wanted in (("_kept", r.kept), ("_acc", r.chain)):
-        f = lib[kernel.symbol + part] if wanted else None
-        if f is not None:
-            f.argtypes, f.restype = argtypes, None
-        fns.append(f)
-    return tuple(fns)
+    with _key_lock(kernel.key):
+        fn = _loaded.get(kernel.key)
+        if fn is None:
+            if _state["no_compile"]:
+                return None
+            fn = _build(nb, kernel)
+            if fn is not None:
+                _loaded[kernel.key] = fn
+    return fn
+
+
+def _exec(source, filename):
+    """The function ``kernel`` defined by generated ``source`` (no user text)."""
+    code = compile(source, filename, "exec")
+    # the module name numba records (and imports when loading from its cache): this one
+    ns = {"__name__": __name__}
+    exec(code, ns)
+    return ns["kernel"]
+
+
+def _build(nb, kernel):
+    sig = _types(nb, kernel.signature)
+    d = _folder()
+    if d is not None and nb.config.CACHE_DIR:
+        _warn("partiald: NUMBA_CACHE_DIR is set, and numba would keep fused loops there, where partiald "
+              "checks nothing: they are compiled in memory")
+        d = None
+    if d is not None:
+        for attempt in (1, 2):
+            try:
+                return _build_cached(nb, d, kernel, sig)
+            except Exception as e:        # numba's or the file system's: never a crash
+                _remove_entry(d, kernel.key)
+                if isinstance(e, nb.core.errors.NumbaError):
+                    break                  # the loop does not compile: not the cache's fault
+                if attempt == 2:
+                    _warn(f"partiald: the fused-loop cache in {d} failed twice ({type(e).__name__}: {e}); "
+                          "loops are compiled in memory in this process")
+                    for root, folder in list(_state["disk"].items()):
+                        if folder == d:
+                            _state["disk"][root] = None
+    try:
+        fn = nb.njit(cache=False, **OPTIONS)(_exec(kernel.source, "<partiald fused loop>"))
+        fn.compile(sig)
+        fn.disable_compile()
+        return fn
+    except Exception as e:
+        _warn(f"partiald: numba could not compile a fused loop ({type(e).__name__}: {e}); NumPy code runs")
+        return None
+
+
+def _build_cached(nb, d, kernel, sig):
+    key = kernel.key
+    path = os.path.join(d, f"k{key}.py")
+    data = kernel.source.encode()
+    if _read(path) != data:               # missing, truncated or planted: never run
+        _remove_entry(d, key)
+        _write(path, data)
+    elif not _manifest_ok(d, key):         # numba's files unlisted or changed: never read
+        _remove_entry(d, key, keep_source=True)
+    fn = nb.njit(cache=True, **OPTIONS)(_exec(kernel.source, path))
+    if os.path.realpath(fn.stats.cache_path) != os.path.realpath(os.path.join(d, "__pycache__")):
+        raise _Unsafe(f"numba caches in {fn.stats.cache_path}, not in {d}")
+    fn.compile(sig)
+    fn.disable_compile()
+    if fn.stats.cache_misses:              # numba wrote its files: list them
+        _write_manifest(d, key)
+        _evict(d, key)
+    else:
+        try:
+            os.utime(_manifest(d, key))    # most recently used
+        except OSError:                    # evicted meanwhile by another process
+            pass
+    return fn
+
+
+def _folder():
+    """The checked folder of the disk cache, or None (no disk cache: a one-time warning)."""
+    root = os.environ.get("PARTIALD_CACHE_DIR")
+    if not root:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        root = os.path.join(base, "partiald")
+    if root in _state["disk"]:
+        return _state["disk"][root]
+    d = os.path.join(root, "kernels")
+    try:
+        if not os.path.isabs(root):
+            raise _Unsafe("not an absolute path")
+        for p in (root, d, os.path.join(d, "__pycache__")):
+            _safe_folder(p)
+        _state["secret"][d] = _secret(d)
+    except (_Unsafe, OSError) as e:
+        _warn(f"partiald: not caching fused loops in {root!r} ({e}); they are compiled in memory")
+        d = None
+    _state["disk"][root] = d
+    return d
+
+
+def _safe_folder(p):
+    """Create ``p`` (0700), or check that it is a folder of this user that no one else
+    can write to."""
+    try:
+        os.makedirs(os.path.dirname(p) or ".", exist_ok=True)
+        os.mkdir(p, 0o700)
+        os.chmod(p, 0o700)
+    except FileExistsError:
+        pass
+    st = os.stat(p)
+    if not stat.S_ISDIR(st.st_mode):
+        raise _Unsafe(f"{p} is not a folder")
+    if os.name == "posix" and st.st_uid != os.getuid():
+        raise _Unsafe(f"{p} belongs to another user")
+    if os.name == "posix" and st.st_mode & 0o022:
+        raise _Unsafe(f"{p} is writable by group or others")
+
+
+def _secret(d):
+    """The folder's random key (32 bytes, 0600) that signs manifests."""
+    path = os.path.join(d, "secret")
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+        try:
+            os.link(tmp, path)             # atomic, and never replaces another process's key
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode) or os.name == "posix" and (st.st_uid != os.getuid() or st.st_mode & 0o077):
+        raise _Unsafe(f"{path} is not a private file of this user")
+    key = _read(path)
+    if key is None or len(key) != 32:
+        raise _Unsafe(f"{path} is not a key")
+    return key
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _write(path, data):
+    tmp = f"{path}.tmp{os.getpid()}.{threading.get_ident()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _manifest(d, key):
+    return os.path.join(d, f"k{key}.sum")
+
+
+def _numba_files(d, key):
+    cache = os.path.join(d, "__pycache__")
+    try:
+        return sorted(n for n in os.listdir(cache) if n.startswith(f"k{key}."))
+    except OSError:
+        return []
+
+
+def _listing(d, key):
+    cache = os.path.join(d, "__pycache__")
+    lines = []
+    for n in _numba_files(d, key):
+        data = _read(os.path.join(cache, n))
+        if data is None:
+            return None
+        lines.append(f"{hashlib.sha256(data).hexdigest()} {n}\n")
+    return "".join(lines).encode()
+
+
+def _signed(d, listing):
+    return hmac.new(_state["secret"][d], listing, hashlib.sha256).hexdigest().encode() + b"\n"
+
+
+def _write_manifest(d, key):
+    listing = _listing(d, key)
+    if listing:
+        _write(_manifest(d, key), _signed(d, listing) + listing)
+
+
+def _manifest_ok(d, key):
+    text = _read(_manifest(d, key))
+    listing = _listing(d, key)
+    if text is None or not listing:
+        return False
+    mac, _, rest = text.partition(b"\n")
+    return hmac.compare_digest(mac + b"\n", _signed(d, rest)) and rest == listing
+
+
+def _remove_entry(d, key, keep_source=False):
+    cache = os.path.join(d, "__pycache__")
+    paths = [os.path.join(cache, n) for n in _numba_files(d, key)] + [_manifest(d, key)]
+    if not keep_source:
+        paths.append(os.path.join(d, f"k{key}.py"))
+    for p in paths:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+
+
+def _evict(d, keep):
+    """Remove the least recently used loops beyond ``MAX_ENTRIES`` or ``MAX_BYTES``."""
+    entries: dict = {}                  # key -> [bytes, last use]
+    for folder in (d, os.path.join(d, "__pycache__")):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for n in names:
+            if n.startswith("k") and len(n) > 33 and n[33] == ".":
+                try:
+                    st = os.stat(os.path.join(folder, n))
+                except OSError:
+                    continue
+                e = entries.setdefault(n[1:33], [0, 0.0])
+                e[0] += st.st_size
+                e[1] = max(e[1], st.st_mtime)
+    total = sum(e[0] for e in entries.values())
+    for key, (size, _) in sorted(entries.items(), key=lambda kv: kv[1][1]):
+        if len(entries) <= MAX_ENTRIES and total <= MAX_BYTES:
+            break
+        if key != keep:
+            _remove_entry(d, key)
+            del entries[key]
+            total -= size

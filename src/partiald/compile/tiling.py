@@ -48,13 +48,6 @@ class forced:
         TILE_ELEMS, TILE_MIN = self.saved
 
 
-_ELEMENTWISE = frozenset({
-    "add", "sub", "mul", "div", "neg", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh",
-    "sinh", "cosh", "arcsin", "arccos", "arctan", "sqrt", "abs", "sign", "maximum", "minimum", "pow",
-    "logaddexp", "arctan2", "safe_mul", "select", "integer_pow", "compare", "logistic", "isfinite",
-    "logical", "logical_not", "floor", "round", "convert", "rem", "floor_divide"})
-
-
 @dataclass
 class Region:
     length: int                          # L, the shared leading length
@@ -92,7 +85,7 @@ def find_region(graph: Graph, tile_elems=None, tile_min=None, fused=False):
     count: dict = {}
     for e in eqns:
         shape = e.outvar.aval.shape
-        if e.prim.name in _ELEMENTWISE and shape and math.prod(shape) >= tile_min:
+        if e.prim.elementwise and shape and math.prod(shape) >= tile_min:
             count[shape[0]] = count.get(shape[0], 0) + 1
     if not count:
         return None
@@ -102,13 +95,13 @@ def find_region(graph: Graph, tile_elems=None, tile_min=None, fused=False):
         shapes: dict = {}
         for e in eqns:
             shape = e.outvar.aval.shape
-            if e.prim.name in _ELEMENTWISE and shape and shape[0] == length and math.prod(shape) >= tile_min:
+            if e.prim.elementwise and shape and shape[0] == length and math.prod(shape) >= tile_min:
                 shapes[shape] = shapes.get(shape, 0) + 1
         only = max(shapes, key=lambda s: (shapes[s], math.prod(s)))
     region = set()
     for i, e in enumerate(eqns):
         shape = e.outvar.aval.shape
-        if e.prim.name in _ELEMENTWISE and shape and shape[0] == length and only in (None, shape) \
+        if e.prim.elementwise and shape and shape[0] == length and only in (None, shape) \
                 and all(_fits(x, len(shape), length) is not None if isinstance(x, Var)
                         else _fits(x, len(shape), length) == "whole" for x in e.inputs):
             region.add(i)

@@ -71,3 +71,15 @@ class EscapedTracerError(RuntimeError):
 
 class TracerConversionError(TypeError):
     """A traced value was converted to a concrete value where none exists."""
+
+
+class MissingRuleError(NotImplementedError):
+    """A transformation needs a rule that a primitive's record does not have."""
+
+
+class BatchingRuleError(MissingRuleError):
+    """vmap met a primitive whose record has no batching rule."""
+
+
+class SparsityRuleError(MissingRuleError):
+    """Sparsity detection met a primitive whose record has no sparsity rule."""

@@ -1,8 +1,12 @@
 """Primitive records and ``bind``, the single entry point for every operation.
 
-Each primitive is one record holding everything the operation knows:
-its NumPy implementation, its shape/dtype rule, its JVP rule and (for linear
-primitives) its transpose rule. Reverse mode needs no VJP table: it
+Each primitive is one record holding everything the operation knows: its NumPy
+implementation, its shape/dtype rule, its JVP rule and (for linear primitives)
+its transpose rule, its batching and sparsity rules, the properties the passes
+need, and its lowerings (one per code-generation target). Transformations,
+codegen, sparsity detection and the symbolic layer only read records; the record
+is written once, where the primitive is defined (tests/test_static.py checks
+that no other module assigns into one). Reverse mode needs no VJP table: it
 linearizes with the JVP rules and transposes the linear program.
 """
 from __future__ import annotations
@@ -41,7 +45,32 @@ class Primitive:
         :class:`UndefinedPrimal` argument (``None`` elsewhere).
       linear: linear jointly in all of its floating inputs, so reverse mode
         transposes it directly instead of linearizing it first.
-      batch: batching rule (vmap), filled in by the batching transformation.
+      batch: batching rule (vmap), ``batch(args, dims, **params) -> (out, out_dim)``
+        (see transforms/batching.py); ``None``: vmap refuses the primitive.
+      sparsity: how the sparsity detector (transforms/sparsity.py) propagates
+        patterns through it: for an elementwise primitive, the tuple of input
+        pairs ``(i, j)`` whose mixed second derivative can be nonzero (``()`` for
+        a linear or piecewise-linear one, ``((0, 0),)`` for a nonlinear unary
+        one); otherwise the name of a structural rule (``"zero"``, ``"index"``,
+        ``"einsum"``...). ``None``: sparse Jacobians and Hessians refuse it.
+      elementwise: applied element by element with NumPy broadcasting (the
+        result at an index depends on the inputs at that index only): tiling,
+        fusion and the transpose-sinking pass may split or move it.
+      exact: its ``python`` and ``fused`` lowerings round exactly as NumPy does
+        (IEEE ``+ - * /``, comparisons, selections: no libm call), so a float
+        fast path may replace the NumPy call without changing a bit.
+      lowerings: one entry per code-generation target:
+        ``"numpy"``: the name of the NumPy ufunc generated code calls (with an
+        ``out=`` buffer), for parameterless calls; ``"python"``:
+        ``lower(args, params) -> str | None``, a Python expression over float
+        names (namespace: ``_m`` = math, ``_smul``), None where these
+        parameters have no float form; ``"fused"``: the scalar expression of a
+        fused loop (compile/native.py). A target missing here falls back to
+        calling ``impl`` (``numpy``) or to the NumPy code (the others).
+      symbol: how formulas name it (the function name in text and LaTeX, e.g.
+        ``"log2"``), ``""`` for a primitive formulas do not call by name.
+      domain: what explanations say about where it (or its derivative) is
+        defined, e.g. ``"log(u) is defined for u > 0"``.
       rule_name: the calculus rule this primitive's derivative applies,
         shown by explanations (``"chain rule (exp)"``).
     """
@@ -53,8 +82,18 @@ class Primitive:
     transpose: Callable | None = None
     linear: bool = False
     batch: Callable | None = None
+    sparsity: tuple | str | None = None
+    elementwise: bool = False
+    exact: bool = False
+    lowerings: dict = field(default_factory=dict)
+    symbol: str = ""
+    domain: str = ""
     rule_name: str = ""
-    extras: dict = field(default_factory=dict)
+
+    @property
+    def differentiable(self) -> bool:
+        """Whether the primitive has a derivative rule (``zero_jvp`` counts)."""
+        return self.jvp is not None
 
     def bind(self, *args, **params):
         return bind(self, *args, **params)
@@ -92,6 +131,11 @@ class UndefinedPrimal:
 
     def __repr__(self):
         return f"UndefinedPrimal({self.aval})"
+
+
+def is_undefined(x) -> bool:
+    """Whether ``x`` is the linear input a transpose rule produces a cotangent for."""
+    return type(x) is UndefinedPrimal
 
 
 #: types of concrete values that are never traced (``bind`` evaluates them at once)

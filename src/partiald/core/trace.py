@@ -11,15 +11,16 @@ or a tracer of the enclosing builder), so Python ``if``/``for`` on values work
 while tracing; a Tracer with no value (``val is None``) is abstract, as inside
 a linearization or ``jit``.
 
-A Builder given an ``expect``ed Graph (the last trace of the same function)
+A Builder told to ``replay`` a Graph (the last trace of the same function)
 checks each equation against it, exactly, instead of recording a new one; once
 the trace departs from it, recording goes on from the equations repeated so far.
-``repeated`` tells whether the whole trace was that Graph.
+``repeated`` tells whether the whole trace was that Graph. What each equation is
+checked against, and the float form that computes it, is its plan
+(``plan_replay``; compile/staged.py makes them from the primitives' lowerings).
 """
 from __future__ import annotations
 
 import itertools
-import operator
 import re
 import struct
 import sys
@@ -29,7 +30,7 @@ import numpy as np
 from . import debug as _debug
 from .errors import EscapedTracerError, TracerConversionError
 from .graph import F64_SCALAR, SCALAR_AVALS, Eqn, Graph, Lit, ShapedArray, Var, aval_of
-from .primitive import PLAIN_TYPES, REGISTRY, bind
+from .primitive import PLAIN_TYPES, bind
 
 _DEBUG = _debug.STATE
 
@@ -37,46 +38,91 @@ _builder_ids = itertools.count(1)
 _LITERAL_TYPES = frozenset({bool, int, float, complex, np.ndarray, np.float64, np.float32, np.bool_})
 
 
-# NumPy's scalar arithmetic computes these ufuncs' IEEE results without their dispatch
-# cost (a tenth of it), for float64 scalars with Python numbers (the result stays float64).
-# Only a NaN may differ: of two NaN operands, the ufunc returns the first one's sign and
-# payload and scalar arithmetic the second's, so a NaN result is computed again by the ufunc.
-_SCALAR_OPS = {np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul,
-               np.true_divide: operator.truediv, np.negative: operator.neg}
-
-
 class Builder:
     """Records equations into a Graph; one per transformation level."""
 
-    def __init__(self, name="trace", concrete=True, expect=None):
+    def __init__(self, name="trace", float_op=None):
         self.id = next(_builder_ids)
         self.name = name
+        # ``float_op(prim, params, n_args)``: ``(fn, type)`` where ``fn`` computes ``prim``
+        # on NumPy float64 scalars with Python numbers exactly as ``prim.impl`` does, its
+        # result of that type (compile/staged.py); None: ``prim.impl`` computes everything
+        self._float_op = float_op
         self.eqns: list[Eqn] = []
         self.constvars: list[Var] = []
         self.consts: list = []
         self._const_ids: dict[int, Var] = {}
         self.values: dict = {}          # var -> value at the level below (None if abstract)
         self.active = True
-        # Repeating a Graph: while the trace applies exactly ``expect``'s equations, in
-        # order, it reuses their variables instead of recording new ones; ``repeated``
-        # (set by ``finish``) says the whole trace was ``expect`` (see ``process``).
-        self._expect = expect
-        self._plans = plans = None if expect is None else \
-            getattr(expect, "_repeat_plans", None) or _plans_of(expect)
-        self._n_expect = len(plans) if plans is not None else 0
-        self._cursor = 0                # equations of ``expect`` repeated so far
+        # Replaying a Graph (``replay``): while the trace applies exactly its equations,
+        # in order, it reuses their variables instead of recording new ones; ``repeated``
+        # (set by ``finish``) says the whole trace was that Graph (see ``process``).
+        self._expect = None
+        self._plans = None
+        self._n_expect = 0
+        self._cursor = 0                # equations of ``_expect`` repeated so far
         self._n_args = 0
         self.repeated = False
+
+    def replay(self, graph: Graph, plans=None, args=None):
+        """Expect the trace to repeat ``graph`` exactly (the last trace of the same
+        function): call before the first ``new_arg``. ``plans``: ``plan_replay(graph,
+        float_op)``, made once per Graph (default: with this Builder's float_op). Each input
+        from ``new_arg`` and each equation that repeats ``graph``'s own (same primitive,
+        parameters, inputs, literal values bit for bit, and output abstract value)
+        reuses its variable; from the first one that does not, recording goes on after
+        the equations repeated so far. ``args``: the values of all the trace's inputs at
+        once: returns their tracers (what ``new_arg`` would)."""
+        if self._n_args or self.eqns:
+            raise ValueError("Builder.replay must come before the trace's first input")
+        if plans is None:
+            plans = plan_replay(graph, self._float_op)
+        self._expect = graph
+        self._plans = plans
+        self._n_expect = len(plans)
+        if args is None:
+            return None
+        invars = graph.invars
+        if len(args) == len(invars):
+            values = self.values
+            tracers = []
+            for v, x in zip(invars, args):
+                if type(x) is not _F64 or v.aval is not F64_SCALAR:
+                    break               # (the common case here; new_arg for the others)
+                values[v] = x
+                tracers.append(Tracer(self, v, x))
+            else:
+                self._n_args = len(tracers)
+                return tracers
+            values.clear()
+        return [self.new_arg(aval_of(x), x) for x in args]
+
+    def repeated_output(self, out) -> bool:
+        """Whether the trace so far, its inputs the ``new_arg`` tracers in order, repeated
+        the whole replayed Graph and ``out`` is that Graph's single output: then the
+        Builder is finished without building a Graph (``repeated`` is set; the tracers
+        are closed) and ``values`` holds this trace's values of the Graph's variables.
+        False otherwise, and the Builder is left as it was. ``finish`` may follow either way."""
+        exp = self._expect
+        if (exp is not None and self._cursor == self._n_expect and self._n_args == len(exp.invars)
+                and not self.constvars and type(out) is Tracer and out._builder is self
+                and len(exp.outvars) == 1 and out._var is exp.outvars[0]):
+            self.eqns = exp.eqns
+            self._expect = self._plans = None
+            self.repeated = True
+            self.active = False
+            return True
+        return False
 
     def __repr__(self):
         return f"<Builder {self.name}#{self.id}>"
 
     def new_arg(self, aval, val=None) -> "Tracer":
+        n = self._n_args
+        self._n_args = n + 1
         exp = self._expect
         v = None
         if exp is not None:
-            n = self._n_args
-            self._n_args = n + 1
             if n < len(exp.invars) and (exp.invars[n].aval is aval or exp.invars[n].aval == aval):
                 v = exp.invars[n]
             else:
@@ -123,12 +169,12 @@ class Builder:
     def process(self, prim, args, params):
         plans = self._plans
         if plans is not None:
-            # Repeating ``expect``: if ``prim(*args)`` is exactly its next equation (same
-            # primitive, parameters, input variables, literal values and output abstract
-            # value), that equation's variable stands for the value computed now.
+            # Replaying: if ``prim(*args)`` is exactly the next equation (same primitive,
+            # parameters, input variables, literal values and output abstract value),
+            # that equation's variable stands for the value computed now.
             k = self._cursor
             if k < self._n_expect and not (_DEBUG[0] and _debug.enabled()):
-                e_prim, e_params, param1, inputs, v, op = plans[k]
+                e_prim, e_params, param1, inputs, v, op, op_type = plans[k]
                 if prim is e_prim and len(args) == len(inputs) and (
                         not (params or e_params)
                         or (param1 is not None and len(params) == 1
@@ -176,7 +222,7 @@ class Builder:
                     if vals is not None:
                         out_val = None
                         if op is not None:
-                            # float64 scalars with Python numbers, one a float64 (_SCALAR_OPS)
+                            # float64 scalars with Python numbers, one a float64 (``float_op``)
                             if len(vals) == 2:            # (the values a and b above)
                                 ta, tb = type(a), type(b)
                                 if (ta is _F64 and (tb is _F64 or tb is float or tb is int)) \
@@ -184,14 +230,20 @@ class Builder:
                                     out_val = op(a, b)
                             elif len(vals) == 1 and type(vals[0]) is _F64:
                                 out_val = op(vals[0])
-                        if out_val is None or out_val != out_val:     # (a NaN: see _SCALAR_OPS)
+                        t = type(out_val)
+                        if t is not op_type or out_val != out_val:
+                            # no float form here, another type than impl's, or a NaN (of
+                            # two NaN operands, NumPy's ufuncs pass on the first one's sign
+                            # and payload, scalar arithmetic the second's): impl decides
+                            out_val = None
                             for a in vals:
                                 if type(a) not in PLAIN_TYPES:
                                     break           # (a value of an enclosing trace: record it)
                             else:
                                 out_val = prim.impl(*vals, **params)
+                                t = type(out_val)
                         if out_val is not None:
-                            if type(out_val) is _F64 and v.aval is F64_SCALAR:
+                            if t is _F64 and v.aval is F64_SCALAR:
                                 pass                # (the common case of the check below)
                             else:
                                 aval = SCALAR_AVALS.get(type(out_val)) or aval_of(out_val)
@@ -238,9 +290,13 @@ class Builder:
             if not plain:
                 out_val = bind(prim, *vals, **params)
             else:
-                op = _scalar_op(prim, params) if numbers and f64 else None
-                out_val = op(*vals) if op is not None else None
-                if out_val is None or out_val != out_val:     # (a NaN: see _SCALAR_OPS)
+                out_val = None
+                op = self._float_op(prim, params, len(vals)) if numbers and f64 and self._float_op else None
+                if op is not None:
+                    out_val = op[0](*vals)
+                    if type(out_val) is not op[1] or out_val != out_val:     # (see above)
+                        out_val = None
+                if out_val is None:
                     out_val = prim.impl(*vals, **params) if params else prim.impl(*vals)
                 if _DEBUG[0]:
                     _debug.check(prim, vals, out_val)
@@ -299,65 +355,60 @@ _MISSING = object()
 _F64 = np.float64
 
 
-def _square(x):
-    return x * x
-
-
-_POW_IMPL = []      # the integer_pow primitive's implementation, once registered
-
-
-def _scalar_op(prim, params):
-    """A function computing ``prim(*values, **params)`` on float64 scalars with Python
-    numbers exactly as ``prim.impl`` does (see _SCALAR_OPS), or None."""
-    op = _SCALAR_OPS.get(prim.impl)
-    if op is None and len(params) == 1 and type(params.get("n")) is int and params["n"] == 2:
-        if not _POW_IMPL and "integer_pow" in REGISTRY:
-            _POW_IMPL.append(REGISTRY["integer_pow"].impl)
-        if _POW_IMPL and prim.impl is _POW_IMPL[0]:
-            op = _square            # x ** 2: NumPy's integer_pow multiplies x by x
-    return op
-
-
-def _plans_of(graph):
-    """What ``Builder.process`` checks each equation of an expected Graph against:
-    ``(prim, params, param1, inputs, outvar, op)``; ``param1``: the one ``(name, value)``
-    of ``params`` if there is one (the same object in a call's parameters is the same
-    parameter; anything else is compared by ``_same_params``), ``op``: a function
-    computing the equation on float64 scalars with Python numbers exactly as
-    ``prim.impl`` does (None: no such form). Made once per Graph (an expected Graph is
-    never modified)."""
-    plans = getattr(graph, "_repeat_plans", None)
-    if plans is None:
-        plans = []
-        for e in graph.eqns:
-            op = _scalar_op(e.prim, e.params)
-            param1 = next(iter(e.params.items())) if len(e.params) == 1 else None
-            plans.append((e.prim, e.params, param1, e.inputs, e.outvar, op))
-        graph._repeat_plans = plans
+def plan_replay(graph: Graph, float_op=None) -> list:
+    """What ``Builder.replay`` checks each equation of ``graph`` against, and how it
+    computes it: ``(prim, params, param1, inputs, outvar, fn, fn_type)``. ``param1``:
+    the one ``(name, value)`` of ``params`` if there is one (the same object in a
+    call's parameters is the same parameter; anything else is compared by
+    ``_same_params``); ``fn, fn_type``: ``float_op``'s float form of the equation, or
+    ``None, None``. Made once per Graph (a replayed Graph is never modified)."""
+    plans = []
+    for e in graph.eqns:
+        prim, params, inputs = e.prim, e.params, e.inputs
+        op = float_op(prim, params, len(inputs)) if float_op is not None else None
+        param1 = next(iter(params.items())) if len(params) == 1 else None
+        if op is None:
+            plans.append((prim, params, param1, inputs, e.outvar, None, None))
+        else:
+            plans.append((prim, params, param1, inputs, e.outvar, op[0], op[1]))
     return plans
+
+
+def literal_key(v, max_array=0):
+    """A hashable key of a literal or parameter value, equal only for the same value of
+    the same type bit for bit (0.0 and -0.0 differ, and so do 1, 1.0 and True, and NaN
+    payloads); None for a value that has none: anything mutable except NumPy arrays of
+    at most ``max_array`` elements (keyed by their contents)."""
+    t = type(v)
+    if t is float:
+        return (float, v) if v == v and v != 0.0 else (float, struct.pack("<d", v))
+    if t is int or t is bool or t is str or v is None:
+        return (t, v)
+    if t is tuple:
+        items = tuple(literal_key(x, max_array) for x in v)
+        return None if None in items else (tuple, items)
+    if t is np.ndarray:
+        if v.size > max_array or v.dtype.hasobject:
+            return None
+        return (np.ndarray, v.dtype.str, v.shape, v.tobytes())
+    if isinstance(v, np.generic) and not isinstance(v, np.object_):
+        return (t, v.dtype.str, v.tobytes())
+    if isinstance(v, np.dtype):
+        return (np.dtype, v)
+    if t is complex:
+        return (complex, struct.pack("<dd", v.real, v.imag))
+    if t is type:
+        return (type, v)
+    return None
 
 
 def same_literal(a, b) -> bool:
     """Whether ``a`` and ``b`` are the same immutable value of the same type, bit for bit
-    (0.0 and -0.0 differ, and so do 1, 1.0 and True); False for anything mutable."""
-    t = type(a)
-    if t is not type(b):
+    (see ``literal_key``); False for anything mutable."""
+    if type(a) is not type(b):
         return False
-    if t is float:
-        return (a == b and a != 0.0) or struct.pack("<d", a) == struct.pack("<d", b)
-    if t is int or t is bool or t is str or a is None:
-        return a == b
-    if t is tuple:
-        return len(a) == len(b) and all(same_literal(x, y) for x, y in zip(a, b))
-    if t is type:
-        return a is b
-    if t is complex:
-        return struct.pack("<dd", a.real, a.imag) == struct.pack("<dd", b.real, b.imag)
-    if isinstance(a, np.generic) and not isinstance(a, np.object_):
-        return a.dtype == b.dtype and a.tobytes() == b.tobytes()
-    if isinstance(a, np.dtype):
-        return a == b
-    return False
+    k = literal_key(a)
+    return k is not None and k == literal_key(b)
 
 
 def _abstract_arg(x):

@@ -11,6 +11,7 @@ import math
 from .. import numpy as pnp
 from ..core.primitive import bind
 from ..ops.elementwise import logistic_p
+from ..scipy.special import erf
 
 
 def sigmoid(x):
@@ -60,16 +61,20 @@ def tanh(x):
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)
+_SQRT_HALF = math.sqrt(0.5)
 
 
-def gelu(x):
-    """Gaussian error linear unit, ``x * Phi(x)``, in its tanh form (as ``jax.nn.gelu``
-    and ``torch.nn.GELU(approximate="tanh")``):
-    ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))``; within 1e-3 of the
-    erf form everywhere."""
+def gelu(x, approximate=False):
+    """Gaussian error linear unit, ``x * Phi(x)`` with ``Phi`` the standard normal CDF:
+    ``0.5 * x * (1 + erf(x / sqrt(2)))`` (as ``torch.nn.GELU()`` and
+    ``jax.nn.gelu(x, approximate=False)``). ``approximate=True`` gives the tanh form
+    ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))`` (``jax.nn.gelu``'s
+    default, ``torch.nn.GELU(approximate="tanh")``), within 1e-3 of the exact one."""
     x = pnp._to_float(x)
-    inner = pnp.multiply(_GELU_C, pnp.add(x, pnp.multiply(0.044715, pnp.power(x, 3))))
-    return pnp.multiply(pnp.multiply(0.5, x), pnp.add(1.0, pnp.tanh(inner)))
+    if approximate:
+        inner = pnp.multiply(_GELU_C, pnp.add(x, pnp.multiply(0.044715, pnp.power(x, 3))))
+        return pnp.multiply(pnp.multiply(0.5, x), pnp.add(1.0, pnp.tanh(inner)))
+    return pnp.multiply(pnp.multiply(0.5, x), pnp.add(1.0, erf(pnp.multiply(x, _SQRT_HALF))))
 
 
 def identity(x):

@@ -79,24 +79,20 @@ def _check_args(args):
     return hidden
 
 
-def _loss_curve_function(path, csv=None):
-    """partiald.plot.loss_curve and the checked output (partiald._files: no folder, not the
-    --csv input, a figure extension, an existing folder), before training so that a bad
-    --plot fails fast."""
+def _loss_curve_function(path, csv=None, draw=None):
+    """``draw`` (partiald.plot.loss_curve, which the command line hands down: plot/ sits
+    above nn/ in the layering) and the checked output (partiald._files: no folder, not
+    the --csv input, a figure extension, an existing folder), before training so that a
+    bad --plot fails fast. ``draw`` may be a string: why the drawing is not available."""
     from .._files import check_output
     dest = check_output(path, "--plot", inputs=(("--csv", csv),))
     try:
         import matplotlib  # noqa: F401  (plot draws with it, imported when a figure is made)
     except ImportError:
         raise ValueError('--plot needs matplotlib, which is not installed: pip install "partiald[plot]"') from None
-    try:
-        # plot/ sits above nn/ in the layering: imported here, only when --plot asks for it
-        import partiald.plot as plot
-    except ImportError as e:
-        raise ValueError(f"--plot is not available: partiald.plot could not be imported ({e})") from None
-    if not hasattr(plot, "loss_curve"):
-        raise ValueError("--plot is not available: this partiald has no plot.loss_curve")
-    return plot.loss_curve, dest
+    if not callable(draw):
+        raise ValueError(f"--plot is not available: {draw or 'no loss-curve drawing was given'}")
+    return draw, dest
 
 
 def _load(args):
@@ -138,7 +134,8 @@ def run(args, out):
 
     hidden = _check_args(args)
     budget = _memory_budget(args)
-    loss_curve, plot_dest = _loss_curve_function(args.plot, args.csv) if args.plot is not None else (None, None)
+    loss_curve, plot_dest = (_loss_curve_function(args.plot, args.csv, getattr(args, "loss_curve", None))
+                             if args.plot is not None else (None, None))
     data = _load(args)
     classification = data.task == "classification"
     if classification and data.n_classes < 2:

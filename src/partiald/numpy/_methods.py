@@ -12,70 +12,12 @@ from ..core.primitive import bind
 from ..core.trace import Tracer
 from ..ops import elementwise as _ew
 from ..ops import shape as _sh
-from .. import numpy as pnp
+from . import _core as pnp
+from ._core import _getitem, _index_spec
+from . import linalg as _linalg
 
 
 # -- indexing ---------------------------------------------------------------------
-
-def _index_spec(x, idx):
-    """Normalize a NumPy index into (spec, arrays) for the gather primitive."""
-    if not isinstance(idx, tuple):
-        idx = (idx,)
-    # boolean masks become integer arrays (their values must be known)
-    expanded = []
-    for item in idx:
-        if isinstance(item, (list,)):
-            item = pnp.asarray(item)
-        if hasattr(item, "dtype") and _np.dtype(item.dtype) == _np.bool_:
-            if isinstance(item, Tracer):
-                item = _np.asarray(item.concrete_value("indexing with a boolean mask"))
-            item = _np.asarray(item)
-            expanded.extend(_np.nonzero(item))
-            continue
-        expanded.append(item)
-    n_real = sum(1 for i in expanded if i is not None and i is not Ellipsis)
-    if n_real > x.ndim:
-        raise IndexError(f"too many indices for array: array is {x.ndim}-dimensional, but {n_real} were indexed")
-    spec, arrays = [], []
-    dim = 0
-    for item in expanded:
-        if item is Ellipsis:
-            for _ in range(x.ndim - n_real):
-                spec.append(("slice", None, None, None))
-                dim += 1
-        elif item is None:
-            spec.append(("none",))
-        elif isinstance(item, slice):
-            spec.append(("slice", *(None if v is None else int(_np.asarray(v)) if not isinstance(v, Tracer) else int(v)
-                                    for v in (item.start, item.stop, item.step))))
-            dim += 1
-        elif isinstance(item, (int, _np.integer)) and not isinstance(item, bool):
-            n = x.shape[dim]
-            if not -n <= int(item) < n:
-                raise IndexError(f"index {int(item)} is out of bounds for axis {dim} with size {n}")
-            spec.append(("int", int(item)))
-            dim += 1
-        elif hasattr(item, "dtype") or isinstance(item, _np.ndarray):
-            if _np.dtype(item.dtype).kind not in "iu":
-                raise IndexError(f"arrays used as indices must be of integer (or boolean) type, got {item.dtype}")
-            if not isinstance(item, Tracer):
-                item = _np.asarray(item)
-                n = x.shape[dim]
-                if item.size and (item.max() >= n or item.min() < -n):
-                    raise IndexError(f"index array has values out of bounds for axis {dim} with size {n}")
-            spec.append(("array", len(arrays)))
-            arrays.append(item)
-            dim += 1
-        else:
-            raise IndexError(f"unsupported index {item!r}: use integers, slices, None, ..., "
-                             "or integer/boolean arrays")
-    return tuple(spec), arrays
-
-
-def _getitem(self, idx):
-    spec, arrays = _index_spec(self, idx)
-    return _sh.gather(self, spec, *arrays)
-
 
 class _AtIndexer:
     __slots__ = ("x",)
@@ -131,7 +73,7 @@ _UFUNC_NAMES = {"absolute": "abs", "true_divide": "divide", "rint": "round"}
 def _array_function(self, func, types, args, kwargs):
     mod = getattr(func, "__module__", "") or ""
     name = func.__name__
-    ns = pnp.linalg if mod.endswith("linalg") else pnp if mod in ("numpy", "numpy._core.fromnumeric") or \
+    ns = _linalg if mod.endswith("linalg") else pnp if mod in ("numpy", "numpy._core.fromnumeric") or \
         mod.startswith("numpy._core") or mod.startswith("numpy.lib") else None
     f = ns.FUNCTIONS.get(name) if ns is not None else None
     if f is None:

@@ -5,11 +5,7 @@ import numpy as _np
 
 from ..core.primitive import bind
 from ..ops import linalg as _la
-
-
-def _pnp():
-    from .. import numpy as pnp
-    return pnp
+from . import _core as pnp
 
 
 def norm(x, ord=None, axis=None, keepdims=False):
@@ -19,7 +15,6 @@ def norm(x, ord=None, axis=None, keepdims=False):
     Supported: ``ord`` None/2/'fro' (Euclidean), 1, inf, -inf for vectors,
     'fro' and None for matrices.
     """
-    pnp = _pnp()
     x = pnp._to_float(pnp.asarray(x) if not pnp._is_traced(x) else x)
     nd = pnp._ndim(x)
     if axis is None:
@@ -50,7 +45,6 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 
 def _square_matrix(a, name):
-    pnp = _pnp()
     s = pnp._shape(a)
     if len(s) != 2 or s[0] != s[1]:
         raise ValueError(f"pnp.linalg.{name}: expected a square 2-D matrix, got shape {s}")
@@ -58,7 +52,6 @@ def _square_matrix(a, name):
 
 def solve(a, b):
     """Solve ``a @ x = b`` for a square ``a`` of shape (n, n) and ``b`` of shape (n,) or (n, k)."""
-    pnp = _pnp()
     a = pnp._to_float(pnp._arr(a))
     b = pnp._to_float(pnp._arr(b))
     _square_matrix(a, "solve")
@@ -71,7 +64,6 @@ def solve(a, b):
 
 def inv(a):
     """Matrix inverse (as ``solve(a, eye)``)."""
-    pnp = _pnp()
     a = pnp._to_float(pnp._arr(a))
     _square_matrix(a, "inv")
     n = pnp._shape(a)[0]
@@ -80,7 +72,6 @@ def inv(a):
 
 def det(a):
     """Determinant of a square 2-D matrix."""
-    pnp = _pnp()
     a = pnp._to_float(pnp._arr(a))
     _square_matrix(a, "det")
     return bind(_la.det_p, a)

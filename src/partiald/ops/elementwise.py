@@ -25,17 +25,50 @@ tests/test_special_values.py):
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..core.graph import ShapedArray
-from ..core.primitive import Primitive, bind, register, zero_jvp
+from ..core.primitive import REGISTRY, Primitive, bind, is_undefined, register, zero_jvp
+from . import batch_rules
+from . import fused_forms as FF
 from .common import (bool_elementwise_aval, elementwise_aval, float_elementwise_aval,
                      shape_of)
 
+# sparsity of elementwise primitives: the input pairs (i, j) whose mixed second
+# derivative can be nonzero (transforms/sparsity.py reads them from the record)
+LINEAR = ()                                   # linear or piecewise linear
+UNARY = ((0, 0),)                             # f(x), nonlinear
+PRODUCT = ((0, 1),)                           # x * y
+QUOTIENT = ((0, 1), (1, 1))                   # x / y
+BINARY = ((0, 0), (0, 1), (1, 1))             # any other nonlinear f(x, y)
+ZERO = "zero"                                 # derivative zero by definition
 
-def _prim(name, impl, aval_rule, jvp=None, transpose=None, linear=False, rule_name=""):
+
+def _python(template):
+    """A ``python`` lowering from a template over the argument expressions."""
+    def lower(args, params):
+        return template.format(*args)
+    return lower
+
+
+def _prim(name, impl, aval_rule, jvp=None, transpose=None, linear=False, rule_name="", *,
+          sparsity, numpy=None, python=None, fused=None, exact=False, symbol="", domain=""):
+    """An elementwise record: NumPy broadcasting, batched by ``batch_rules.elementwise``.
+    ``numpy``: the ufunc name generated code calls; ``python``: a template over the
+    argument expressions (or a lowering function) for the float fast path."""
+    lowerings = {}
+    if numpy is not None:
+        lowerings["numpy"] = numpy
+    if python is not None:
+        lowerings["python"] = _python(python) if isinstance(python, str) else python
+    if fused is not None:
+        lowerings["fused"] = fused
     return register(Primitive(name, impl, aval_rule, jvp=jvp, transpose=transpose,
-                              linear=linear, rule_name=rule_name))
+                              linear=linear, batch=batch_rules.elementwise(name), sparsity=sparsity,
+                              elementwise=True, exact=exact, lowerings=lowerings, symbol=symbol,
+                              domain=domain, rule_name=rule_name))
 
 
 # -- helpers used by the rules (they bind primitives, so rules can be traced) --
@@ -59,17 +92,12 @@ def unbroadcast(ct, shape):
     lead = len(ct_shape) - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, d in enumerate(shape) if d == 1 and ct_shape[lead + i] != 1)
-    out = bind(_STRUCT["reduce_sum"], ct, axes=axes) if axes else ct
-    return bind(_STRUCT["reshape"], out, shape=tuple(shape)) if shape_of(out) != tuple(shape) else out
+    out = bind(REGISTRY["reduce_sum"], ct, axes=axes) if axes else ct
+    return bind(REGISTRY["reshape"], out, shape=tuple(shape)) if shape_of(out) != tuple(shape) else out
 
 
 def broadcast_tangent(t, shape):
-    return t if shape_of(t) == tuple(shape) else bind(_STRUCT["broadcast_to"], t, shape=tuple(shape))
-
-
-#: structural primitives defined in ops/reduce.py and ops/shape.py, looked up by the
-#: rules above (ops/__init__.py fills it once every module is loaded)
-_STRUCT: dict = {}
+    return t if shape_of(t) == tuple(shape) else bind(REGISTRY["broadcast_to"], t, shape=tuple(shape))
 
 
 def _scale_jvp(coef):
@@ -79,10 +107,14 @@ def _scale_jvp(coef):
     return rule
 
 
-def _unary(name, impl, coef=None, rule_name=""):
+def _unary(name, impl, coef=None, rule_name="", *, numpy=None, python=None, fused=None, symbol=None, domain=""):
+    """A unary float primitive ``impl`` with derivative ``coef(ans, x)`` (None: zero);
+    by default its ufunc, its formula name and its math-module form are ``name``."""
     return _prim(name, impl, float_elementwise_aval,
                  jvp=_scale_jvp(coef) if coef is not None else zero_jvp,
-                 rule_name=rule_name)
+                 rule_name=rule_name, sparsity=UNARY if coef is not None else ZERO,
+                 numpy=numpy, python=python, fused=fused, symbol=name if symbol is None else symbol,
+                 domain=domain)
 
 
 # -- linear primitives --------------------------------------------------------
@@ -97,8 +129,8 @@ def _add_jvp(tangents, ans, x, y):
 
 
 def _add_transpose(ct, x, y):
-    return [unbroadcast(ct, x.shape) if _undef(x) else None,
-            unbroadcast(ct, y.shape) if _undef(y) else None]
+    return [unbroadcast(ct, x.shape) if is_undefined(x) else None,
+            unbroadcast(ct, y.shape) if is_undefined(y) else None]
 
 
 def _sub_jvp(tangents, ans, x, y):
@@ -111,19 +143,19 @@ def _sub_jvp(tangents, ans, x, y):
 
 
 def _sub_transpose(ct, x, y):
-    return [unbroadcast(ct, x.shape) if _undef(x) else None,
-            unbroadcast(neg(ct), y.shape) if _undef(y) else None]
+    return [unbroadcast(ct, x.shape) if is_undefined(x) else None,
+            unbroadcast(neg(ct), y.shape) if is_undefined(y) else None]
 
 
-def _undef(x):
-    return type(x).__name__ == "UndefinedPrimal"
-
-
-add_p = _prim("add", np.add, elementwise_aval, _add_jvp, _add_transpose, linear=True, rule_name="sum rule")
-sub_p = _prim("sub", np.subtract, elementwise_aval, _sub_jvp, _sub_transpose, linear=True, rule_name="difference rule")
+add_p = _prim("add", np.add, elementwise_aval, _add_jvp, _add_transpose, linear=True, rule_name="sum rule",
+               sparsity=LINEAR, numpy="add", python="({0} + {1})", exact=True, fused=FF.binary("+"))
+sub_p = _prim("sub", np.subtract, elementwise_aval, _sub_jvp, _sub_transpose, linear=True,
+               rule_name="difference rule", sparsity=LINEAR, numpy="subtract", python="({0} - {1})", exact=True,
+               fused=FF.binary("-"))
 neg_p = _prim("neg", np.negative, elementwise_aval,
               lambda ts, ans, x: neg(ts[0]), lambda ct, x: [neg(ct)], linear=True,
-              rule_name="constant multiple rule")
+              rule_name="constant multiple rule", sparsity=LINEAR, numpy="negative", python="(-{0})",
+              exact=True, fused=FF.unary("(-{0})"))
 
 
 def _select_jvp(tangents, ans, c, x, y):
@@ -135,8 +167,8 @@ def _select_jvp(tangents, ans, c, x, y):
 def _select_transpose(ct, c, x, y):
     zero = ct.dtype.type(0)
     return [None,
-            unbroadcast(select(c, ct, zero), x.shape) if _undef(x) else None,
-            unbroadcast(select(c, zero, ct), y.shape) if _undef(y) else None]
+            unbroadcast(select(c, ct, zero), x.shape) if is_undefined(x) else None,
+            unbroadcast(select(c, zero, ct), y.shape) if is_undefined(y) else None]
 
 
 def _select_aval(c, x, y):
@@ -156,7 +188,8 @@ def _select_impl(c, x, y):
 
 
 select_p = _prim("select", _select_impl, _select_aval, _select_jvp, _select_transpose, linear=True,
-                 rule_name="piecewise rule")
+                 rule_name="piecewise rule", sparsity="select", python="({1} if {0} else {2})", exact=True,
+                 fused=FF.select)
 
 
 def _convert_impl(x, dtype):
@@ -171,8 +204,13 @@ def _convert_transpose(ct, x, dtype):
     return [bind(convert_p, ct, dtype=x.dtype)]
 
 
+def _convert_python(args, params):
+    return f"float({args[0]})" if np.dtype(params["dtype"]) == np.float64 else None
+
+
 convert_p = _prim("convert", _convert_impl, lambda x, dtype: ShapedArray(shape_of(x), dtype),
-                  _convert_jvp, _convert_transpose, linear=True)
+                  _convert_jvp, _convert_transpose, linear=True, sparsity="convert",
+                  python=_convert_python, exact=True, fused=FF.convert)
 
 
 # -- products -----------------------------------------------------------------
@@ -214,16 +252,17 @@ def _mul_jvp(tangents, ans, x, y):
 
 
 def _mul_transpose(ct, x, y):
-    if _undef(x) and _undef(y):
+    if is_undefined(x) and is_undefined(y):
         raise NotImplementedError("internal error: mul is not linear in both arguments")
-    if _undef(x):
+    if is_undefined(x):
         return [unbroadcast(safe_mul(ct, y), x.shape), None]
     return [None, unbroadcast(safe_mul(x, ct), y.shape)]
 
 
-mul_p = _prim("mul", np.multiply, elementwise_aval, _mul_jvp, _mul_transpose, rule_name="product rule")
+mul_p = _prim("mul", np.multiply, elementwise_aval, _mul_jvp, _mul_transpose, rule_name="product rule",
+               sparsity=PRODUCT, numpy="multiply", python="({0} * {1})", exact=True, fused=FF.binary("*"))
 safe_mul_p = _prim("safe_mul", _safe_mul_impl, elementwise_aval, _mul_jvp, _mul_transpose,
-                   rule_name="product rule")
+                   rule_name="product rule", sparsity=PRODUCT, python="_smul({0}, {1})", exact=True, fused=FF.safe_mul)
 
 
 def _div_jvp(tangents, ans, x, y):
@@ -238,7 +277,8 @@ def _div_jvp(tangents, ans, x, y):
     return broadcast_tangent(out, shape_of(ans))
 
 
-div_p = _prim("div", np.true_divide, float_elementwise_aval, _div_jvp, rule_name="quotient rule")
+div_p = _prim("div", np.true_divide, float_elementwise_aval, _div_jvp, rule_name="quotient rule",
+               sparsity=QUOTIENT, numpy="true_divide", python="({0} / {1})", exact=True, fused=FF.binary("/"))
 
 
 def _integer_pow_impl(x, n):
@@ -261,8 +301,16 @@ def _integer_pow_jvp(tangents, ans, x, n):
     return safe_mul(tangents[0], mul(x if n == 2 else integer_pow(x, n - 1), float(n)))
 
 
+def _integer_pow_python(args, params):
+    n = params["n"]
+    if n == 2:
+        return f"({args[0]} * {args[0]})"             # as _integer_pow_impl: one rounding
+    return f"({args[0]} ** {n})" if n >= 0 else None
+
+
 integer_pow_p = _prim("integer_pow", _integer_pow_impl, elementwise_aval, _integer_pow_jvp,
-                      rule_name="power rule")
+                      rule_name="power rule", sparsity="integer_pow", python=_integer_pow_python,
+                      exact=lambda params: 0 <= params["n"] <= 2, fused=FF.integer_pow)
 
 
 def _pow_impl(x, y):
@@ -286,7 +334,8 @@ def _pow_jvp(tangents, ans, x, y):
     return broadcast_tangent(out, shape_of(ans))
 
 
-pow_p = _prim("pow", _pow_impl, float_elementwise_aval, _pow_jvp, rule_name="power rule")
+pow_p = _prim("pow", _pow_impl, float_elementwise_aval, _pow_jvp, rule_name="power rule", sparsity=BINARY,
+               numpy="power")
 
 
 def _maximum_jvp(tangents, ans, x, y, op="gt"):
@@ -297,9 +346,13 @@ def _maximum_jvp(tangents, ans, x, y, op="gt"):
     return broadcast_tangent(select(c, zero if tx is None else tx, zero if ty is None else ty), shape_of(ans))
 
 
-maximum_p = _prim("maximum", np.maximum, elementwise_aval, _maximum_jvp, rule_name="piecewise rule")
+maximum_p = _prim("maximum", np.maximum, elementwise_aval, _maximum_jvp, rule_name="piecewise rule",
+                  sparsity=LINEAR, numpy="maximum", python="({0} if {0} > {1} or {0} != {0} else {1})", exact=True,
+                  fused=FF.extreme(">"))
 minimum_p = _prim("minimum", np.minimum, elementwise_aval,
-                  lambda ts, ans, x, y: _maximum_jvp(ts, ans, x, y, op="lt"), rule_name="piecewise rule")
+                  lambda ts, ans, x, y: _maximum_jvp(ts, ans, x, y, op="lt"), rule_name="piecewise rule",
+                  sparsity=LINEAR, numpy="minimum", python="({0} if {0} < {1} or {0} != {0} else {1})", exact=True,
+                  fused=FF.extreme("<"))
 
 
 def _arctan2_jvp(tangents, ans, y, x):
@@ -315,7 +368,8 @@ def _arctan2_jvp(tangents, ans, y, x):
     return broadcast_tangent(out, shape_of(ans))
 
 
-arctan2_p = _prim("arctan2", np.arctan2, float_elementwise_aval, _arctan2_jvp, rule_name="chain rule (atan2)")
+arctan2_p = _prim("arctan2", np.arctan2, float_elementwise_aval, _arctan2_jvp, rule_name="chain rule (atan2)",
+                   sparsity=BINARY, numpy="arctan2")
 
 
 def _rem_jvp(tangents, ans, x, y):
@@ -331,8 +385,10 @@ def _rem_jvp(tangents, ans, x, y):
     return broadcast_tangent(out, shape_of(ans))
 
 
-rem_p = _prim("rem", np.remainder, elementwise_aval, _rem_jvp, rule_name="remainder rule")
-floor_divide_p = _prim("floor_divide", np.floor_divide, elementwise_aval, zero_jvp)
+rem_p = _prim("rem", np.remainder, elementwise_aval, _rem_jvp, rule_name="remainder rule", sparsity=LINEAR,
+              numpy="remainder")
+floor_divide_p = _prim("floor_divide", np.floor_divide, elementwise_aval, zero_jvp, sparsity=ZERO,
+                       numpy="floor_divide")
 
 
 def _finite_constant(x) -> bool:
@@ -373,18 +429,22 @@ def _logaddexp_jvp(tangents, ans, a, b):
 
 
 logaddexp_p = _prim("logaddexp", np.logaddexp, float_elementwise_aval, _logaddexp_jvp,
-                    rule_name="chain rule (log-sum-exp)")
+                    rule_name="chain rule (log-sum-exp)", sparsity=BINARY, numpy="logaddexp")
 
 
 _COMPARE = {"lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
             "eq": np.equal, "ne": np.not_equal}
+_COMPARE_PY = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 compare_p = _prim("compare", lambda x, y, op: _COMPARE[op](x, y),
-                  lambda x, y, op: bool_elementwise_aval(x, y), zero_jvp)
+                  lambda x, y, op: bool_elementwise_aval(x, y), zero_jvp, sparsity=ZERO,
+                  python=lambda args, params: f"({args[0]} {_COMPARE_PY[params['op']]} {args[1]})", exact=True,
+                  fused=FF.compare)
 _LOGICAL = {"and": np.logical_and, "or": np.logical_or, "xor": np.logical_xor}
 logical_p = _prim("logical", lambda x, y, op: _LOGICAL[op](x, y),
-                  lambda x, y, op: bool_elementwise_aval(x, y), zero_jvp)
-logical_not_p = _prim("logical_not", np.logical_not, bool_elementwise_aval, zero_jvp)
-isfinite_p = _prim("isfinite", np.isfinite, bool_elementwise_aval, zero_jvp)
+                  lambda x, y, op: bool_elementwise_aval(x, y), zero_jvp, sparsity=ZERO, fused=FF.logical)
+logical_not_p = _prim("logical_not", np.logical_not, bool_elementwise_aval, zero_jvp, sparsity=ZERO,
+                      fused=FF.logical_not)
+isfinite_p = _prim("isfinite", np.isfinite, bool_elementwise_aval, zero_jvp, sparsity=ZERO, fused=FF.isfinite)
 
 # -- unary --------------------------------------------------------------------
 
@@ -415,7 +475,10 @@ def _recip(x):
     return div(1.0, x)
 
 
-exp_p = _unary("exp", np.exp, lambda ans, x: ans, rule_name="exponential rule")
+exp_p = _unary("exp", np.exp, lambda ans, x: ans, rule_name="exponential rule",
+               numpy="exp", python="_m.exp({0})")
+
+
 def _log_coef(ans, u):
     # d/du log(u) = 1/u for u >= 0 (inf at 0, 0 at inf); outside the domain the
     # derivative is NaN, like the value: 0 * sign(log u) is NaN exactly there and 0
@@ -426,37 +489,139 @@ def _log_coef(ans, u):
     return div(add(1.0, mul(0.0, sign(ans))), u)
 
 
-log_p = _unary("log", np.log, lambda ans, x: _log_coef(ans, x), rule_name="logarithm rule")
-log1p_p = _unary("log1p", np.log1p, lambda ans, x: _log_coef(ans, add(x, 1.0)), rule_name="logarithm rule")
-expm1_p = _unary("expm1", np.expm1, lambda ans, x: add(ans, 1.0), rule_name="exponential rule")
-sin_p = _unary("sin", np.sin, lambda ans, x: cos(x), rule_name="trig rule")
-cos_p = _unary("cos", np.cos, lambda ans, x: neg(sin(x)), rule_name="trig rule")
-tan_p = _unary("tan", np.tan, lambda ans, x: add(1.0, mul(ans, ans)), rule_name="trig rule")
-tanh_p = _unary("tanh", np.tanh, lambda ans, x: sub(1.0, mul(ans, ans)), rule_name="hyperbolic rule")
-sinh_p = _unary("sinh", np.sinh, lambda ans, x: cosh(x), rule_name="hyperbolic rule")
-cosh_p = _unary("cosh", np.cosh, lambda ans, x: sinh(x), rule_name="hyperbolic rule")
+log_p = _unary("log", np.log, lambda ans, x: _log_coef(ans, x), rule_name="logarithm rule",
+               numpy="log", python="_m.log({0})", domain="log(u) is defined for u > 0")
+log1p_p = _unary("log1p", np.log1p, lambda ans, x: _log_coef(ans, add(x, 1.0)), rule_name="logarithm rule",
+                 numpy="log1p", python="_m.log1p({0})", symbol="")
+expm1_p = _unary("expm1", np.expm1, lambda ans, x: add(ans, 1.0), rule_name="exponential rule",
+                 numpy="expm1", python="_m.expm1({0})", symbol="")
+sin_p = _unary("sin", np.sin, lambda ans, x: cos(x), rule_name="trig rule",
+               numpy="sin", python="_m.sin({0})")
+cos_p = _unary("cos", np.cos, lambda ans, x: neg(sin(x)), rule_name="trig rule",
+               numpy="cos", python="_m.cos({0})")
+tan_p = _unary("tan", np.tan, lambda ans, x: add(1.0, mul(ans, ans)), rule_name="trig rule",
+               numpy="tan", python="_m.tan({0})", domain="tan(u) is undefined where cos(u) = 0")
+tanh_p = _unary("tanh", np.tanh, lambda ans, x: sub(1.0, mul(ans, ans)), rule_name="hyperbolic rule",
+                numpy="tanh", python="_m.tanh({0})")
+sinh_p = _unary("sinh", np.sinh, lambda ans, x: cosh(x), rule_name="hyperbolic rule",
+                numpy="sinh", python="_m.sinh({0})")
+cosh_p = _unary("cosh", np.cosh, lambda ans, x: sinh(x), rule_name="hyperbolic rule",
+                numpy="cosh", python="_m.cosh({0})")
 arcsin_p = _unary("arcsin", np.arcsin, lambda ans, x: _recip(sqrt(sub(1.0, mul(x, x)))),
-                  rule_name="inverse trig rule")
+                  rule_name="inverse trig rule", numpy="arcsin", python="_m.asin({0})",
+                  symbol="asin", domain="asin(u) is defined for -1 <= u <= 1 (derivative for |u| < 1)")
 arccos_p = _unary("arccos", np.arccos, lambda ans, x: neg(_recip(sqrt(sub(1.0, mul(x, x))))),
-                  rule_name="inverse trig rule")
+                  rule_name="inverse trig rule", numpy="arccos", python="_m.acos({0})",
+                  symbol="acos", domain="acos(u) is defined for -1 <= u <= 1 (derivative for |u| < 1)")
 arctan_p = _unary("arctan", np.arctan, lambda ans, x: _recip(add(1.0, mul(x, x))),
-                  rule_name="inverse trig rule")
+                  rule_name="inverse trig rule",
+                numpy="arctan", python="_m.atan({0})", symbol="atan")
 logistic_p = _unary("logistic", _logistic_impl, lambda ans, x: mul(ans, sub(1.0, ans)),
-                    rule_name="sigmoid rule")
-sqrt_p = _unary("sqrt", np.sqrt, lambda ans, x: div(0.5, ans), rule_name="power rule")
+                    rule_name="sigmoid rule", symbol="sigmoid")
+sqrt_p = _unary("sqrt", np.sqrt, lambda ans, x: div(0.5, ans), rule_name="power rule",
+                numpy="sqrt", python="_m.sqrt({0})", fused=FF.unary("np.sqrt({0})"))
 abs_p = _prim("abs", np.abs, elementwise_aval, _scale_jvp(lambda ans, x: sign(x)),
-              rule_name="absolute value rule")
-sign_p = _prim("sign", np.sign, elementwise_aval, zero_jvp)
-floor_p = _prim("floor", np.floor, float_elementwise_aval, zero_jvp)
-round_p = _prim("round", np.round, float_elementwise_aval, zero_jvp)
+              rule_name="absolute value rule", sparsity=LINEAR, numpy="abs", python="abs({0})", exact=True,
+              symbol="abs", domain="at u = 0 the derivative is taken as 0 (partiald's convention, sign(0) = 0)",
+              fused=FF.unary("abs({0})"))
+sign_p = _prim("sign", np.sign, elementwise_aval, zero_jvp, sparsity=ZERO, numpy="sign", symbol="sign",
+               domain="sign(u) has derivative 0 (away from the jump at 0)", fused=FF.sign)
+floor_p = _prim("floor", np.floor, float_elementwise_aval, zero_jvp, sparsity=ZERO, fused=FF.unary("np.floor({0})"))
+round_p = _prim("round", np.round, float_elementwise_aval, zero_jvp, sparsity=ZERO)
+# -- special functions and the remaining inverse hyperbolic / logarithm family ------
+
+def _scipy_special():
+    """``scipy.special`` when SciPy is installed (the optional ``sparse`` extra), else None;
+    imported on first use, so importing partiald never pays for it."""
+    try:
+        import scipy.special as sp
+    except ImportError:
+        return None
+    return sp
+
+
+def _by_element(fn, x):
+    """``fn`` (a math-module function) applied to every element of ``x``."""
+    a = np.asarray(x)
+    dt = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+    out = np.array([fn(v) for v in a.astype(np.float64).ravel()], dtype=dt).reshape(a.shape)
+    return out[()] if out.ndim == 0 else out
+
+
+def _erf_impl(x):
+    # scipy.special's erf (vectorized) or the math module's, element by element: both
+    # are accurate to about 1 ulp
+    sp = _scipy_special()
+    if sp is None:
+        return _by_element(math.erf, x)
+    out = sp.erf(x)
+    return out[()] if np.ndim(out) == 0 else out
+
+
+def _erfc_impl(x):
+    sp = _scipy_special()
+    if sp is None:
+        return _by_element(math.erfc, x)
+    out = sp.erfc(x)
+    return out[()] if np.ndim(out) == 0 else out
+
+
+_TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
+_LN2 = float(np.log(2.0))
+_LN10 = float(np.log(10.0))
+
+erf_p = _unary("erf", _erf_impl, lambda ans, x: mul(_TWO_OVER_SQRT_PI, exp(neg(mul(x, x)))),
+               rule_name="error function rule", python="_m.erf({0})")
+erfc_p = _unary("erfc", _erfc_impl, lambda ans, x: mul(-_TWO_OVER_SQRT_PI, exp(neg(mul(x, x)))),
+                rule_name="error function rule", python="_m.erfc({0})")
+log2_p = _unary("log2", np.log2, lambda ans, x: div(_log_coef(ans, x), _LN2), rule_name="logarithm rule",
+                numpy="log2", python="_m.log2({0})", domain="log2(u) is defined for u > 0")
+log10_p = _unary("log10", np.log10, lambda ans, x: div(_log_coef(ans, x), _LN10), rule_name="logarithm rule",
+                 numpy="log10", python="_m.log10({0})", domain="log10(u) is defined for u > 0")
+exp2_p = _unary("exp2", np.exp2, lambda ans, x: mul(ans, _LN2), rule_name="exponential rule",
+                numpy="exp2", python="_m.exp2({0})")
+cbrt_p = _unary("cbrt", np.cbrt, lambda ans, x: div(1.0 / 3.0, mul(ans, ans)), rule_name="power rule",
+                numpy="cbrt", python="_m.cbrt({0})", domain="cbrt(u) has an infinite derivative at u = 0")
+arcsinh_p = _unary("arcsinh", np.arcsinh, lambda ans, x: _recip(sqrt(add(mul(x, x), 1.0))),
+                   rule_name="inverse hyperbolic rule", numpy="arcsinh", python="_m.asinh({0})", symbol="asinh")
+arccosh_p = _unary("arccosh", np.arccosh,
+                   lambda ans, x: _recip(mul(sqrt(sub(x, 1.0)), sqrt(add(x, 1.0)))),
+                   rule_name="inverse hyperbolic rule", numpy="arccosh", python="_m.acosh({0})", symbol="acosh",
+                   domain="acosh(u) is defined for u >= 1 (derivative for u > 1)")
+arctanh_p = _unary("arctanh", np.arctanh, lambda ans, x: _recip(sub(1.0, mul(x, x))),
+                   rule_name="inverse hyperbolic rule", numpy="arctanh", python="_m.atanh({0})", symbol="atanh",
+                   domain="atanh(u) is defined for -1 < u < 1")
+
+
+def _hypot_jvp(tangents, ans, x, y):
+    # d hypot(x, y) = (x dx + y dy) / hypot(x, y); at x = y = 0, where it is undefined
+    # (0/0), the weights are taken as 0, as for abs at 0 (sign(0) = 0): only the value
+    # that is genuinely undefined is patched, so the derivative elsewhere keeps its own.
+    tx, ty = tangents
+    dt = getattr(ans, "dtype", np.dtype(np.float64))
+    zero = compare(ans, dt.type(0), "eq")
+    safe = select(zero, dt.type(1), ans)
+    terms = []
+    if tx is not None:
+        terms.append(safe_mul(tx, select(zero, dt.type(0), div(x, safe))))
+    if ty is not None:
+        terms.append(safe_mul(ty, select(zero, dt.type(0), div(y, safe))))
+    out = terms[0] if len(terms) == 1 else add(*terms)
+    return broadcast_tangent(out, shape_of(ans))
+
+
+hypot_p = _prim("hypot", np.hypot, float_elementwise_aval, _hypot_jvp, rule_name="chain rule (hypot)",
+                sparsity=BINARY, numpy="hypot", python="_m.hypot({0}, {1})")
+
+
 def _fresh(x):
     out = np.array(x, copy=True)
     return out[()] if out.ndim == 0 else out
 
 
-stop_gradient_p = _prim("stop_gradient", _fresh,
-                        elementwise_aval, zero_jvp)
+stop_gradient_p = _prim("stop_gradient", _fresh, elementwise_aval, zero_jvp, sparsity=ZERO)
 
 ANALYTIC = frozenset({"exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh",
                       "arcsin", "arccos", "arctan", "sqrt", "add", "sub", "neg", "mul", "safe_mul",
-                      "div", "integer_pow", "pow", "logaddexp", "convert", "logistic"})
+                      "div", "integer_pow", "pow", "logaddexp", "convert", "logistic", "log2", "log10",
+                      "exp2", "arcsinh", "arccosh", "arctanh", "erf", "erfc"})

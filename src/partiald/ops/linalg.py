@@ -4,14 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.graph import ShapedArray
-from ..core.primitive import Primitive, bind, register
+from ..core.primitive import Primitive, bind, is_undefined, register
+from . import batch_rules
 from .elementwise import add, mul, neg, safe_mul, sub
 from .reduce import reduce_sum
 from .shape import einsum, transpose
-
-
-def _undef(x):
-    return type(x).__name__ == "UndefinedPrimal"
 
 
 def solve(a, b):
@@ -41,13 +38,14 @@ def _solve_jvp(tangents, ans, a, b):
 
 
 def _solve_transpose(ct, a, b):
-    if _undef(a):
+    if is_undefined(a):
         raise NotImplementedError("internal error: solve is linear only in b")
     return [None, solve(transpose(a, (1, 0)), ct)]
 
 
 solve_p = register(Primitive("solve", _solve_impl, _solve_aval, jvp=_solve_jvp,
-                             transpose=_solve_transpose, rule_name="inverse rule"))
+                             transpose=_solve_transpose, rule_name="inverse rule",
+                             batch=batch_rules.solve, sparsity="solve"))
 
 
 def _adjugate_impl(a):
@@ -113,7 +111,8 @@ def _adjugate_jvp(tangents, ans, a):
 
 
 adjugate_p = register(Primitive("adjugate", _adjugate_impl, lambda a: ShapedArray(a.shape, a.dtype),
-                                jvp=_adjugate_jvp, rule_name="adjugate rule"))
+                                jvp=_adjugate_jvp, rule_name="adjugate rule",
+                                batch=batch_rules.loop_rule("adjugate"), sparsity="adjugate"))
 
 
 def _det_jvp(tangents, ans, a):
@@ -124,4 +123,5 @@ def _det_jvp(tangents, ans, a):
 
 det_p = register(Primitive("det", lambda a: np.linalg.det(a),
                            lambda a: ShapedArray((), a.dtype), jvp=_det_jvp,
-                           rule_name="determinant rule"))
+                           rule_name="determinant rule", batch=batch_rules.loop_rule("det"),
+                           sparsity="det"))

@@ -5,6 +5,7 @@ import numpy as np
 
 from ..core.graph import ShapedArray
 from ..core.primitive import Primitive, bind, register, zero_jvp
+from . import batch_rules
 from .common import reduced_shape, shape_of
 from .elementwise import compare, div, safe_mul, select
 
@@ -39,7 +40,7 @@ reduce_sum_p = register(Primitive(
     "reduce_sum", _sum_impl, _reduce_aval,
     jvp=lambda ts, ans, x, axes: reduce_sum(ts[0], axes),
     transpose=lambda ct, x, axes: [_expand(ct, x.shape, axes)],
-    linear=True, rule_name="sum rule"))
+    linear=True, rule_name="sum rule", batch=batch_rules.reduction("reduce_sum"), sparsity="reduce"))
 
 
 def _max_jvp(tangents, ans, x, axes):
@@ -53,7 +54,7 @@ def _max_jvp(tangents, ans, x, axes):
 
 reduce_max_p = register(Primitive(
     "reduce_max", lambda x, axes: np.max(x, axis=axes), _reduce_aval, jvp=_max_jvp,
-    rule_name="piecewise rule"))
+    rule_name="piecewise rule", batch=batch_rules.reduction("reduce_max"), sparsity="reduce"))
 
 
 def _prod_jvp(tangents, ans, x, axes):
@@ -76,7 +77,7 @@ def _prod_jvp(tangents, ans, x, axes):
 
 reduce_prod_p = register(Primitive(
     "reduce_prod", lambda x, axes: np.prod(x, axis=axes), _reduce_aval, jvp=_prod_jvp,
-    rule_name="product rule"))
+    rule_name="product rule", batch=batch_rules.reduction("reduce_prod"), sparsity="reduce_prod"))
 
 
 def _argmax_aval(x, axis):
@@ -84,4 +85,5 @@ def _argmax_aval(x, axis):
 
 
 argmax_p = register(Primitive(
-    "argmax", lambda x, axis: np.argmax(x, axis=axis), _argmax_aval, jvp=zero_jvp))
+    "argmax", lambda x, axis: np.argmax(x, axis=axis), _argmax_aval, jvp=zero_jvp,
+    batch=batch_rules.argmax, sparsity="zero"))

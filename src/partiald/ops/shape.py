@@ -10,13 +10,10 @@ import math
 import numpy as np
 
 from ..core.graph import ShapedArray
-from ..core.primitive import Primitive, bind, register
+from ..core.primitive import Primitive, bind, is_undefined, register
+from . import batch_rules
 from .common import shape_of
 from .elementwise import has_nan, unbroadcast
-
-
-def _undef(x):
-    return type(x).__name__ == "UndefinedPrimal"
 
 
 def reshape(x, shape):
@@ -41,19 +38,22 @@ reshape_p = register(Primitive(
     "reshape", lambda x, shape: _copy(np.reshape(x, shape)),
     lambda x, shape: ShapedArray(shape, x.dtype),
     jvp=lambda ts, ans, x, shape: reshape(ts[0], shape),
-    transpose=lambda ct, x, shape: [reshape(ct, x.shape)], linear=True))
+    transpose=lambda ct, x, shape: [reshape(ct, x.shape)], linear=True,
+    batch=batch_rules.reshape, sparsity="index"))
 
 broadcast_to_p = register(Primitive(
     "broadcast_to", lambda x, shape: np.array(np.broadcast_to(x, shape)),
     lambda x, shape: ShapedArray(shape, x.dtype),
     jvp=lambda ts, ans, x, shape: broadcast_to(ts[0], shape),
-    transpose=lambda ct, x, shape: [unbroadcast(ct, x.shape)], linear=True))
+    transpose=lambda ct, x, shape: [unbroadcast(ct, x.shape)], linear=True,
+    batch=batch_rules.broadcast_to, sparsity="index"))
 
 transpose_p = register(Primitive(
     "transpose", lambda x, perm: np.transpose(x, perm).copy(),
     lambda x, perm: ShapedArray(tuple(x.shape[p] for p in perm), x.dtype),
     jvp=lambda ts, ans, x, perm: transpose(ts[0], perm),
-    transpose=lambda ct, x, perm: [transpose(ct, tuple(np.argsort(perm)))], linear=True))
+    transpose=lambda ct, x, perm: [transpose(ct, tuple(np.argsort(perm)))], linear=True,
+    batch=batch_rules.transpose, sparsity="index"))
 
 
 # -- concatenate ----------------------------------------------------------------
@@ -78,7 +78,7 @@ def _concat_transpose(ct, *xs, axis):
     out, start = [], 0
     for x in xs:
         n = shape_of(x)[axis]
-        if _undef(x):
+        if is_undefined(x):
             idx = [("slice", None, None, None)] * len(shape_of(x))
             idx[axis] = ("slice", start, start + n, None)
             out.append(gather(ct, tuple(idx)))
@@ -90,7 +90,8 @@ def _concat_transpose(ct, *xs, axis):
 
 concatenate_p = register(Primitive(
     "concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis), _concat_aval,
-    jvp=_concat_jvp, transpose=_concat_transpose, linear=True))
+    jvp=_concat_jvp, transpose=_concat_transpose, linear=True,
+    batch=batch_rules.concatenate, sparsity="concatenate"))
 
 
 # -- indexing -------------------------------------------------------------------
@@ -142,14 +143,14 @@ gather_p = register(Primitive(
     jvp=lambda ts, ans, x, *arrays, spec: gather(ts[0], spec, *arrays),
     transpose=lambda ct, x, *arrays, spec: [bind(scatter_add_p, ct, *arrays, spec=spec, shape=x.shape)]
     + [None] * len(arrays),
-    linear=True))
+    linear=True, batch=batch_rules.gather, sparsity="index"))
 
 scatter_add_p = register(Primitive(
     "scatter_add", _scatter_add_impl,
     lambda ct, *arrays, spec, shape: ShapedArray(shape, ct.dtype),
     jvp=lambda ts, ans, ct, *arrays, spec, shape: bind(scatter_add_p, ts[0], *arrays, spec=spec, shape=shape),
     transpose=lambda ct, x, *arrays, spec, shape: [gather(ct, spec, *arrays)] + [None] * len(arrays),
-    linear=True))
+    linear=True, batch=batch_rules.scatter_add, sparsity="scatter_add"))
 
 
 # -- einsum -----------------------------------------------------------------------
@@ -206,7 +207,6 @@ def _einsum_impl(*ops, spec, safe=False):
     return out
 
 
-
 def _exact_zero_einsum(spec, ops):
     """einsum in which 0 * inf is 0, for derivative rules (a zero tangent or cotangent
     contributes nothing). Multiplies out in the full index space: only used when an
@@ -252,7 +252,7 @@ def _add_p():
 
 def _einsum_transpose(ct, *ops, spec, safe=False):
     ins, out = _split_spec(spec)
-    k = next(i for i, o in enumerate(ops) if _undef(o))
+    k = next(i for i, o in enumerate(ops) if is_undefined(o))
     target = ins[k]
     others = [(s, o) for i, (s, o) in enumerate(zip(ins, ops)) if i != k]
     available = set(out).union(*[set(s) for s, _ in others]) if others else set(out)
@@ -267,4 +267,5 @@ def _einsum_transpose(ct, *ops, spec, safe=False):
 
 
 einsum_p = register(Primitive("einsum", _einsum_impl, _einsum_aval, jvp=_einsum_jvp,
-                              transpose=_einsum_transpose, rule_name="product rule"))
+                              transpose=_einsum_transpose, rule_name="product rule",
+                              batch=batch_rules.einsum, sparsity="einsum"))

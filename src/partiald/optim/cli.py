@@ -49,7 +49,7 @@ def _require_matplotlib():
 
 
 def _parse_start(text, variables):
-    from ..cli import parse_point
+    from .._cliargs import parse_point
     return parse_point(text, variables, option="--start")
 
 

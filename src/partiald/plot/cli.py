@@ -128,7 +128,7 @@ def _wrt(args, variables):
 
 
 def run(args, out):
-    from ..cli import parse_point
+    from .._cliargs import parse_point
     from ..symbolic.expr import expr
     from .figures import contour, slices, surface
 

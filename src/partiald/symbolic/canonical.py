@@ -36,7 +36,7 @@ import numpy as np
 
 from ..core.errors import ExpressionTooLarge
 from ..core.graph import ShapedArray
-from ..core.primitive import REGISTRY
+from .functions import RECORDS
 from .limits import tick
 
 #: exact integers (numerators and denominators) are kept below this many bits
@@ -95,8 +95,8 @@ class Node:
         return _SCALAR_AVAL
 
     def __repr__(self):
-        from .printing import to_str
-        return f"Node({to_str(self)})"
+        # a structural sketch: the readable text is printing's (which builds on this module)
+        return f"Node({_sketch(self, 3)})"
 
     def __reduce__(self):
         raise TypeError("formula nodes are not picklable")
@@ -107,6 +107,26 @@ class Node:
             return bool(self.args[0])
         raise TypeError("the truth value of a symbolic expression is undecided; "
                         "formulas cannot contain data-dependent Python control flow")
+
+
+def _sketch(n, depth):
+    """``n`` in prefix form for ``repr``, ``...`` below ``depth`` levels or after four
+    operands: ``add(1, 2*x, x^3)``."""
+    if n.kind in ("num", "sym", "const"):
+        return str(n.args[0])
+    if depth <= 0:
+        return "..."
+    if n.kind == "add":
+        first = [str(n.args[0])] if n.args[0] != 0 else []
+        parts = first + [_sketch(t, depth - 1) if c == 1 else f"{c}*{_sketch(t, depth - 1)}" for c, t in n.args[1]]
+    elif n.kind == "mul":
+        first = [str(n.args[0])] if n.args[0] != 1 else []
+        parts = first + [_sketch(b, depth - 1) if e.kind == "num" and e.args[0] == 1
+                         else f"{_sketch(b, depth - 1)}^{_sketch(e, depth - 1)}" for b, e in n.args[1]]
+    else:
+        parts = [_sketch(a, depth - 1) for a in n.args[1:]]
+    name = n.args[0] if n.kind == "func" else n.kind
+    return f"{name}({', '.join(parts[:4] + ['...'] * (len(parts) > 4))})"
 
 
 def _lookup(key):
@@ -1000,16 +1020,14 @@ _EXACT = {
     ("relu", 0): 0, ("step", 0): 0, ("sign", 0): 0, ("abs", 0): 0, ("acos", 1): 0,
     ("log", 0): -math.inf,      # NumPy's log(0), so that 0*log(0) is nan and x*log(0) is -inf*x
 }
-#: NumPy evaluation of each function, used to fold float arguments
-NUMPY_FUNCS = {
-    "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh,
-    "sinh": np.sinh, "cosh": np.cosh, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan,
-    "abs": np.abs, "sign": np.sign, "relu": lambda x: np.maximum(x, 0.0),
+#: NumPy evaluation of each function, used to fold float arguments: a record's own
+#: ``impl`` (symbolic/functions.py), and the rewritten names
+NUMPY_FUNCS = {name: record.impl for name, record in RECORDS.items()}
+NUMPY_FUNCS.update({
+    "relu": lambda x: np.maximum(x, 0.0),
     "step": lambda x: np.where(np.asarray(x) > 0, 1.0, 0.0),
-    "sigmoid": lambda x: REGISTRY["logistic"].impl(x),
     "softplus": lambda x: np.logaddexp(x, 0.0),
-}
-FUNCTION_NAMES = frozenset(NUMPY_FUNCS)
+})
 
 
 def func(name, *args) -> Node:
@@ -1144,21 +1162,19 @@ def safe_mul(x, y) -> Node:
     return mul(x, y)
 
 
-SYMBOLIC_RULES = {
+#: primitive name -> the Node it builds from Node arguments: a record with a formula name
+#: is that function; the others (and sqrt, a power) are written out
+SYMBOLIC_RULES = {record.name: (lambda x, _name=name: func(_name, x)) for name, record in RECORDS.items()}
+SYMBOLIC_RULES.update({
     "add": add, "sub": sub, "neg": neg, "mul": mul, "safe_mul": safe_mul, "div": div,
     "integer_pow": lambda x, n: power(x, num(n)), "pow": power,
-    "exp": lambda x: func("exp", x), "log": lambda x: func("log", x),
     "log1p": lambda x: func("log", add(ONE, x)), "expm1": lambda x: sub(func("exp", x), ONE),
-    "sin": lambda x: func("sin", x), "cos": lambda x: func("cos", x), "tan": lambda x: func("tan", x),
-    "tanh": lambda x: func("tanh", x), "sinh": lambda x: func("sinh", x), "cosh": lambda x: func("cosh", x),
-    "arcsin": lambda x: func("asin", x), "arccos": lambda x: func("acos", x),
-    "arctan": lambda x: func("atan", x), "sqrt": lambda x: power(x, num(Fraction(1, 2))),
-    "abs": lambda x: func("abs", x), "sign": lambda x: func("sign", x),
-    "logistic": lambda x: func("sigmoid", x), "maximum": _maximum, "minimum": _minimum,
+    "sqrt": lambda x: power(x, num(Fraction(1, 2))),
+    "maximum": _maximum, "minimum": _minimum,
     "logaddexp": _logaddexp, "select": select, "compare": compare,
     "broadcast_to": _identity, "reshape": _identity, "convert": _identity, "stop_gradient": _identity,
     "reduce_sum": _reduce, "reduce_max": _reduce, "reduce_prod": _reduce,
-}
+})
 
 
 def normalize(root: Node, memo=None) -> Node:

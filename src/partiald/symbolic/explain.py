@@ -13,6 +13,7 @@ from fractions import Fraction
 from ..core.primitive import REGISTRY
 from . import canonical as C
 from . import printing
+from .functions import RECORDS
 from .printing import ordered_terms, to_str
 
 #: at most this many steps are listed (the answer is always given); and the steps' text stays
@@ -20,19 +21,13 @@ from .printing import ordered_terms, to_str
 #: steps beyond either are counted as not shown
 MAX_STEPS = 200
 
-_FUNC_PRIM = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh",
-              "sinh": "sinh", "cosh": "cosh", "asin": "arcsin", "acos": "arccos", "atan": "arctan",
-              "abs": "abs", "sigmoid": "logistic", "softplus": "logaddexp", "relu": "maximum"}
-
-_DOMAIN = {
-    "log": "log(u) is defined for u > 0",
-    "asin": "asin(u) is defined for -1 <= u <= 1 (derivative for |u| < 1)",
-    "acos": "acos(u) is defined for -1 <= u <= 1 (derivative for |u| < 1)",
-    "abs": "at u = 0 the derivative is taken as 0 (partiald's convention, sign(0) = 0)",
+#: the rewritten function names (symbolic/functions.py): the primitive whose rule explains
+#: them and what is said about their domain; every other function is a record with a
+#: ``symbol``, which gives both
+_SUGAR_PRIM = {"softplus": "logaddexp", "relu": "maximum"}
+_SUGAR_DOMAIN = {
     "relu": "at u = 0 the derivative is taken as 0 (partiald's convention)",
     "step": "step(u) = 1 for u > 0, else 0; its derivative is 0 (away from the jump)",
-    "sign": "sign(u) has derivative 0 (away from the jump at 0)",
-    "tan": "tan(u) is undefined where cos(u) = 0",
 }
 
 
@@ -112,12 +107,13 @@ def _rule(n, var):
     # a function of one (or two) arguments
     name = n.args[0]
     args = list(n.args[1:])
-    prim = _FUNC_PRIM.get(name)
-    rule = (reg[prim].rule_name if prim else f"{name} rule") or f"{name} rule"
+    record = RECORDS.get(name) or reg.get(_SUGAR_PRIM.get(name, ""))
+    rule = (record.rule_name if record else f"{name} rule") or f"{name} rule"
     inner = [a for a in args if var in a.free and a.kind != "sym"]
     if inner:
         rule += " + chain rule"
-    return rule, inner, _DOMAIN.get(name)
+    domain = RECORDS[name].domain if name in RECORDS else _SUGAR_DOMAIN.get(name, "")
+    return rule, inner, domain or None
 
 
 def _power_rule(n, var):

@@ -24,6 +24,7 @@ from ..core.primitive import REGISTRY, bind
 from ..core.trace import Builder, Tracer
 from ..transforms.forward import is_float, match_dtype
 from . import canonical as C
+from .functions import RECORDS
 from .limits import deadline, tick
 from .printing import to_latex, to_str, to_unicode
 
@@ -132,11 +133,6 @@ def _huge_int_pow(b, n):
     return bind(REGISTRY["div"], 1.0, mag) if n < 0 else mag
 
 
-_PRIM_OF_FUNC = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh",
-                 "sinh": "sinh", "cosh": "cosh", "asin": "arcsin", "acos": "arccos", "atan": "arctan",
-                 "abs": "abs", "sign": "sign", "sigmoid": "logistic"}
-
-
 def _balanced(op, items):
     items = list(items)
     while len(items) > 1:
@@ -183,8 +179,9 @@ def _lower(n, memo, exact=False):
         return bind(REGISTRY["div"], out, _balanced("mul", dens)) if dens else out
     name = n.args[0]
     args = [memo[a] for a in n.args[1:]]
-    if name in _PRIM_OF_FUNC:
-        return bind(REGISTRY[_PRIM_OF_FUNC[name]], *args)
+    record = RECORDS.get(name)
+    if record is not None:
+        return bind(record, *args)
     if name == "relu":
         return bind(REGISTRY["maximum"], args[0], 0.0)
     if name == "softplus":

@@ -56,6 +56,7 @@ import re
 import unicodedata
 
 from ..core.errors import ExpressionTooLarge, ParseError
+from .functions import NAMES
 
 #: longest accepted text, in characters; longer text raises ExpressionTooLarge at once
 MAX_TEXT = 1_000_000
@@ -64,8 +65,9 @@ MAX_DEPTH = 500
 #: most AST nodes (tuples with a tag) in one formula; more raises ExpressionTooLarge
 MAX_NODES = 2_000_000
 
-FUNCTIONS = frozenset({"exp", "log", "ln", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs",
-                       "softplus", "asin", "acos", "atan", "sinh", "cosh", "sign", "step"})
+#: the functions a formula may call: every primitive record with a formula name, and the
+#: rewritten names (symbolic/functions.py)
+FUNCTIONS = NAMES
 CONSTANTS = frozenset({"pi", "e"})
 #: names that are numbers, not variables (see the module docstring)
 NUMBER_NAMES = frozenset({"inf", "nan"})

@@ -102,7 +102,7 @@ def simplify(graph: Graph) -> Graph:
                 val = prim.impl(*[x.val for x in inputs], **eqn.params)
             rename[eqn.outvar] = Lit(val)
             continue
-        inputs = _scalarize(prim.name, inputs, eqn.outvar.aval)
+        inputs = _scalarize(prim, inputs, eqn.outvar.aval)
         if prim.name == "neg" and isinstance(inputs[0], Var) and inputs[0] in scaled:
             # -(c * x) -> (-c) * x
             c, x = scaled[inputs[0]]
@@ -154,15 +154,6 @@ def simplify(graph: Graph) -> Graph:
     return sink_transposes(dce(Graph(graph.invars, graph.constvars, graph.consts, eqns, outvars)))
 
 
-#: primitives applied element by element, with NumPy broadcasting (their result at an
-#: index depends on their inputs at that index only)
-_ELEMENTWISE = frozenset({
-    "add", "sub", "neg", "mul", "safe_mul", "div", "rem", "floor_divide", "integer_pow", "pow",
-    "maximum", "minimum", "arctan2", "logaddexp", "compare", "logical", "logical_not", "isfinite",
-    "select", "convert", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh",
-    "arcsin", "arccos", "arctan", "logistic", "sqrt", "abs", "sign", "floor", "round", "stop_gradient"})
-
-
 def sink_transposes(graph: Graph) -> Graph:
     """Elementwise work on a transposed array done in the array's own layout, the
     transpose moved after it, and absorbed by an ``einsum`` that reads the result.
@@ -185,7 +176,7 @@ def sink_transposes(graph: Graph) -> Graph:
             tr[eqn.outvar] = (inputs[0], tuple(eqn.params["perm"]))
             eqns.append(eqn)
             continue
-        if name in _ELEMENTWISE and any(isinstance(x, Var) and x in tr for x in inputs):
+        if eqn.prim.elementwise and any(isinstance(x, Var) and x in tr for x in inputs):
             moved = _sunk(eqn, inputs, tr, eqns)
             if moved is not None:
                 changed = True
@@ -330,14 +321,11 @@ def _finite_nonzero_scalar(x):
     return _scalar_lit(x) and np.isfinite(x.val) and x.val != 0
 
 
-_ELEMENTWISE_BINARY = frozenset({"add", "sub", "mul", "safe_mul", "div", "maximum", "minimum"})
-
-
-def _scalarize(name, inputs, aval):
+def _scalarize(prim, inputs, aval):
     """A literal array with one value everywhere (a broadcast constant, folded) becomes
     a scalar when the other operand alone already has the output's shape: one pass and
     no constant array, the same result."""
-    if name not in _ELEMENTWISE_BINARY or len(inputs) != 2:
+    if not prim.elementwise or len(inputs) != 2:
         return inputs
     out = list(inputs)
     for i, x in enumerate(inputs):
