@@ -271,3 +271,22 @@ def test_bool_and_float32_scalar_operands(shape, operands, monkeypatch):
     def f(H, s, m):
         return pnp.where(m & (H > s), H * s, -H), (H * s + 1.0) > 0.5
     _same(_native_jit(f, H, s, m), _numpy_jit(f, H, s, m, monkeypatch=monkeypatch))
+
+
+@pytest.mark.parametrize("f", [rosen, chained, stencil2d], ids=lambda f: f.__name__)
+def test_a_loop_split_over_threads_gives_the_same_bits(f, monkeypatch):
+    """A long loop runs one share per thread (each writes only its own elements): any
+    split, uneven ones included, gives the bits of one thread and of the NumPy code."""
+    shape = (301, 1000) if f is stencil2d else (300_001,)
+    x = np.random.default_rng(5).uniform(-1.5, 1.5, shape)
+    want = _numpy_jit(pdx.grad(f), x, monkeypatch=monkeypatch)
+    for n in ("1", "2", "3", "7"):
+        monkeypatch.setenv("PARTIALD_NUM_THREADS", n)
+        _same(_native_jit(pdx.grad(f), x), want)
+
+
+def test_a_malformed_thread_count_warns_and_uses_the_cores(monkeypatch):
+    monkeypatch.setenv("PARTIALD_NUM_THREADS", "two")
+    monkeypatch.setattr(native, "_warned", set())
+    with pytest.warns(RuntimeWarning, match="PARTIALD_NUM_THREADS='two' is not a positive integer"):
+        assert native.threads() >= 1

@@ -612,7 +612,7 @@ def _native_source(graph: Graph, r, name):
     fn = native.function(kernel) if kernel is not None else None
     if fn is None:
         return None
-    ns = {"_kernel": fn, "_arr": native.flat, "_one": native.scalar}
+    ns = {"_kernel": native.runner(fn, int(np.prod(kernel.shape))), "_arr": native.flat, "_one": native.scalar}
     _, names, lines, finish, parts = _around(graph, r, name, ns)
     args = [repr(int(n)) for n in kernel.ints]
     for i, v in enumerate(kernel.arrays):

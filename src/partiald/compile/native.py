@@ -50,6 +50,7 @@ generated source never contains user text: names are ``in<i>``, ``out<i>``,
 """
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import hmac
 import math
@@ -87,6 +88,7 @@ def _after_fork_in_child():
     global _lock
     _lock = threading.Lock()
     _locks.clear()
+    _pool_state["pool"], _pool_state["workers"] = None, 0     # its threads are not in the child
     nb = _state["numba"]
     if nb is not None:
         lock = nb.core.compiler_lock.global_compiler_lock._lock
@@ -180,9 +182,10 @@ class _Unsupported(Exception):
 
 
 class Kernel:
-    """The loop source for a region and how to call it: ``kernel(*ints, *arrays,
-    *outputs, *scalars, *constants)``; ``ints`` are the lengths (and offsets) of this
-    call, ``constants`` the program's literals as values of their dtypes."""
+    """The loop source for a region and how to call it: ``kernel(part, parts, *ints,
+    *arrays, *outputs, *scalars, *constants)`` computes share ``part`` of ``parts`` of
+    the elements; ``ints`` are the lengths (and offsets) of this call, ``constants``
+    the program's literals as values of their dtypes. :func:`runner` calls it."""
 
     def __init__(self, r, shape, arrays, scalars, constants, ints, source, signature):
         self.region, self.shape, self.arrays, self.scalars = r, shape, arrays, scalars
@@ -259,17 +262,20 @@ def plan(r):
             return None
         ints += [r.extent * rows, L] + offsets
         names += ["N", "L"] + [f"o{i}" for i in range(len(offsets))]
-    lines = [f"    {p} = _u({p})" for p in names]
+    lines = [f"    {p} = _u({p})" for p in ["part", "parts"] + names]
     outs = list(r.kept) + ([r.root] if r.chain else [])
     try:
         body = _Body(r.eqns, arrays, scalars, index)
         if r.kept:
             # the region's values read after the loop: one pass
+            # this call's share of the rows: [nk * part / parts, nk * (part + 1) / parts)
+            lines.append("    klo = (nk * part) // parts")
+            lines.append("    khi = (nk * (part + _u(1))) // parts")
             if not others:
-                lines.append("    for k in range(_u(0), nk):")
+                lines.append("    for k in range(klo, khi):")
                 ind = "        "
             else:
-                lines.append("    for r in range(_u(0), nk):")
+                lines.append("    for r in range(klo, khi):")
                 lines.append("        for c in range(_u(0), unit):")
                 lines.append("            k = r * unit + c")
                 ind = "            "
@@ -279,9 +285,10 @@ def plan(r):
     except _Unsupported:
         return None
     consts = body.constants
-    params = names + [f"in{i}" for i in range(len(arrays))] + [f"out{i}" for i in range(len(outs))]
+    params = ["part", "parts"] + names + [f"in{i}" for i in range(len(arrays))]
+    params += [f"out{i}" for i in range(len(outs))]
     params += [f"s{i}" for i in range(len(scalars))] + [f"c{i}" for i in range(len(consts))]
-    signature = [("int", None)] * len(ints) + [("in", np.dtype(v.aval.dtype)) for v in arrays]
+    signature = [("int", None)] * (2 + len(ints)) + [("in", np.dtype(v.aval.dtype)) for v in arrays]
     signature += [("out", np.dtype(v.aval.dtype)) for v in outs]
     signature += [("scalar", np.dtype(v.aval.dtype)) for v in scalars] + [("scalar", dt) for _, dt in consts]
     described = ", ".join(kind if dt is None else f"{kind} {dt.name}" for kind, dt in signature)
@@ -392,9 +399,12 @@ def _gather(r, body, offsets, first_out):
     segments.append((f"o{m - 1}", "o0 + L", list(range(len(terms)))))
     segments += [(f"o{i} + L", f"o{i + 1} + L", [t for t, (_, o) in enumerate(terms) if o > i]) for i in range(m - 1)]
     segments.append((f"o{m - 1} + L", "N", []))
-    out = []
+    # this call's share of [0, N): [N * part / parts, N * (part + 1) / parts), each
+    # segment clipped to it (an empty clip is range(a, a): unsigned, so never negative)
+    out = ["    jlo = (N * part) // parts", "    jhi = (N * (part + _u(1))) // parts"]
     for lo, hi, active in segments:
-        out.append(f"    for j in range({lo}, {hi}):")
+        out.append(f"    a = max({lo}, jlo)")
+        out.append(f"    for j in range(a, max(a, min({hi}, jhi))):")
         if not active:
             out.append(f"        out{first_out}[j] = 0")
             continue
@@ -404,6 +414,59 @@ def _gather(r, body, offsets, first_out):
                               "        ")
         out.append(f"        out{first_out}[j] = " + " + ".join(f"t{t}" for t in active))
     return out
+
+
+# --- running a loop on several cores ----------------------------------------------------
+
+#: loops over fewer elements run on one thread (a thread's hand-off costs ~20 us)
+PARALLEL_MIN = 1 << 18
+MAX_THREADS = 8
+_pool_state: dict = {"pool": None, "workers": 0}
+
+
+def threads():
+    """How many threads a long loop is split over: ``PARTIALD_NUM_THREADS`` (a
+    positive integer), else the cores this process may use, at most MAX_THREADS."""
+    raw = os.environ.get("PARTIALD_NUM_THREADS")
+    if raw is not None:
+        try:
+            n = int(raw)
+            if n >= 1:
+                return n
+        except ValueError:
+            pass
+        _warn(f"PARTIALD_NUM_THREADS={raw!r} is not a positive integer: using the available cores")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, MAX_THREADS))
+
+
+def _pool(workers):
+    """The process's worker threads (numba loops release the GIL while they run)."""
+    with _lock:
+        pool = _pool_state["pool"]
+        if pool is None or _pool_state["workers"] < workers:
+            if pool is not None:
+                pool.shutdown(wait=False)
+            pool = _pool_state["pool"] = concurrent.futures.ThreadPoolExecutor(
+                workers, thread_name_prefix="partiald-loop")
+            _pool_state["workers"] = workers
+        return pool
+
+
+def runner(fn, total):
+    """``call(*args)`` running the compiled loop ``fn`` over ``total`` elements: split
+    into one share per thread when it is long (each thread writes its own elements,
+    so the result is the same bits for any split), in the calling thread otherwise."""
+    def call(*args):
+        n = threads() if total >= PARALLEL_MIN else 1
+        if n == 1:
+            fn(0, 1, *args)
+            return
+        futures = [_pool(n - 1).submit(fn, p, n, *args) for p in range(1, n)]
+        fn(0, n, *args)
+        for f in futures:
+            f.result()
+    return call
 
 
 # --- compiling and the disk cache ------------------------------------------------------
