@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.graph import Graph, Lit, Var
-from ..core.primitive import REGISTRY
+from ..ops.common import NUMPY_IMPL
 from . import native, tiling
 
 # A primitive's ``numpy`` lowering names its NumPy ufunc: a plain call, no dispatch,
@@ -346,6 +346,18 @@ def graph_to_source(graph: Graph, name="_generated", tile=True, internal=False):
     return print_source(fn), ns
 
 
+def _numpy_call(eqn, args):
+    """``(callee, args)`` from the record's ``numpy`` lowering: a ufunc's name (a
+    parameterless call), or what a lowering function gives for these parameters (a
+    ufunc's name or NUMPY_IMPL); None: call the record's impl the plain way."""
+    lower = eqn.prim.lowerings.get("numpy")
+    if lower is None:
+        return None
+    if isinstance(lower, str):
+        return None if eqn.params else (lower, args)
+    return lower(args, eqn.params)
+
+
 def graph_to_plan(graph: Graph, name="_generated", internal=False):
     """The straight-line NumPy program for ``graph`` as a ``Function`` of typed
     statements, and the namespace it needs (see ``graph_to_source``)."""
@@ -388,6 +400,7 @@ def graph_to_plan(graph: Graph, name="_generated", internal=False):
             bound.update(s.binds())
 
     prims = {}
+    impls = {}                                  # record -> its impl's name in ns (NUMPY_IMPL calls)
     eqns = graph.eqns
     # an intermediate is released right after its last read (peak memory, checkpoint)
     dying: dict = {}
@@ -422,14 +435,16 @@ def graph_to_plan(graph: Graph, name="_generated", internal=False):
             emit(Store(out, idx, ref(sc.inputs[0]), add=True))
             owned.add(eqn.outvar)
             continue
-        ufunc = eqn.prim.lowerings.get("numpy") if not eqn.params else None
-        if pname == "integer_pow" and eqn.params["n"] == 2:
-            ufunc, args = "multiply", [args[0], args[0]]
-        if pname == "safe_mul" and aval.shape:
-            ns["_smul_arrays"] = REGISTRY["safe_mul"].impl
-            ufunc = "safe_mul"
-        if ufunc is not None:
-            fn = f"_np.{ufunc}" if ufunc != "safe_mul" else "_smul_arrays"
+        call = _numpy_call(eqn, args)
+        if call is not None:
+            callee, args = call
+            if callee == NUMPY_IMPL:
+                # the record's impl with an output buffer: always a fresh one (safe_mul
+                # repairs a NaN from its inputs, so it never overwrites one)
+                fn = impls.setdefault(eqn.prim, f"_impl{len(impls)}")
+                ns[fn] = eqn.prim.impl
+            else:
+                fn = f"_np.{callee}"
             if not aval.shape:
                 emit(Call(out, fn, tuple(args)))
                 continue
@@ -445,9 +460,8 @@ def graph_to_plan(graph: Graph, name="_generated", internal=False):
                     done.add(j)
                     owned.add(target.outvar)
                     continue
-            # (safe_mul repairs a NaN from its inputs, so it never overwrites one)
             reuse = next((x for x in eqn.inputs if isinstance(x, Var) and x.aval == aval
-                          and plan.dies_at(x, i, owned)), None) if ufunc != "safe_mul" else None
+                          and plan.dies_at(x, i, owned)), None) if callee != NUMPY_IMPL else None
             emit(Call(out, fn, tuple(args), out=names[reuse] if reuse is not None else None))
             owned.add(eqn.outvar)
             continue

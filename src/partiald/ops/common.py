@@ -6,6 +6,11 @@ import numpy as np
 from ..core.graph import ShapedArray
 
 
+#: what a ``numpy`` lowering function names to have generated code call the record's own
+#: ``impl`` with an output buffer (``out=``, always a fresh one, never an input's)
+NUMPY_IMPL = "impl"
+
+
 def shape_of(x):
     return tuple(np.shape(x)) if not hasattr(x, "shape") else tuple(x.shape)
 

@@ -33,7 +33,7 @@ from ..core.graph import ShapedArray
 from ..core.primitive import REGISTRY, Primitive, bind, is_undefined, register, zero_jvp
 from . import batch_rules
 from . import fused_forms as FF
-from .common import (bool_elementwise_aval, elementwise_aval, float_elementwise_aval,
+from .common import (NUMPY_IMPL, bool_elementwise_aval, elementwise_aval, float_elementwise_aval,
                      shape_of)
 
 # sparsity of elementwise primitives: the input pairs (i, j) whose mixed second
@@ -262,7 +262,8 @@ def _mul_transpose(ct, x, y):
 mul_p = _prim("mul", np.multiply, elementwise_aval, _mul_jvp, _mul_transpose, rule_name="product rule",
                sparsity=PRODUCT, numpy="multiply", python="({0} * {1})", exact=True, fused=FF.binary("*"))
 safe_mul_p = _prim("safe_mul", _safe_mul_impl, elementwise_aval, _mul_jvp, _mul_transpose,
-                   rule_name="product rule", sparsity=PRODUCT, python="_smul({0}, {1})", exact=True, fused=FF.safe_mul)
+                   rule_name="product rule", sparsity=PRODUCT, python="_smul({0}, {1})", exact=True,
+                   numpy=lambda args, params: (NUMPY_IMPL, args), fused=FF.safe_mul)
 
 
 def _div_jvp(tangents, ans, x, y):
@@ -310,6 +311,7 @@ def _integer_pow_python(args, params):
 
 integer_pow_p = _prim("integer_pow", _integer_pow_impl, elementwise_aval, _integer_pow_jvp,
                       rule_name="power rule", sparsity="integer_pow", python=_integer_pow_python,
+                      numpy=lambda args, params: ("multiply", [args[0], args[0]]) if params["n"] == 2 else None,
                       exact=lambda params: 0 <= params["n"] <= 2, fused=FF.integer_pow)
 
 
