@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import numpy as pnp
+from .core.results import finalize, unaliased
 from .core.errors import MemoryBudgetError
 from .core.graph import F64_SCALAR, Graph, aval_of
 from .core.interpret import interpret
@@ -82,14 +83,6 @@ def _floats(xs) -> bool:
     return True
 
 
-def _finalize(x):
-    """Results leave as NumPy arrays; a 0-d float64 result is a Python float (float in,
-    float out), other 0-d results NumPy scalars (a float32 stays float32)."""
-    if isinstance(x, (np.ndarray, np.generic)) and x.ndim == 0:
-        return float(x) if x.dtype == np.float64 else x[()]
-    return x
-
-
 def _zeros_like(x):
     z = np.zeros(np.shape(x), dtype=x.dtype)
     return z[()] if z.ndim == 0 else z
@@ -146,7 +139,7 @@ class _Staged:
                                 f"(output, auxiliary data), got {type(out).__name__}")
             out, aux = out
             aux_flat, aux_tree = tree_flatten(aux)
-            self.aux = tree_unflatten(aux_tree, [_finalize(b.value_of(a._var)) if isinstance(a, Tracer)
+            self.aux = tree_unflatten(aux_tree, [finalize(b.value_of(a._var)) if isinstance(a, Tracer)
                                                  and a._builder is b else a for a in aux_flat])
         out_flat, self.out_tree = tree_flatten(out)
         for o in out_flat:
@@ -170,7 +163,7 @@ class _Staged:
         return self._lin
 
     def out(self):
-        return tree_unflatten(self.out_tree, [_finalize(o) for o in self.out_flat])
+        return tree_unflatten(self.out_tree, [finalize(o) for o in self.out_flat])
 
     def jvp_flat(self, tangents_flat):
         return jvp_graph_eval(dce(self.graph), self.builder.values, tangents_flat)
@@ -202,27 +195,7 @@ class _Staged:
         for x, m in zip(self.flat, in_mask):
             c = next(cts) if m else None
             out.append(_zeros_like(x) if c is None else c)
-        return _unaliased(out, [*cts_flat, *self.flat])
-
-
-def _unaliased(results, others):
-    """Copy any result array that may share memory with another result or with one of
-    ``others`` (inputs, tangents, cotangents): results are new arrays the caller may
-    modify freely. ``np.may_share_memory`` only compares bounds, so this is cheap."""
-    for r in results:
-        if isinstance(r, np.ndarray):
-            break
-    else:
-        return results
-    out = []
-    seen = [o for o in others if isinstance(o, np.ndarray)]
-    for r in results:
-        if isinstance(r, np.ndarray) and any(np.may_share_memory(r, o) for o in seen):
-            r = r.copy()
-        out.append(r)
-        if isinstance(r, np.ndarray):
-            seen.append(r)
-    return out
+        return unaliased(out, [*cts_flat, *self.flat])
 
 
 def _check_like(name, given, expected_flat, expected_tree, what):
@@ -272,8 +245,8 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence):
     t_flat = _check_like("jvp", tuple(tangents), st.flat, st.in_tree, "tangent")
     t_out = st.jvp_flat(t_flat)
     t_out = [_zeros_like(o) if t is None else t for t, o in zip(t_out, st.out_flat)]
-    t_out = _unaliased(t_out, t_flat + st.flat + st.out_flat)
-    return st.out(), tree_unflatten(st.out_tree, [_finalize(t) for t in t_out])
+    t_out = unaliased(t_out, t_flat + st.flat + st.out_flat)
+    return st.out(), tree_unflatten(st.out_tree, [finalize(t) for t in t_out])
 
 
 def linearize(f: Callable, *primals):
@@ -287,8 +260,8 @@ def linearize(f: Callable, *primals):
         t_flat = _check_like("linearize", tangents, st.flat, st.in_tree, "tangent")
         outs = st.lin_jvp_flat(t_flat)
         outs = [_zeros_like(o) if t is None else t for t, o in zip(outs, st.out_flat)]
-        outs = _unaliased(outs, t_flat + st.flat)
-        return tree_unflatten(st.out_tree, [_finalize(t) for t in outs])
+        outs = unaliased(outs, t_flat + st.flat)
+        return tree_unflatten(st.out_tree, [finalize(t) for t in outs])
     f_jvp.graph = st.lin
     return st.out(), f_jvp
 
@@ -320,7 +293,7 @@ def vjp(f: Callable, *primals, has_aux: bool = False):
 
 def _finalize_tree(tree):
     flat, t = tree_flatten(tree)
-    return tree_unflatten(t, [_finalize(x) for x in flat])
+    return tree_unflatten(t, [finalize(x) for x in flat])
 
 
 class _GradState:
@@ -391,7 +364,7 @@ def _repeat_call(f, state, args):
                 if grads is not None:
                     return float(value), grads
             in_cts, _ = last.prog.run(last.graph, values, _SEED)
-            return float(value), tuple(0.0 if c is None else c if type(c) is float else _finalize(c)
+            return float(value), tuple(0.0 if c is None else c if type(c) is float else finalize(c)
                                        for c in in_cts)
     st = _Staged.__new__(_Staged)
     st.in_tree = tree_structure(args)
@@ -437,7 +410,7 @@ def _grad_call(f, argnums, has_aux, state, args, kwargs, st=None):
         if dt.kind != "f":
             raise TypeError(f"grad requires a floating-point output, got dtype {dt}")
         one = np.ones((), dtype=dt)[()]
-    grads = tree_unflatten(st.in_tree, [_finalize(x) for x in st.vjp_flat([one], last and last.prog)])
+    grads = tree_unflatten(st.in_tree, [finalize(x) for x in st.vjp_flat([one], last and last.prog)])
     prog = st.program
     if prog is not None and prog.repeatable and not st.builder.repeated:
         state.last = _Last(st.graph, prog)
@@ -592,7 +565,7 @@ def _jacobian(f, argnums, has_aux, mode, fname, memory_budget, chunk_size=None):
         blocks = jacobian_blocks(st.lin, ins, outs, m, chunk)
         per_out = []
         for i in range(len(outs)):
-            tree = tree_unflatten(st.in_tree, [_finalize(b) for b in blocks[i]])
+            tree = tree_unflatten(st.in_tree, [finalize(b) for b in blocks[i]])
             per_out.append(tree[0] if isinstance(argnums, int) else tree)
         res = tree_unflatten(st.out_tree, per_out)
         return (res, st.aux) if has_aux else res
@@ -684,7 +657,7 @@ def hessian_diag(f, argnums=0):
         res = []
         for j, x in enumerate(ins):
             vals = pnp.stack(parts[j]) if parts[j] else out[j]
-            res.append(_finalize(pnp.reshape(vals, np.shape(x))))
+            res.append(finalize(pnp.reshape(vals, np.shape(x))))
         tree = tree_unflatten(st.in_tree, res)
         return tree[0] if isinstance(argnums, int) else tree
     return functools.wraps(f)(diag)
@@ -698,7 +671,7 @@ def laplacian(f, argnums=0):
         total = leaves[0].sum() if hasattr(leaves[0], "sum") else leaves[0]
         for leaf in leaves[1:]:
             total = total + pnp.sum(leaf)
-        return _finalize(pnp.sum(total) if hasattr(total, "shape") and np.shape(total) else total)
+        return finalize(pnp.sum(total) if hasattr(total, "shape") and np.shape(total) else total)
     return functools.wraps(f)(lap)
 
 

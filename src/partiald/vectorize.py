@@ -22,7 +22,8 @@ from .core.graph import ShapedArray
 from .core.pytree import tree_flatten, tree_unflatten
 from .core.trace import Builder, Tracer
 from .ops.common import shape_of
-from .transforms.chunked import run_chunked, unaliased
+from .core.results import unaliased
+from .transforms.chunked import run_chunked
 
 
 # -- axis specifications --------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -652,9 +653,20 @@ def _native_source(graph: Graph, r, name):
 # Scalar code: Python floats and the math module, for graphs of 0-d float64 values.
 # IEEE arithmetic (+ - * /) on Python floats is identical to NumPy's; anything that
 # would raise in Python (1/0, math.log(-1), overflow) falls back to the NumPy code.
-def _smul(a, b):
-    r = a * b
-    return 0.0 if r != r and (a == 0 or b == 0) else r
+_isfinite = math.isfinite
+
+
+def _smul(x, y):
+    """``safe_mul`` on floats: 0 * inf and 0 * nan are 0.0, as in its NumPy implementation
+    (and no floating-point warning on NumPy scalars)."""
+    if (x == 0 and not _isfinite(y)) or (y == 0 and not _isfinite(x)):
+        return 0.0
+    return x * y
+
+
+#: the names a record's ``python`` lowering may use (core/primitive.py), for every
+#: generator of Python-float code (scalar_source here, compile/staged.py's float code)
+PYTHON_NAMESPACE = {"_m": math, "_smul": _smul}
 
 
 def _scalar_rhs(eqn, args):
@@ -666,8 +678,7 @@ def _scalar_rhs(eqn, args):
 def scalar_source(graph: Graph, name, fallback):
     """Source of a Python-float version of ``graph``, or None if some equation has no
     scalar form or some value is not a 0-d float64."""
-    import math
-    ns = {"_m": math, "_smul": _smul, "_fallback": fallback}
+    ns = dict(PYTHON_NAMESPACE, _fallback=fallback)
     names = {v: f"_a{i}" for i, v in enumerate(graph.invars)}
     if graph.constvars:
         return None, None

@@ -5,6 +5,7 @@ import functools
 
 import numpy as np
 
+from ..core.results import finalize
 from ..core.debug import STATE as _DEBUG
 from ..core.debug import enabled as _debug_enabled
 from ..core.graph import ShapedArray
@@ -112,7 +113,7 @@ def jit(f, static_argnums=()):
             # inside another transformation: inline the program into its trace
             outs = interpret(entry.graph, *leaves)
         else:
-            outs = [_finalize(o) for o in entry.fn(*leaves)]
+            outs = [finalize(o) for o in entry.fn(*leaves)]
         return tree_unflatten(entry.out_tree, outs)
 
     wrapped.cache_size = lambda: len(cache)
@@ -129,14 +130,6 @@ def _scalar_entry(entry):
     if tree.kind == "tuple" and all(c.kind == "leaf" for c in tree.children):
         return fn
     return lambda *a: tree_unflatten(tree, list(fn(*a)))
-
-
-def _finalize(o):
-    """0-d float64 results are Python floats (as ``grad`` returns), other 0-d results
-    NumPy scalars."""
-    if isinstance(o, (np.ndarray, np.generic)) and o.ndim == 0:
-        return float(o) if o.dtype == np.float64 else o[()]
-    return o
 
 
 def _trace(f, args, static_set, leaves, treedef):

@@ -37,27 +37,13 @@ from ..core.primitive import PLAIN_TYPES, REGISTRY
 from ..core.trace import Builder, literal_key, plan_replay
 from ..ops import elementwise as _ew
 from ..transforms.reverse import linearize_graph, transpose_eval
-from .codegen import _run
+from .codegen import PYTHON_NAMESPACE, _run
 
 _F64 = np.dtype(np.float64)
 _BOOL = np.dtype(np.bool_)
 
 
 # -- the primitives' python lowering ------------------------------------------------------
-
-_isfinite = math.isfinite
-
-
-def _smul(x, y):
-    """``safe_mul`` on floats: 0 * inf and 0 * nan are 0.0, as in its NumPy implementation
-    (and no floating-point warning on NumPy scalars)."""
-    if (x == 0 and not _isfinite(y)) or (y == 0 and not _isfinite(x)):
-        return 0.0
-    return x * y
-
-#: the names a ``python`` lowering may use (core/primitive.py)
-PYTHON_NAMESPACE = {"_m": math, "_smul": _smul}
-
 
 def _python_expr(prim, args, params):
     """``prim``'s ``python`` lowering over the argument names ``args``, or None."""

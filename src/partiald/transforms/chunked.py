@@ -71,10 +71,3 @@ def run_chunked(graph, mapped, size, chunk_size, placements):
             placed = [place(o, d, axis, n, path) for o, d, n in parts]
             results.append(concat(placed, axis % len(shape_of(placed[0]))))
     return results
-
-
-def unaliased(results, inputs):
-    """Results are new arrays: copy any that shares memory with an input."""
-    arrays = [x for x in inputs if isinstance(x, np.ndarray)]
-    return [r.copy() if isinstance(r, np.ndarray) and any(np.may_share_memory(r, x) for x in arrays) else r
-            for r in results]

@@ -21,7 +21,8 @@ from ..core.trace import Builder
 from ..ops.common import shape_of
 from ..ops.shape import gather_p, reshape, transpose
 from .batching import batch_graph, insert_axis
-from .chunked import chunk_bounds, concat, place, run_chunked, slice_along, unaliased
+from ..core.results import unaliased
+from .chunked import chunk_bounds, concat, place, run_chunked, slice_along
 from .reverse import transpose_eval
 
 

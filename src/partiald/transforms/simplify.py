@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.trace import literal_key
 from ..core.graph import Eqn, Graph, Lit, ShapedArray, Var, use_counts
 from ..core.primitive import REGISTRY
 
@@ -25,12 +26,10 @@ def _param_key(params):
 
 
 def _lit_key(x):
-    v = x.val
-    if isinstance(v, np.ndarray):
-        if v.size > 64:
-            return ("arr-id", id(v))
-        return ("arr", v.shape, v.dtype.str, v.tobytes())
-    return ("lit", type(v).__name__, repr(v))
+    """The CSE key of a literal: its value bit for bit (core.trace.literal_key: -0.0 is
+    not 0.0, NaN payloads differ), or its identity for a large array."""
+    key = literal_key(x.val, max_array=64)
+    return ("lit", key) if key is not None else ("id", id(x.val))
 
 
 def dce(graph: Graph) -> Graph:
