@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from .activations import (ACTIVATIONS, gelu, get_activation, identity, log_softmax, logsumexp, relu, sigmoid,
                           softmax, softplus, tanh)
-from .training import fit, predict
+from .training import History, TrainingFailedWarning, fit, predict
 from .initializers import INITIALIZERS, glorot_normal, glorot_uniform, he_normal, he_uniform
 from .layers import MLP, Linear, count_params
 from .losses import LOSSES, accuracy, binary_cross_entropy, cross_entropy, mse
@@ -31,5 +31,5 @@ __all__ = [
     "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "INITIALIZERS",
     "Linear", "MLP", "count_params",
     "mse", "cross_entropy", "binary_cross_entropy", "accuracy", "LOSSES",
-    "fit", "predict", "sensitivity", "Sensitivity",
+    "fit", "predict", "History", "TrainingFailedWarning", "sensitivity", "Sensitivity",
 ]

@@ -18,38 +18,59 @@ class Sensitivity:
     Attributes:
       per_example: ``(n, d)`` array, ``d prediction / d feature_j`` at example ``i``
         (other features held constant).
-      mean: ``(d,)`` mean of the partials over the examples (signed).
-      mean_abs: ``(d,)`` mean absolute partial, the usual importance ranking.
+      mean: ``(d,)`` mean of the partials over the examples (signed): the effect of
+        one unit of the feature.
+      mean_abs: ``(d,)`` mean absolute partial.
+      std: ``(d,)`` standard deviation of each feature, in the feature's units.
+      per_std: ``(d,)`` ``mean * std``: the effect of a change of one standard
+        deviation, a change typical of the data. Units differ between features (a
+        price per square metre against a price per year of age); per standard
+        deviation they do not, so the ranking uses it.
+      mean_abs_per_std: ``(d,)`` ``mean_abs * std``, the ranking key.
       feature_names: ``d`` names (``x0, x1, ...`` when none were given).
       output: the model output the partials are of.
     """
 
-    def __init__(self, per_example, feature_names=None, output=0, target_name="prediction"):
+    def __init__(self, per_example, feature_names=None, output=0, target_name="prediction", std=None):
         self.per_example = per_example
         self.mean = per_example.mean(axis=0)
         self.mean_abs = np.abs(per_example).mean(axis=0)
         d = per_example.shape[1]
+        self.std = np.ones(d) if std is None else np.asarray(std, dtype=np.float64).reshape(d)
+        self.per_std = self.mean * self.std
+        self.mean_abs_per_std = self.mean_abs * self.std
         self.feature_names = tuple(feature_names) if feature_names is not None else tuple(f"x{j}" for j in range(d))
         self.output = output
         self.target_name = target_name
 
     def ranking(self):
-        """Feature indices, largest mean absolute partial first (ties keep the feature order)."""
-        return np.argsort(-self.mean_abs, kind="stable")
+        """Feature indices, largest mean absolute effect per standard deviation first (ties
+        keep the feature order)."""
+        return np.argsort(-self.mean_abs_per_std, kind="stable")
 
     def as_dict(self):
-        """``{feature name: mean partial}``, largest magnitude first."""
+        """``{feature name: mean partial}`` (per unit), in the order of ``ranking()``."""
         return {self.feature_names[j]: float(self.mean[j]) for j in self.ranking()}
 
     def table(self, top=None):
-        """A text table of the mean and mean-absolute partials, sorted by magnitude."""
+        """A text table, ranked by the effect per standard deviation: the mean partial per
+        unit of the feature, per standard deviation, and the standard deviation."""
         order = self.ranking()[:top]
         t = self.target_name
-        heads = ("feature", f"mean d {t}/d feature", f"mean |d {t}/d feature|")
-        rows = [(self.feature_names[j], f"{self.mean[j]:.6g}", f"{self.mean_abs[j]:.6g}") for j in order]
+        # a non-monotone effect (an MLP's partial changes sign): its mean understates it, so
+        # the mean absolute effect, the ranking key, gets a column
+        both = not np.allclose(np.abs(self.mean), self.mean_abs, rtol=1e-9, atol=0)
+        heads = ["feature", f"d {t}/d feature, per unit", "per std", *(["mean |per std|"] if both else []),
+                 "std of feature"]
+        rows = []
+        for j in order:
+            r = [self.feature_names[j], f"{self.mean[j]:.6g}", f"{self.per_std[j]:.6g}"]
+            if both:
+                r.append(f"{self.mean_abs_per_std[j]:.6g}")
+            rows.append([*r, f"{self.std[j]:.4g}"])
         w = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(heads)]
-        lines = [f"{heads[0]:<{w[0]}}  {heads[1]:>{w[1]}}  {heads[2]:>{w[2]}}"]
-        lines += [f"{a:<{w[0]}}  {b:>{w[1]}}  {c:>{w[2]}}" for a, b, c in rows]
+        lines = ["  ".join([f"{heads[0]:<{w[0]}}", *(f"{h:>{w[i]}}" for i, h in enumerate(heads) if i)])]
+        lines += ["  ".join([f"{r[0]:<{w[0]}}", *(f"{c:>{w[i]}}" for i, c in enumerate(r) if i)]) for r in rows]
         return "\n".join(lines)
 
     __str__ = table
@@ -59,7 +80,7 @@ class Sensitivity:
 
 
 def sensitivity(model, params, X, feature_names=None, output=None, x_scale=None, y_scale=None,
-                target_name="prediction"):
+                target_name="prediction", x_std=None):
     """``d prediction / d feature`` for every example and feature: "how much does the
     prediction change per unit of this feature, the other features held constant".
 
@@ -80,10 +101,13 @@ def sensitivity(model, params, X, feature_names=None, output=None, x_scale=None,
         are multiplied by ``y_scale / x_scale`` to come out in units of ``y`` per
         unit of ``x``.
       target_name: the prediction's name in the table.
+      x_std: each feature's standard deviation in its own units, for the effect
+        per standard deviation (default: that of ``X``, times ``x_scale``).
 
     Returns:
       A ``Sensitivity`` with ``.per_example (n, d)``, ``.mean``, ``.mean_abs (d,)``,
-      ``.feature_names`` and ``.table()``.
+      ``.per_std``, ``.std``, ``.feature_names`` and ``.table()`` (ranked by the
+      effect per standard deviation).
 
     Examples:
       >>> from partiald import nn
@@ -132,4 +156,12 @@ def sensitivity(model, params, X, feature_names=None, output=None, x_scale=None,
             raise ValueError(f"sensitivity: x_scale must have {d} entries (one per feature) and y_scale one, "
                              f"got {xs.size} and {ys.size}")
         per_example = per_example * (ys[0] / xs)
-    return Sensitivity(per_example, feature_names, output, target_name)
+    if x_std is None:
+        x_std = X.std(axis=0) if n else np.zeros(d)
+        if x_scale is not None:
+            x_std = x_std * np.asarray(x_scale, dtype=np.float64).reshape(-1)
+    else:
+        x_std = np.asarray(x_std, dtype=np.float64).reshape(-1)
+        if x_std.shape != (d,):
+            raise ValueError(f"sensitivity: x_std must have {d} entries (one per feature), got {x_std.size}")
+    return Sensitivity(per_example, feature_names, output, target_name, std=x_std)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from .. import numpy as pnp
 from ..api import value_and_grad
 from ..compile.jit import jit
 from ..core.pytree import tree_flatten, tree_leaves, tree_unflatten
-from .losses import _check_class_labels, accuracy, cross_entropy, get_loss
+from .losses import _check_class_labels, accuracy, cross_entropy, get_loss, mse
 from . import memory as _memory
 
 #: validation data is evaluated in chunks of this many rows (bounded memory)
@@ -101,6 +102,82 @@ class _Progress:
         self.out.flush()
 
 
+class TrainingFailedWarning(RuntimeWarning):
+    """``nn.fit`` ended with a model not worth using (``history.failure`` says how)."""
+
+
+class History(dict):
+    """``nn.fit``'s history: a dict of per-epoch lists (``loss``, ``val_loss``, ...) that
+    also says whether training failed.
+
+    Attributes:
+      failure: ``None`` when training went well, else one of ``"diverging"`` (the loss
+        became NaN or infinite; training stopped there), ``"overflow"`` (the same,
+        caused by data too large for float64), ``"growing"`` (the loss grew over the
+        last epochs), ``"stalled"`` (a regression no better than predicting the
+        targets' mean, on unscaled targets) and ``"worse_than_mean"`` (training
+        R^2 below -1).
+      diagnosis: one line saying what happened and what to change, or ``None``.
+      failed: ``failure is not None``.
+    """
+
+    failure = None
+    diagnosis = None
+
+    @property
+    def failed(self):
+        return self.failure is not None
+
+
+def _magnitude(v):
+    """``'1e300'`` for values around 1e300."""
+    return f"1e{int(math.floor(math.log10(v)))}" if v > 0 and math.isfinite(v) else f"{v:g}"
+
+
+#: values above this overflow float64 when squared (a loss, a variance)
+_SQUARE_OVERFLOW = 1e150
+
+
+def _nonfinite_diagnosis(what, value, X, y, loss_fn):
+    """``(failure, diagnosis)`` for a loss that became NaN or infinite."""
+    if loss_fn is mse and y.size:
+        big = float(np.max(np.abs(y)))
+        if big > _SQUARE_OVERFLOW:
+            return "overflow", (f"targets around {_magnitude(big)} overflow float64 (their squares in the loss are "
+                                f"inf: {what} became {value}): rescale them, e.g. with datasets.Standardizer")
+    big = float(np.max(np.abs(X))) if X.size else 0.0
+    if big > _SQUARE_OVERFLOW:
+        return "overflow", (f"inputs around {_magnitude(big)} overflow float64 ({what} became {value}): rescale them, "
+                            "e.g. datasets.standardize")
+    return "diverging", (f"diverging: {what} became {value}; lower the learning rate (or standardize the inputs "
+                         "and targets)")
+
+
+def _after_training(losses, y, loss_fn):
+    """``(failure, diagnosis)`` from the per-epoch training losses, or ``(None, None)``."""
+    if len(losses) >= 4 and losses[-1] > losses[-2] > losses[-3] > losses[-4]:
+        best = min(losses)
+        if losses[-1] > 1.5 * best and losses[-1] - best > 1e-3 * max(losses[0], losses[-1]):
+            return "growing", (f"the training loss grew over the last epochs ({losses[-4]:.4g} -> {losses[-1]:.4g}; "
+                               f"best {best:.4g}): lower the learning rate")
+    if loss_fn is mse and losses and len(y) > 1:
+        yy = np.asarray(y, np.float64).reshape(len(y), -1)
+        var = float(np.mean(yy.var(axis=0)))
+        final = losses[-1]
+        if var > 0 and final >= var:
+            mean, std = float(np.mean(yy)), math.sqrt(var)
+            if std > 100 or abs(mean) > 100 * max(std, 1.0):
+                return "stalled", (f"stalled: the training loss {final:.4g} is no better than predicting the mean "
+                                   f"(the targets' variance is {var:.4g}): the targets are unscaled (mean {mean:.4g}, "
+                                   f"std {std:.4g}); standardize them (ys = datasets.Standardizer.fit(y); fit on "
+                                   "ys.transform(y), report ys.inverse_transform(prediction))")
+            if final > 2 * var:
+                return "worse_than_mean", (f"the model predicts worse than the targets' mean (training loss "
+                                           f"{final:.4g}, R^2 {1 - final / var:.2f}): lower the learning rate or "
+                                           "train longer")
+    return None, None
+
+
 def _working_copy(params):
     """A copy of ``params`` that training may overwrite, or None when a leaf is not a
     float array (Python floats, NumPy scalars)."""
@@ -134,7 +211,7 @@ def _check_memory(model, params, X, validation, dtype, batch_size, optimizer, me
 
 
 def fit(model, params, X, y, loss="cross_entropy", optimizer=None, epochs=10, batch_size=32,
-        validation=None, seed=0, verbose=None, out=None, shuffle=True, memory_budget=None):
+        validation=None, seed=0, verbose=None, out=None, shuffle=True, memory_budget=None, on_failure="warn"):
     """Train ``model`` by minibatch gradient descent; return ``(params, history)``.
 
     Each epoch visits the training examples in a new random order (from ``seed``)
@@ -170,22 +247,31 @@ def fit(model, params, X, y, loss="cross_entropy", optimizer=None, epochs=10, ba
         this process can still allocate. The working copy of the parameters,
         the gradients, the optimizer's state, the update's temporaries and the
         activations of a batch are added up before anything is allocated.
+      on_failure: what a failed training does (see Returns): ``"warn"`` (default)
+        a ``TrainingFailedWarning`` with the diagnosis, ``"raise"`` a
+        FloatingPointError with it, ``"ignore"`` nothing but the history's flag.
 
     Training holds one working copy of the parameters, which an optimizer with
     ``update_in_place`` (``optim.adam``, ``optim.sgd``) updates in place, and
     one set of gradients at a time.
 
     Returns:
-      ``(params, history)``: the trained parameters, and a dict of per-epoch lists
-      of floats: ``loss`` (mean training loss over the epoch's batches), and
-      ``val_loss`` with ``validation``; classification losses add ``accuracy``
-      (on the training batches as they were seen) and ``val_accuracy``.
+      ``(params, history)``: the trained parameters, and a ``History``, a dict of
+      per-epoch lists of floats: ``loss`` (mean training loss over the epoch's
+      batches), and ``val_loss`` with ``validation``; classification losses add
+      ``accuracy`` (on the training batches as they were seen) and
+      ``val_accuracy``. ``history.failed`` is True, ``history.failure`` names
+      how and ``history.diagnosis`` says what to change when the loss became NaN
+      or infinite (training stops at that batch; that epoch's entries are NaN or
+      inf), grew over the last 4 epochs to 1.5 times its best, or, for ``"mse"``,
+      ended no better than predicting the targets' mean on unscaled targets
+      ("stalled": standardize them) or twice as bad (R^2 below -1).
 
     Raises:
       ValueError: mismatched or malformed data, labels out of range.
       partiald.MemoryBudgetError: the estimate is over ``memory_budget`` (the
         message lists its parts and what to change).
-      FloatingPointError: the loss became NaN or infinite (lower the learning rate).
+      FloatingPointError: with ``on_failure="raise"``, a failed training.
 
     Examples:
       >>> from partiald import nn, optim
@@ -206,6 +292,8 @@ def fit(model, params, X, y, loss="cross_entropy", optimizer=None, epochs=10, ba
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
+    if on_failure not in ("warn", "raise", "ignore"):
+        raise ValueError(f"fit: on_failure must be 'warn', 'raise' or 'ignore', got {on_failure!r}")
     dtype = _param_dtype(params)
     _check_memory(model, params, X, validation, dtype, batch_size, optimizer, memory_budget)
     X = _inputs(X, dtype, "X")
@@ -240,7 +328,7 @@ def fit(model, params, X, y, loss="cross_entropy", optimizer=None, epochs=10, ba
     rng = np.random.default_rng(seed)
     batch_size = min(int(batch_size), n)
     n_batches = -(-n // batch_size)
-    history = {"loss": []}
+    history = History(loss=[])
     if classification:
         history["accuracy"] = []
     if validation is not None:
@@ -248,38 +336,59 @@ def fit(model, params, X, y, loss="cross_entropy", optimizer=None, epochs=10, ba
         if classification:
             history["val_accuracy"] = []
     progress = _Progress(out, epochs, n_batches, verbose)
-    for epoch in range(1, epochs + 1):
-        t0 = time.perf_counter()
-        order = rng.permutation(n) if shuffle else np.arange(n)
-        loss_sum, correct = 0.0, 0.0
-        for b in range(n_batches):
-            idx = order[b * batch_size:(b + 1) * batch_size]
-            yb = y[idx]
-            (value, pred), grads = step(params, X[idx], yb)
-            value = float(value)
-            if not math.isfinite(value):
-                raise FloatingPointError(f"fit: the loss became {value} at epoch {epoch}, batch {b + 1}: the "
-                                         "training diverged; lower the learning rate or standardize the inputs")
-            loss_sum += value * len(idx)
+    failure = diagnosis = None
+    # a diverging run overflows: the loss check below diagnoses it, so no NumPy warnings
+    with np.errstate(over="ignore", invalid="ignore"):
+        for epoch in range(1, epochs + 1):
+            t0 = time.perf_counter()
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            loss_sum, correct = 0.0, 0.0
+            for b in range(n_batches):
+                idx = order[b * batch_size:(b + 1) * batch_size]
+                yb = y[idx]
+                (value, pred), grads = step(params, X[idx], yb)
+                value = float(value)
+                if not math.isfinite(value):
+                    failure, diagnosis = _nonfinite_diagnosis(f"the loss at epoch {epoch}, batch {b + 1}", value,
+                                                              X, y, loss_fn)
+                    loss_sum = value * n
+                    break
+                loss_sum += value * len(idx)
+                if classification:
+                    correct += accuracy(pred, yb) * len(idx)
+                pred = None
+                if in_place is not None:
+                    in_place(grads, state, params)
+                else:
+                    params, state = optimizer.update(grads, state, params)
+                grads = None            # one set of gradients at a time: the next step makes its own
+                progress.batch(epoch, b + 1, loss_sum, min((b + 1) * batch_size, n))
+            logs = {"loss": loss_sum / n}
             if classification:
-                correct += accuracy(pred, yb) * len(idx)
-            pred = None
-            if in_place is not None:
-                in_place(grads, state, params)
-            else:
-                params, state = optimizer.update(grads, state, params)
-            grads = None            # one set of gradients at a time: the next step makes its own
-            progress.batch(epoch, b + 1, loss_sum, min((b + 1) * batch_size, n))
-        logs = {"loss": loss_sum / n}
-        if classification:
-            logs["accuracy"] = correct / n
-        if validation is not None:
-            logs["val_loss"], acc = _evaluate(evaluate, params, Xv, yv, classification)
-            if classification:
-                logs["val_accuracy"] = acc
-        for k, v in logs.items():
-            history[k].append(float(v))
-        progress.epoch(epoch, logs, time.perf_counter() - t0)
+                logs["accuracy"] = correct / n if failure is None else math.nan
+            if validation is not None:
+                if failure is None:
+                    logs["val_loss"], acc = _evaluate(evaluate, params, Xv, yv, classification)
+                    if not math.isfinite(logs["val_loss"]):
+                        failure, diagnosis = _nonfinite_diagnosis(f"the validation loss at epoch {epoch}",
+                                                                  logs["val_loss"], Xv, yv, loss_fn)
+                else:
+                    logs["val_loss"], acc = math.nan, math.nan
+                if classification:
+                    logs["val_accuracy"] = acc
+            for k, v in logs.items():
+                history[k].append(float(v))
+            progress.epoch(epoch, logs, time.perf_counter() - t0)
+            if failure is not None:
+                break
+    if failure is None:
+        failure, diagnosis = _after_training(history["loss"], y, loss_fn)
+    if failure is not None:
+        history.failure, history.diagnosis = failure, diagnosis
+        if on_failure == "raise":
+            raise FloatingPointError(f"fit: {diagnosis}")
+        if on_failure == "warn":
+            warnings.warn(f"fit: training failed: {diagnosis}", TrainingFailedWarning, stacklevel=2)
     return params, history
 
 
