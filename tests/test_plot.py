@@ -361,8 +361,9 @@ def test_convergence(tmp_path):
     gd = [{"x": np.zeros(2), "f": 1.0, "grad_norm": 10 * 0.8 ** k, "step": 0.1} for k in range(50)]
     newton = types.SimpleNamespace(method="newton", history=[{"x": np.zeros(2), "grad_norm": g}
                                                              for g in (10.0, 1.0, 1e-3, 1e-9, 0.0)])
-    fig = plot.convergence({"gd": gd, "newton": newton}, tol=1e-8)
+    fig = plot.convergence({"gd": gd, "newton": newton}, tol=1e-8, values=False)
     rendered(fig, tmp_path)
+    assert len(fig.axes) == 1
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"
     assert ax.get_xlabel() == "iteration" and "|∇f|" in ax.get_ylabel()
@@ -497,8 +498,32 @@ def test_minimize_plot_draws_every_method_path(tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
 
 
-def test_minimize_plot_needs_two_variables(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "partiald", "minimize", "x^2 + y^2 + z^2",
-                        "--start", "x=1,y=1,z=1", "--plot", str(tmp_path / "p.png")],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and "two variables" in r.stderr and "Traceback" not in r.stderr
+def test_contour_logscale_auto_and_checked():
+    from matplotlib.colors import LogNorm
+
+    def norm(fig):
+        return next(c for c in fig.axes[0].collections if c.get_gid() == "levels").norm
+    assert isinstance(norm(plot.contour("(1-x)^2 + 100*(y-x^2)^2", (-2, 2), (-1, 3), gradient=False,
+                                        logscale="auto")), LogNorm)
+    assert not isinstance(norm(plot.contour("x^2 + y^2 - 10", gradient=False, logscale="auto")), LogNorm)
+    with pytest.raises(ValueError, match="needs f > 0 in the whole box"):
+        plot.contour("x^2 + y^2 - 10", logscale=True)
+    fig = plot.contour("x^2 + y^2", arrow_colorbar=False)
+    assert len(fig.axes) == 2          # the plot and the one colour bar of f
+
+
+def test_iterates_picture(tmp_path):
+    res = pdx.optim.minimize(lambda p: p[0] ** 2, np.array([1.0]), method="gd", lr=0.95, max_iter=5)
+    fig = plot.iterates("x^2", {"gd": res})
+    fig.savefig(tmp_path / "it.png", dpi=60)        # a line picture: mostly white, so not rendered()
+    from matplotlib.image import imread
+    img = imread(tmp_path / "it.png")[..., :3]
+    assert (tmp_path / "it.png").read_bytes()[:8] == PNG_SIGNATURE and (img.min(axis=2) < 0.9).mean() > 0.02
+    red = (img[..., 0] > 0.6) & (img[..., 1] < 0.35) & (img[..., 2] < 0.35)
+    assert red.mean() > 0.003, "the iterates and tangents (red) are not in the picture"
+    ax = fig.axes[0]
+    assert [ln.get_gid() for ln in ax.get_lines()][:2] == ["curve", "iterates:gd"]
+    tx, ty = by_gid(ax, "tangent:gd:0").get_data()
+    assert (ty[1] - ty[0]) / (tx[1] - tx[0]) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="one variable"):
+        plot.iterates("x*y", [1.0, 2.0])

@@ -7,9 +7,9 @@ feed partiald's derivatives to ``scipy.optimize``.
     res.x, res.fun, res.converged, res.message, res.history
 """
 from .bridge import ScipyObjective, scipy
-from .solvers import METHODS, minimize
+from .solvers import DEFAULT_TOL, METHODS, minimize
 from .result import OptimizeResult
 from .steps import Adam, SGD, adam, cosine_decay, exponential_decay, linear_warmup, sgd
 
-__all__ = ["minimize", "OptimizeResult", "METHODS", "sgd", "adam", "SGD", "Adam", "scipy", "ScipyObjective",
-           "exponential_decay", "cosine_decay", "linear_warmup"]
+__all__ = ["minimize", "OptimizeResult", "METHODS", "DEFAULT_TOL", "sgd", "adam", "SGD", "Adam", "scipy",
+           "ScipyObjective", "exponential_decay", "cosine_decay", "linear_warmup"]

@@ -3,8 +3,8 @@
 Every method works on the flat float64 vector of the parameters
 (:class:`~partiald.optim.problem.FlatProblem`), records one history entry per
 iterate, and stops honestly: ``converged`` is True only when the gradient norm
-reaches ``tol`` (Newton also asks that the Hessian has no negative eigenvalue
-there) or the relative change of f falls below ``ftol``.
+reaches ``tol`` or the relative change of f falls below ``ftol``, at a point
+where the Hessian is positive definite (checked for up to 100 parameters).
 """
 from __future__ import annotations
 
@@ -27,10 +27,19 @@ DEFAULT_LR = {"gd": 1e-2, "momentum": 1e-2, "nesterov": 1e-2, "adam": 1e-3,
 DIVERGENCE_FACTOR = 1e6
 #: the objective looks unbounded below once f < f0 - UNBOUNDED_FACTOR * max(1, |f0|)
 UNBOUNDED_FACTOR = 1e10
+#: the default gradient tolerance, of ``minimize`` and of ``partiald minimize --tol``
+DEFAULT_TOL = 1e-8
+#: the most parameters for which a converged point is checked with the dense Hessian
+#: (``check_minimum=True``): two Hessians at the end of the run
+CHECK_MINIMUM_MAX_N = 100
+#: a stationary point is degenerate when an eigenvalue of the Hessian shrinks below this
+#: fraction of itself over one Newton step (to the predicted stationary point); at a
+#: non-degenerate minimum it stays the same to first order in the (tiny) step
+CURVATURE_KEPT = 0.75
 
 
-def minimize(f, x0, method="lbfgs", *, lr=None, tol=1e-6, ftol=None, max_iter=1000, callback=None,
-             momentum=0.9, memory=10, cg_max_iter=None, record_x=True):
+def minimize(f, x0, method="lbfgs", *, lr=None, tol=DEFAULT_TOL, ftol=None, max_iter=1000, callback=None,
+             momentum=0.9, memory=10, cg_max_iter=None, record_x=True, check_minimum=True):
     """Minimize a scalar function of a pytree of float arrays.
 
     Args:
@@ -45,7 +54,8 @@ def minimize(f, x0, method="lbfgs", *, lr=None, tol=1e-6, ftol=None, max_iter=10
         backtracking) or ``"lbfgs"`` (two-loop recursion, strong Wolfe search).
       lr: learning rate of the first-order methods (defaults: 1e-2, adam
         1e-3), or the first trial step of the line searches (default 1).
-      tol: stop when the 2-norm of the gradient is ``<= tol``.
+      tol: stop when the 2-norm of the gradient is ``<= tol`` (default 1e-8, the
+        command line's default too).
       ftol: stop when ``|f_prev - f| <= ftol * max(|f_prev|, |f|)``. Default
         1e-12 for newton, newton-cg and lbfgs, and off (0) for the fixed-step
         methods, whose small changes in f mean small steps, not an optimum.
@@ -56,12 +66,18 @@ def minimize(f, x0, method="lbfgs", *, lr=None, tol=1e-6, ftol=None, max_iter=10
       memory: pairs (s, y) kept by ``"lbfgs"``.
       cg_max_iter: CG iterations per Newton-CG step (default ``min(20 n, 1000)``).
       record_x: keep each iterate's ``x`` in ``history`` (turn off for large problems).
+      check_minimum: before claiming convergence, check the point with the Hessian
+        (problems of up to 100 parameters): a point where it has a negative
+        eigenvalue (a saddle) or an eigenvalue that vanishes at the stationary point
+        (``x^3`` at 0) is not reported as converged.
 
     Returns:
       An :class:`OptimizeResult`. ``converged=True`` means |grad| <= tol (or the
-      ftol test); newton also requires that the Hessian has no negative
-      eigenvalue there, so it leaves saddle points along negative curvature,
-      while the other methods cannot tell a saddle from a minimum. When
+      ftol test) at a point that is a minimum as far as the Hessian can tell:
+      positive definite there, and staying so one Newton step on (checked for up
+      to 100 parameters). Newton leaves saddle points along negative curvature;
+      the other methods stop at them with ``converged=False`` and a message
+      that names the negative eigenvalue. When
       ``converged`` is False, ``x`` is the best finite iterate and ``message``
       says what went wrong: f or the gradient became non-finite, divergence
       (lower the learning rate), an objective that looks unbounded below, a
@@ -101,7 +117,8 @@ def minimize(f, x0, method="lbfgs", *, lr=None, tol=1e-6, ftol=None, max_iter=10
                                     or cg_max_iter < 1):
         raise ValueError(f"minimize: cg_max_iter must be a positive integer, got {cg_max_iter!r}")
     prob = FlatProblem(f, x0, "minimize")
-    run = _Run(prob, method, float(lr), float(tol), float(ftol), int(max_iter), callback, record_x)
+    run = _Run(prob, method, float(lr), float(tol), float(ftol), int(max_iter), callback, record_x,
+               bool(check_minimum) and prob.n <= CHECK_MINIMUM_MAX_N)
     if method in FIRST_ORDER:
         step = {"gd": lambda: SGD(lr), "momentum": lambda: SGD(lr, momentum),
                 "nesterov": lambda: SGD(lr, momentum, nesterov=True), "adam": lambda: Adam(lr)}[method]()
@@ -125,8 +142,9 @@ class _Stop(Exception):
 class _Run:
     """Book-keeping shared by the methods: history, callback, best iterate, stopping tests."""
 
-    def __init__(self, prob, method, lr, tol, ftol, max_iter, callback, record_x):
+    def __init__(self, prob, method, lr, tol, ftol, max_iter, callback, record_x, check_minimum=False):
         self.prob, self.method, self.lr = prob, method, lr
+        self.check_minimum = check_minimum
         self.tol, self.ftol, self.max_iter = tol, ftol, max_iter
         self.callback, self.record_x = callback, record_x
         self.history = []
@@ -178,18 +196,29 @@ class _Run:
             self.stop(False, f"diverging: f grew from {self.history[0]['f']:.6g} to {f:.6g} in {k} iterations; "
                              f"lower the learning rate (lr = {self.lr:g})", x, f, gnorm)
         if gnorm <= self.tol and second_order_ok:
-            self.stop(True, f"converged: |grad| = {gnorm:.3g} <= tol = {self.tol:g}", x, f, gnorm)
+            self.converge(x, f, g, gnorm, f"converged: |grad| = {gnorm:.3g} <= tol = {self.tol:g}",
+                          f"|grad| = {gnorm:.3g} <= tol = {self.tol:g}")
         if (self.ftol > 0 and f_prev is not None and second_order_ok
                 and abs(f_prev - f) <= self.ftol * max(abs(f_prev), abs(f))):
             rel = abs(f_prev - f) / max(abs(f_prev), abs(f), 1e-300)
-            self.stop(True, f"converged: relative change in f ({rel:.2g}) <= ftol = {self.ftol:g}; "
-                            f"|grad| = {gnorm:.3g}", x, f, gnorm)
+            self.converge(x, f, g, gnorm, f"converged: relative change in f ({rel:.2g}) <= ftol = {self.ftol:g}; "
+                                          f"|grad| = {gnorm:.3g}",
+                          f"f stopped changing (relative change {rel:.2g} <= ftol = {self.ftol:g}; "
+                          f"|grad| = {gnorm:.3g})")
         if self.callback is not None and self.callback(record) is True:
             self.stop(False, f"stopped by the callback at iteration {k}")
         if k >= self.max_iter:
             why = (f"|grad| = {gnorm:.3g} > tol = {self.tol:g}" if gnorm > self.tol else
                    f"|grad| = {gnorm:.3g} <= tol, but the Hessian has a negative eigenvalue (a saddle point)")
             self.stop(False, f"maximum number of iterations ({self.max_iter}) reached; {why}")
+
+    def converge(self, x, f, g, gnorm, message, why):
+        """Stop: converged, unless the Hessian shows that ``x`` is not a minimum."""
+        verdict = _not_a_minimum(self.prob, x, g) if self.check_minimum else None
+        if verdict is not None:
+            self.stop(False, f"stopped at a stationary point where the Hessian is not positive definite: {why}, "
+                             f"but {verdict}", x, f, gnorm)
+        self.stop(True, message, x, f, gnorm)
 
     def unbounded(self, f, alpha, direction):
         self.stop(False, f"the objective looks unbounded below: f = {f:.6g} at a step of {alpha:.3g} along the "
@@ -200,6 +229,47 @@ class _Run:
                          f"(|grad| = {gnorm:.3g}). The gradient may not match f (check it with "
                          "pdx.check_grads), f may not be smooth here, or tol may be below what the "
                          "floating-point precision of f can resolve")
+
+
+def _not_a_minimum(prob, x, g):
+    """Why the stationary point near ``x`` is not a (strict) minimum, or None when the
+    Hessian says it is one (or cannot be had).
+
+    A negative eigenvalue makes ``x`` a saddle. Otherwise the Hessian is evaluated again
+    one Newton step on, at the predicted stationary point ``x + p``: near a minimum with
+    a positive definite Hessian each curvature ``v.H v`` stays what it was (the step is
+    tiny), while near a degenerate point such as ``x^3`` at 0 it shrinks with the
+    distance (to half, for x^3), so the Hessian is singular at the point itself.
+    """
+    try:
+        H = prob.hessian(x)
+        if not np.all(np.isfinite(H)):
+            return None
+        w, V = np.linalg.eigh(0.5 * (H + H.T))
+    except (ValueError, TypeError, NotImplementedError, ArithmeticError, np.linalg.LinAlgError):
+        return None     # no Hessian here (e.g. a custom rule without one): the gradient test stands
+    scale = max(1.0, float(np.max(np.abs(w))))
+    if w[0] < -1e-8 * scale:
+        return (f"the Hessian has a negative eigenvalue ({w[0]:.3g}): f decreases along its eigenvector, "
+                f"so this is a saddle point, not a minimum")
+    tiny = 64 * np.finfo(np.float64).eps * scale
+    if w[0] <= tiny:
+        return (f"the Hessian is singular there (smallest eigenvalue {w[0]:.3g}), so the second-derivative test "
+                "cannot confirm a minimum (x^3 has an inflection point at 0, x^4 a flat minimum)")
+    p = -V @ ((V.T @ g) / w)
+    try:
+        H2 = prob.hessian(x + p)
+    except (ValueError, TypeError, NotImplementedError, ArithmeticError):
+        return None
+    if not np.all(np.isfinite(H2)):
+        return None
+    kept = np.einsum("ij,jk,ki->i", V.T, 0.5 * (H2 + H2.T), V) / w
+    i = int(np.argmin(kept))
+    if kept[i] < CURVATURE_KEPT:
+        return (f"an eigenvalue of the Hessian, {w[i]:.3g} here, falls to {w[i] * kept[i]:.3g} one Newton step "
+                "on, toward the stationary point: the Hessian is singular there, so the second-derivative test "
+                "cannot confirm a minimum (x^3 has an inflection point at 0, x^4 a flat minimum)")
+    return None
 
 
 def _first_bad(a):

@@ -188,31 +188,76 @@ def run(args, out):
 
 
 def draw_descent(args, out):
-    """``partiald minimize ... --plot FILE``: the descent path of each method run, over the
-    level sets of the objective. Returns an exit status (1 without matplotlib)."""
-    from .figures import contour
+    """``partiald minimize ... --plot FILE``: a picture of each method's run. One variable:
+    f(x) with the iterates and their tangent lines; two: the descent paths over the level
+    sets (log-spaced where f > 0 and that helps, or --log); more: f and |grad| per
+    iteration. Returns an exit status (1 without matplotlib)."""
+    from .curves import convergence
+    from .figures import contour, iterates
 
     if not _matplotlib_available():
         return 1
     dest = getattr(args, "plot_output", None) or _check_output(args.plot, "--plot")
     f, names = args.objective, args.objective.variables
-    # frame the runs that converged (a diverging run leaves the picture rather than shrinking it)
-    runs = [r for r in args.results.values() if r.converged] or list(args.results.values())[:1]
-    pts = np.concatenate([np.array([np.ravel(r["x"]) for r in res.history]) for res in runs])
+    results = args.results
+    counts = ", ".join(f"{m}: {r.nit} iteration{'s' if r.nit != 1 else ''}" + ("" if r.converged else
+                                                                             " (not converged)")
+                       for m, r in results.items())
+    err = getattr(args, "stderr", None) or sys.stderr
+    if len(names) == 1:
+        runs = {m: r.history for m, r in results.items()}
+        xlim = _frame([r for r in results.values()], args.start_point, names)[0]
+        fig = iterates(f, runs, xlim=xlim, title=f"from {names[0]} = {args.start_point[names[0]]:g}; {counts}")
+        what = f"f({names[0]}) with the iterates and tangent lines of {', '.join(results)}"
+    elif len(names) == 2:
+        xlim, ylim = _frame(list(results.values()), args.start_point, names)
+        logscale = "auto"
+        if getattr(args, "log", False):
+            logscale = True
+            lowest = _lowest(f, xlim, ylim)
+            if lowest is not None and lowest <= 0:
+                logscale = False
+                err.write(f"partiald: note: --log needs f > 0 in the picture, but f reaches {lowest:.4g} there; "
+                          "drawing linear levels\n")
+        start = ", ".join(f"{args.start_point[n]:g}" for n in names)
+        fig = contour(f, xlim, ylim, path={m: r.history for m, r in results.items()}, logscale=logscale,
+                      arrow_colorbar=False, arrows=16, title=f"from ({start}); {counts}")
+        what = f"descent paths of {', '.join(results)} over f({short_list(names, 6)})"
+    else:
+        fig = convergence(results, tol=args.tol,
+                          title=_short(f"f({short_list(names, 6)}) = {f}", 110) + f"\n{counts}")
+        what = (f"f and |grad| per iteration of {', '.join(results)}; f has {len(names)} variables, so no "
+                "level sets")
+    note = _save(fig, dest, 100)
+    out.write(f"wrote {args.plot}{note} ({what})\n")
+    return 0
+
+
+def _frame(results, start, names):
+    """Plotted ranges around the runs that converged (a diverging run leaves the picture
+    rather than shrinking it; with none converged, around all the finite iterates)."""
+    runs = [r for r in results if r.converged] or results
+    pts = np.concatenate([np.array([np.ravel(h["x"]) for h in r.history]).reshape(-1, len(names))
+                          for r in runs])
     pts = pts[np.isfinite(pts).all(axis=1)]
     # a path that ran off to +-1e300 would make a box nothing can be drawn over: frame
     # the points within reach (the start is always drawn)
     pts = pts[(np.abs(pts) <= MAX_END / 10).all(axis=1)]
     if not len(pts):
-        pts = np.array([[args.start_point[n] for n in names]])
+        pts = np.array([[start[n] for n in names]])
     lims = []
-    for k in range(2):
+    for k in range(len(names)):
         lo, hi = float(pts[:, k].min()), float(pts[:, k].max())
         pad = max(0.25 * (hi - lo), 0.5, 1e-6 * max(abs(lo), abs(hi)))
         lims.append((lo - pad, hi + pad))
-    fig = contour(f, lims[0], lims[1], path={m: r.history for m, r in args.results.items()},
-                  at=args.start_point, logscale=True)
-    note = _save(fig, dest, 100)
-    out.write(f"wrote {args.plot}{note} (descent paths of {', '.join(args.results)} over "
-              f"f({short_list(names, 6)}))\n")
-    return 0
+    return lims
+
+
+def _lowest(f, xlim, ylim, n=200):
+    """The smallest finite value of f on the plotted grid (None where it is undefined)."""
+    from ._field import as_field
+    field = as_field(f)
+    X, Y = np.meshgrid(np.linspace(*xlim, n), np.linspace(*ylim, n))
+    Z = field.value({field.names[0]: X, field.names[1]: Y})
+    Z = Z[np.isfinite(Z)]
+    return float(Z.min()) if Z.size else None

@@ -84,17 +84,19 @@ def loss_curve(history, *, logy=False, figsize=None, title=None):
     return fig
 
 
-def convergence(results_or_histories, *, tol=None, labels=None, figsize=(7.5, 5.0), title=None):
-    """|∇f| per iteration on a log scale, one line per optimizer run.
+def convergence(results_or_histories, *, tol=None, labels=None, figsize=None, title=None, values="auto"):
+    """|∇f| per iteration on a log scale, and f per iteration, one line per optimizer run.
 
     Args:
       results_or_histories: an optimization result (with ``.history``), a history
         (records with ``"grad_norm"``), a list of numbers, or several of these as a
         dict ``name -> run`` or a list (named by ``labels`` or the result's ``method``).
       tol: draw the tolerance as a horizontal line.
+      values: a second panel with f per iteration (log scale where f > 0 and it spans
+        decades); ``"auto"``: when the histories have ``"f"`` values.
 
     Returns:
-      A matplotlib Figure.
+      A matplotlib Figure: ``axes[0]`` |∇f|, ``axes[1]`` f (when drawn).
 
     Examples:
       >>> from partiald import plot
@@ -112,19 +114,28 @@ def convergence(results_or_histories, *, tol=None, labels=None, figsize=(7.5, 5.
         if len(labels) != len(runs):
             raise ValueError(f"labels= has {len(labels)} name(s) for {len(runs)} run(s)")
         runs = [(lab, run) for lab, (_, run) in zip(labels, runs)]
-    fig = new_figure(figsize, layout="constrained")
-    ax = fig.add_subplot()
+    fvals = [_f_values(run) for _, run in runs]
+    with_f = any(v is not None for v in fvals) if values == "auto" else bool(values)
+    if with_f and all(v is None for v in fvals):
+        raise ValueError("values=True needs histories with 'f' values (records from optim.minimize)")
+    fig = new_figure(figsize or ((12.5, 5.0) if with_f else (7.5, 5.0)), layout="constrained")
+    ax = fig.add_subplot(1, 2 if with_f else 1, 1)
     colors = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+    markers = ("o", "s", "^", "D", "v", "P", "X", "h")
     any_positive = False
+    names = []
     for i, (label, run) in enumerate(runs):
         gn = grad_norms(run)
         name = label if label is not None else (f"run {i + 1}" if len(runs) > 1 else "|∇f|")
+        names.append(name)
         it = np.arange(len(gn))
         shown = np.where(gn > 0, gn, np.nan)     # log scale: an exact zero ends the line
         any_positive |= bool(np.isfinite(shown).any())
         final = gn[np.isfinite(gn)][-1] if np.isfinite(gn).any() else np.nan
-        ax.plot(it, shown, "-", color=colors[i % len(colors)], lw=2, marker="o" if len(gn) <= 40 else None,
-                ms=3.5, label=f"{name}: {len(gn) - 1} iterations, final |∇f| = {fmt(final)}", gid=f"run:{name}")
+        iters = f"{len(gn) - 1} iteration{'s' if len(gn) != 2 else ''}"
+        ax.plot(it, shown, "-", color=colors[i % len(colors)], lw=2,
+                marker=markers[i % len(markers)] if len(gn) <= 40 else None,
+                ms=4.5, label=f"{name}: {iters}, final |∇f| = {fmt(final)}", gid=f"run:{name}")
     if tol is not None:
         ax.axhline(float(tol), color="#555555", ls=":", lw=1.2, label=f"tolerance {fmt(tol)}", gid="tol")
     if any_positive:
@@ -134,5 +145,43 @@ def convergence(results_or_histories, *, tol=None, labels=None, figsize=(7.5, 5.
     ax.set_ylabel("|∇f|  (gradient norm, log scale)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=9, framealpha=0.9)
-    ax.set_title(title or "convergence: |∇f| per iteration", fontsize=11)
+    ax.set_title("convergence: |∇f| per iteration", fontsize=11)
+    if with_f:
+        _values_panel(fig.add_subplot(1, 2, 2), fvals, names, colors, markers)
+    if title:
+        fig.suptitle(title, fontsize=11)
     return fig
+
+
+def _f_values(run):
+    """f per iteration from records with an ``"f"`` entry, or None."""
+    if isinstance(run, dict):
+        return np.asarray(run["f"], dtype=np.float64) if "f" in run else None
+    if isinstance(run, (list, tuple)) and run and all(isinstance(r, dict) for r in run):
+        if all(r.get("f") is not None for r in run):
+            return np.asarray([r["f"] for r in run], dtype=np.float64)
+    return None
+
+
+def _values_panel(ax, fvals, names, colors, markers):
+    """f per iteration: log scale where every value is positive and they span decades."""
+    from matplotlib.ticker import MaxNLocator
+    finite = np.concatenate([v[np.isfinite(v)] for v in fvals if v is not None] or [np.zeros(0)])
+    pos = finite[finite > 0]
+    # log where f >= 0 and its positive values span decades (an exact 0 ends the line there)
+    log = bool(pos.size and finite.min() >= 0 and pos.max() > 100 * pos.min())
+    for i, (v, name) in enumerate(zip(fvals, names)):
+        if v is None:
+            continue
+        final = v[np.isfinite(v)][-1] if np.isfinite(v).any() else np.nan
+        ax.plot(np.arange(len(v)), np.where(v > 0, v, np.nan) if log else v, "-", color=colors[i % len(colors)], lw=2,
+                marker=markers[i % len(markers)] if len(v) <= 40 else None, ms=3.5,
+                label=f"{name}: final f = {fmt(final)}", gid=f"f:{name}")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("f" + ("  (log scale)" if log else ""))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=9, framealpha=0.9)
+    ax.set_title("f per iteration", fontsize=11)

@@ -19,6 +19,11 @@ from ._mpl import new_figure, require
 #: colors of the plotted variables' tangents and of optimization paths
 TANGENT_COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 PATH_COLORS = ("#ff7f0e", "#e7298a", "#ffd92f", "#ffffff", "#a6761d", "#fb9a99", "#8c564b", "#000000")
+#: each path's own marker and dashes, so paths that overlap (the same valley, the same end) stay apart
+PATH_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
+PATH_DASHES = ("-", "--", "-.", ":")
+#: the colour of single-colour gradient arrows (``arrow_colorbar=False``)
+ARROW_COLOR = "#2c4a7a"
 
 
 #: level sets in pale greys, so the arrows (dark to green: |∇f|) and the warm paths stand out
@@ -240,7 +245,7 @@ def slices(f, at=None, *, variables=None, lims=None, span=2.0, n=400, figsize=No
 
 def contour(f, xlim=(-3.0, 3.0), ylim=(-3.0, 3.0), *, gradient=True, normalize=True, path=None,
             at=None, variables=None, levels=20, logscale=False, n=200, arrows=20, cmap=None,
-            figsize=None):
+            figsize=None, arrow_colorbar=True, title=None):
     """Filled level sets of f, gradient arrows, the steepest-descent direction and descent paths.
 
     Args:
@@ -252,14 +257,22 @@ def contour(f, xlim=(-3.0, 3.0), ylim=(-3.0, 3.0), *, gradient=True, normalize=T
         the magnitude). With False, length is proportional to |∇f|.
       path: an optimization history (``res.history``: records with an ``"x"``
         entry; an ``(n, 2)`` array; a result with ``.history``) or several, as a
-        dict ``name -> history``; drawn with start (○) and end (★) markers.
+        dict ``name -> history``; drawn with start (○) and end (★) markers. Each path
+        has its own colour, marker and dashes, and the first is drawn widest, so
+        paths that overlap stay visible.
       at: a point to mark, with the steepest-descent direction −∇f drawn there.
         For f of more than two variables it also fixes the others.
       variables: the two plotted variables (default: f's first two).
       levels: number of filled levels, or the level values.
       logscale: levels spaced geometrically (for functions like Rosenbrock's whose
-        values span decades).
+        values span decades); needs f > 0 in the whole box. ``"auto"``: geometric
+        where f > 0 in the box and linear levels would leave most of the box in the
+        lowest level, linear otherwise.
       n: grid points per axis for the level sets.
+      arrow_colorbar: False draws the arrows in one colour, leaving one colour bar
+        (the level values).
+      title: a second title line (e.g. what the paths are); the title is shrunk to
+        fit the figure's width.
 
     Returns:
       A matplotlib Figure. Where f is undefined (NaN or inf, e.g. log(x) for x < 0)
@@ -303,12 +316,19 @@ def contour(f, xlim=(-3.0, 3.0), ylim=(-3.0, 3.0), *, gradient=True, normalize=T
                                hatch="//", edgecolor="#b0b0b0", lw=0, zorder=0, gid="undefined"))
         legend.append(Patch(fill=False, hatch="//", edgecolor="#b0b0b0", label="f undefined (NaN/inf)"))
     norm = None
+    if isinstance(logscale, str):
+        if logscale != "auto":
+            raise ValueError(f"logscale must be True, False or 'auto', got {logscale!r}")
+        logscale = log_levels_help(Z)
     if not isinstance(levels, (int, np.integer)):
         lv = np.asarray(levels, dtype=np.float64)
     elif logscale:
-        pos = Z[np.isfinite(Z) & (Z > 0)]
-        if pos.size == 0:
-            raise ValueError("logscale=True needs positive values of f in the box")
+        finite = Z[np.isfinite(Z)]
+        pos = finite[finite > 0]
+        if pos.size < finite.size:
+            low = float(finite.min())
+            raise ValueError(f"logscale=True needs f > 0 in the whole box (log-spaced levels), but f reaches "
+                             f"{fmt(low)} here; use logscale=False, or logscale='auto' to choose")
         top = float(pos.max())
         lv = np.geomspace(max(float(pos.min()), top * 1e-6), top, int(levels) + 1)
         norm = mcolors.LogNorm(lv[0], lv[-1])
@@ -333,8 +353,9 @@ def contour(f, xlim=(-3.0, 3.0), ylim=(-3.0, 3.0), *, gradient=True, normalize=T
     ratio = (ylim[1] - ylim[0]) / (xlim[1] - xlim[0])
     equal = 1 / 3 <= ratio <= 3         # equal scales, so ∇f meets the level sets at right angles
     if gradient:
-        q = _gradient_arrows(ax, field, base, axes, xlim, ylim, int(arrows), normalize, equal)
-        if q is not None:
+        q = _gradient_arrows(ax, field, base, axes, xlim, ylim, int(arrows), normalize, equal,
+                             None if arrow_colorbar else ARROW_COLOR)
+        if q is not None and arrow_colorbar:
             cq = fig.colorbar(q, ax=ax, shrink=0.9, pad=0.01)
             cq.set_label("|∇f| (arrow color)")
 
@@ -344,14 +365,24 @@ def contour(f, xlim=(-3.0, 3.0), ylim=(-3.0, 3.0), *, gradient=True, normalize=T
         color = PATH_COLORS[i % len(PATH_COLORS)]
         name = label if label is not None else ("path" if len(runs) == 1 else f"path {i + 1}")
         steps = len(pts) - 1
-        stroke = [patheffects.withStroke(linewidth=3.5, foreground="black", alpha=0.6)]
-        ax.plot(pts[:, 0], pts[:, 1], "-", color=color, lw=1.8, marker="." if len(pts) <= 80 else None,
-                ms=5, label=f"{name} ({steps} step{'s' if steps != 1 else ''})", path_effects=stroke,
-                zorder=6, gid=f"path:{name}")
-        ax.plot(pts[0, 0], pts[0, 1], "o", ms=9, mfc="white", mec=color, mew=2.2, zorder=7,
-                gid=f"start:{name}")
-        ax.plot(pts[-1, 0], pts[-1, 1], "*", ms=15, color=color, mec="black", mew=0.8, zorder=7,
-                gid=f"end:{name}")
+        # several paths: the first widest and underneath, each with its own marker and dashes,
+        # so where they run together (a valley, the common end) every one still shows
+        several = len(runs) > 1
+        # only the first (widest) path has a dark outline: an outline on the later, narrower
+        # ones would hide the paths under them
+        lw = (3.6 if i == 0 else max(2.0 - 0.3 * (i - 1), 1.1)) if several else 1.8
+        marker = PATH_MARKERS[i % len(PATH_MARKERS)] if several else "."
+        ms = max(8.0 - 1.6 * i, 3.5) if several else 5
+        stroke = [patheffects.withStroke(linewidth=lw + 1.7, foreground="black", alpha=0.6)] if i == 0 else None
+        ax.plot(pts[:, 0], pts[:, 1], PATH_DASHES[i % len(PATH_DASHES)] if several else "-", color=color,
+                lw=lw, marker=marker if len(pts) <= 80 else None, ms=ms, mec="black" if several else None,
+                mew=0.6 if several else None, label=f"{name} ({steps} step{'s' if steps != 1 else ''})",
+                path_effects=stroke, zorder=6 + 0.01 * i, gid=f"path:{name}")
+        ax.plot(pts[0, 0], pts[0, 1], "o", ms=max(10 - 2 * i, 5), mfc="white", mec=color, mew=2.2,
+                zorder=7 + 0.01 * i, gid=f"start:{name}")
+        # ends that coincide (both converged) show as nested stars, the first the largest
+        ax.plot(pts[-1, 0], pts[-1, 1], "*", ms=max(18 - 4 * i, 7), color=color, mec="black", mew=0.8,
+                zorder=7 + 0.01 * i, gid=f"end:{name}")
     if runs:
         legend += [Line2D([], [], ls="", marker="o", ms=8, mfc="white", mec="black", label="start"),
                    Line2D([], [], ls="", marker="*", ms=12, color="#bbbbbb", mec="black", label="end")]
@@ -386,8 +417,9 @@ def contour(f, xlim=(-3.0, 3.0), ylim=(-3.0, 3.0), *, gradient=True, normalize=T
     if gradient:
         sub.append("arrows: ∇f = (" + ", ".join(partial_label(v) for v in axes) + "), uphill"
                    + (", normalized" if normalize else ""))
-    ax.set_title(field.title() + _fixed_caption(point, axes) + ("\n" + "; ".join(sub) if sub else ""),
-                 fontsize=11)
+    lines = [field.title() + _fixed_caption(point, axes)] + ([title] if title else []) + (["; ".join(sub)]
+                                                                                           if sub else [])
+    fit_title(ax, lines, fallback=field.text() + _fixed_caption(point, axes))
     handles = [h for h in ax.get_lines() if not h.get_label().startswith("_")] + legend
     if handles:       # below the picture, so it hides none of it
         fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize=9,
@@ -399,9 +431,55 @@ def contour(f, xlim=(-3.0, 3.0), ylim=(-3.0, 3.0), *, gradient=True, normalize=T
     return fig
 
 
-def _gradient_arrows(ax, field, base, axes, xlim, ylim, arrows, normalize, equal):
+def log_levels_help(Z):
+    """True when log-spaced levels show f better than linear ones: f > 0 everywhere in
+    the box (where it is defined), its values span at least two decades, and linear
+    levels would leave at least a third of the box in the lowest one (a narrow valley
+    such as Rosenbrock's)."""
+    v = Z[np.isfinite(Z)]
+    if v.size == 0 or v.min() <= 0:
+        return False
+    lo, hi = float(v.min()), float(v.max())
+    if hi < 100 * lo:
+        return False
+    return bool(np.mean(v < lo + (hi - lo) / 20) >= 1 / 3)
+
+
+def fit_title(ax, lines, fallback=None, largest=11, smallest=7):
+    """Set the title ``lines`` in the largest font size (``largest`` down to ``smallest``)
+    at which every line fits the figure's width; a first line that fits at no size
+    is replaced by ``fallback`` (plain text), shortened with "…" until it fits."""
+    from ._mpl import math_or_text
+    fig = ax.figure
+    width = fig.get_figwidth() * fig.dpi * 0.96
+    renderer = fig.canvas.get_renderer()
+
+    def fits(text, size):
+        t = ax.set_title(text, fontsize=size)
+        try:
+            return t.get_window_extent(renderer).width <= width
+        except (ValueError, RuntimeError):      # mathtext it cannot lay out
+            return False
+    lines = list(lines)
+    for size in np.arange(largest, smallest - 0.5, -0.5):
+        if fits("\n".join(lines), size):
+            return size
+    first = fallback or lines[0].replace("$", "")
+    first = math_or_text(None, first, limit=max(len(first), 1))
+    while len(first) > 20 and not fits("\n".join([first] + lines[1:]), smallest):
+        first = first[: max(20, int(len(first) * 0.9)) - 1].rstrip("…") + "…"
+    rest = []
+    for line in lines[1:]:
+        while len(line) > 20 and not fits(line, smallest):
+            line = line[: max(20, int(len(line) * 0.9)) - 1].rstrip("…") + "…"
+        rest.append(line)
+    ax.set_title("\n".join([first] + rest), fontsize=smallest)
+    return smallest
+
+
+def _gradient_arrows(ax, field, base, axes, xlim, ylim, arrows, normalize, equal, color=None):
     """∇f on a grid of about ``arrows`` points per axis (square cells on screen), colored
-    by |∇f|; the Quiver, or None where ∇f is undefined everywhere."""
+    by |∇f| (or all in ``color``); the Quiver, or None where ∇f is undefined everywhere."""
     from matplotlib import colors as mcolors
     width, height = xlim[1] - xlim[0], ylim[1] - ylim[0]
     nx = ny = max(arrows, 2)
@@ -431,9 +509,12 @@ def _gradient_arrows(ax, field, base, axes, xlim, ylim, arrows, normalize, equal
         cnorm = mcolors.LogNorm(max(pos.min(), pos.max() * 1e-6), pos.max())
     else:
         cnorm = mcolors.Normalize(float(mags.min()), float(mags.max()) or 1.0)
+    style = dict(angles="xy", scale_units="xy", scale=1.0, width=0.0035, headwidth=3.5, headlength=4,
+                 pivot="middle", edgecolor="white", linewidth=0.3, gid="gradient")
+    if color is not None:
+        return ax.quiver(AX[ok], AY[ok], su[ok], sv[ok], color=color, alpha=0.55, **style)
     return ax.quiver(AX[ok], AY[ok], su[ok], sv[ok], mags, cmap=_cmap(ARROW_CMAP, ARROW_RANGE), norm=cnorm,
-                     angles="xy", scale_units="xy", scale=1.0, width=0.0035, headwidth=3.5, headlength=4,
-                     pivot="middle", edgecolor="white", linewidth=0.3, gid="gradient")
+                     **style)
 
 
 # -- surface -----------------------------------------------------------------------------
@@ -514,3 +595,154 @@ def surface(f, xlim=(-3.0, 3.0), ylim=(-3.0, 3.0), *, at=None, tangents=True, va
     ax.view_init(elev=elev, azim=azim)
     ax.set_title(title, fontsize=11)
     return fig
+
+
+# -- iterates of a function of one variable ------------------------------------------------
+
+#: tangent lines drawn per run (the first iterates: where the steps are large)
+MAX_TANGENTS = 12
+
+
+def iterates(f, path, *, xlim=None, variable=None, n=400, figsize=(8.4, 5.6), title=None):
+    """f(x) with an optimizer's iterates and, at each, the tangent line it stepped along.
+
+    Gradient descent reads the slope f'(x_k) of the tangent at the iterate and moves
+    downhill along it: ``x_{k+1} = x_k - lr f'(x_k)``. Each tangent is drawn from
+    x_k to x_{k+1} (the linear model's prediction), with a dotted drop or rise to the
+    curve at x_{k+1}: a step that lands past the minimum, higher up the other side,
+    is an overshoot (the learning rate is too large).
+
+    Args:
+      f: an Expr, formula text or a Python function of one scalar.
+      path: an optimization history (``res.history``), a result, a list of x values,
+        or several as a dict ``name -> history``.
+      xlim: the plotted range of x (default: the iterates' range, padded; runs that
+        diverge off to huge values are left out of the framing when another run
+        stayed finite).
+      variable: the plotted variable, for f of several variables (the others must
+        then be fixed by the path's points: only functions of one variable are drawn).
+
+    Returns:
+      A matplotlib Figure with one Axes: ``curve``, per run ``iterates:NAME`` (the
+      points) and ``tangent:NAME:k`` lines (at most 12 per run).
+
+    Examples:
+      >>> from partiald import plot
+      >>> fig = plot.iterates("x^2", [1.0, -0.8, 0.64])
+      >>> [ln.get_gid() for ln in fig.axes[0].get_lines()][:2]
+      ['curve', 'iterates:path']
+    """
+    require()
+    from matplotlib.lines import Line2D
+    field = as_field(f)
+    if len(field.names) != 1:
+        raise ValueError(f"iterates() draws a function of one variable; {field.text()} has "
+                         f"{len(field.names)} ({short_list(field.names)}): use plot.contour or plot.convergence")
+    v = field.names[0] if variable is None else variable
+    if v != field.names[0]:
+        raise ValueError(f"f has no variable {v!r} (its variable: {field.names[0]})")
+    runs = []
+    for i, (label, run) in enumerate(named_runs(path)):
+        xs = _xs(run)
+        name = label if label is not None else ("path" if len(named_runs(path)) == 1 else f"path {i + 1}")
+        runs.append((name, xs))
+    if not runs:
+        raise ValueError("iterates() needs a path: res.history, a result, or a list of x values")
+    if xlim is None:
+        xlim = _frame_1d([xs for _, xs in runs])
+    lo, hi = _limits(xlim, "xlim")
+    fig = new_figure(figsize, layout="constrained")
+    ax = fig.add_subplot()
+    t = np.linspace(lo, hi, n)
+    y = field.value({v: t})
+    y[~np.isfinite(y)] = np.nan
+    vals = [field.value({v: xs}) for _, xs in runs]
+    inside = np.concatenate([fv[(xs >= lo) & (xs <= hi) & np.isfinite(fv)] for (_, xs), fv in zip(runs, vals)])
+    yr = _robust_range(np.concatenate([y[np.isfinite(y)], inside]))
+    if yr is None:
+        raise ValueError(f"{field.text()} is undefined (NaN or inf) everywhere in {v} in ({fmt(lo)}, {fmt(hi)})")
+    ylo, yhi = yr if yr[1] > yr[0] else (yr[0] - 1, yr[0] + 1)
+    # the tangents' far ends (where each step lands on the linear model) are in the
+    # picture too, up to twice the curve's own height below or above it
+    ends = []
+    for (_, xs), fv in zip(runs, vals):
+        k = min(len(xs) - 1, MAX_TANGENTS)
+        if k > 0:
+            _, sl = field.value_and_partials({v: xs[:k]}, (v,))
+            ends.append(fv[:k] + np.atleast_1d(sl[v]) * (xs[1:k + 1] - xs[:k]))
+    if ends:
+        e = np.concatenate(ends)
+        e = e[np.isfinite(e)]
+        h = yhi - ylo
+        if e.size:
+            ylo, yhi = max(min(ylo, float(e.min())), ylo - 2 * h), min(max(yhi, float(e.max())), yhi + 2 * h)
+    pad = 0.06 * (yhi - ylo)
+    ylo, yhi = ylo - pad, yhi + pad
+    ax.plot(t, y, color="#333333", lw=2, label=field.signature(), gid="curve", zorder=2)
+    legend = []
+    for i, ((name, xs), fv) in enumerate(zip(runs, vals)):
+        color = TANGENT_COLORS[i % len(TANGENT_COLORS)]
+        marker = PATH_MARKERS[i % len(PATH_MARKERS)]
+        ok = np.isfinite(xs) & np.isfinite(fv)
+        steps = len(xs) - 1
+        ax.plot(xs[ok], fv[ok], marker, ls="", color=color, ms=max(8 - 1.5 * i, 4), mec="white", mew=1.2,
+                zorder=5, label=f"{name}: {steps} step{'s' if steps != 1 else ''}", gid=f"iterates:{name}")
+        _, slopes = field.value_and_partials({v: xs[: MAX_TANGENTS + 1]}, (v,))
+        slopes = np.atleast_1d(slopes[v])
+        for k in range(min(len(xs) - 1, MAX_TANGENTS)):
+            x0, x1, f0, s = xs[k], xs[k + 1], fv[k], slopes[k]
+            if not (np.isfinite(x0) and np.isfinite(x1) and np.isfinite(f0) and np.isfinite(s)):
+                break
+            a, b = sorted((x0, x1))
+            a, b = max(a, lo), min(b, hi)
+            if b <= a:
+                continue
+            tt = np.array([a, b])
+            ax.plot(tt, f0 + s * (tt - x0), "-", color=color, lw=1.6, alpha=0.9, zorder=4,
+                    gid=f"tangent:{name}:{k}")
+            if np.isfinite(fv[k + 1]) and lo <= x1 <= hi:
+                ax.plot([x1, x1], [f0 + s * (x1 - x0), fv[k + 1]], ":", color=color, lw=1.2, zorder=3,
+                        gid=f"drop:{name}:{k}")
+            if k < 4 and lo <= x0 <= hi:
+                ax.annotate(str(k), (x0, f0), xytext=(4 + 6 * i, 6), textcoords="offset points", fontsize=8,
+                            color=color, zorder=6)
+        legend.append(Line2D([], [], color=color, lw=1.6,
+                             label=f"{name}: tangent at $x_k$ (slope f'($x_k$)), followed to $x_{{k+1}}$"))
+    legend.append(Line2D([], [], color="#666666", ls=":", lw=1.2, label="from the tangent up or down to f at "
+                         "$x_{k+1}$"))
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(ylo, yhi)
+    ax.set_xlabel(v)
+    ax.set_ylabel(field.signature())
+    ax.grid(alpha=0.3)
+    handles = [h for h in ax.get_lines() if not h.get_label().startswith("_")] + legend
+    ax.legend(handles=handles, fontsize=8.5, framealpha=0.9, loc="best")
+    fit_title(ax, [field.title()] + ([title] if title else []), fallback=field.text())
+    return fig
+
+
+def _xs(run):
+    """The x values of a one-variable path."""
+    if isinstance(run, Mapping) and "x" in run and not np.isscalar(run["x"]):
+        run = run["x"]
+    out = []
+    for rec in (run if not isinstance(run, np.ndarray) else run.ravel()):
+        val = rec["x"] if isinstance(rec, Mapping) else rec
+        a = np.ravel(np.asarray(val, dtype=np.float64))
+        if a.size != 1:
+            raise ValueError(f"a point of a one-variable path has {a.size} coordinates")
+        out.append(float(a[0]))
+    if not out:
+        raise ValueError("a path needs at least one point")
+    return np.asarray(out)
+
+
+def _frame_1d(paths):
+    """(low, high) around the iterates: the finite ones within reach, padded."""
+    pts = np.concatenate([np.asarray(p, dtype=np.float64) for p in paths])
+    pts = pts[np.isfinite(pts) & (np.abs(pts) <= MAX_END / 10)]
+    if not pts.size:
+        return (-1.0, 1.0)
+    lo, hi = float(pts.min()), float(pts.max())
+    pad = max(0.15 * (hi - lo), 0.5, 1e-6 * max(abs(lo), abs(hi)))
+    return lo - pad, hi + pad
