@@ -235,16 +235,19 @@ ERRORS = [
     ("e(x)", 1, "'e' is a constant, not a function", "exp(...)"),
     ("arcsin(x)", 0, "'arcsin' is not a function", "asin(x)"),
     ("x$", 1, "unknown character '$'", None),
-    ("x²", 1, "non-ASCII character '²'", "x^2"),
-    ("y³ + 1", 1, "non-ASCII character '³'", "y^3"),
+    ("²x", 0, "the exponent '²' has no base", "x²"),
+    ("x^²", 2, "the exponent '²' has no base", None),
+    ("sin²(x)", 3, "function 'sin' needs parentheses", "sin(x)^2"),
     ("ｘ + 1", 0, "FULLWIDTH LATIN SMALL LETTER X", "'x'"),
     ("\u0445 + 1", 0, "CYRILLIC SMALL LETTER HA", "'x'"),
-    ("\u03b1 + 1", 0, "GREEK SMALL LETTER ALPHA", "alpha"),
-    ("\u03bb*x", 0, "GREEK SMALL LETTER LAMDA", "lambda"),
-    ("2\u03c0", 1, "GREEK SMALL LETTER PI", "pi"),
-    ("x \u00d7 y", 2, "MULTIPLICATION SIGN", "'*'"),
-    ("x \u2212 y", 2, "MINUS SIGN", "'-'"),
-    ("\u221ax", 0, "SQUARE ROOT", "sqrt(x)"),
+    ("\u03c2 + 1", 0, "GREEK SMALL LETTER FINAL SIGMA", "sigma"),
+    ("\u03b8x", 1, "expected an operator between 'theta' and 'x'", "theta*x"),
+    ("\u221a-x", 1, "'√' needs a number, a name or parentheses", "√(x + 1)"),
+    ("sinn(x)", 0, "'sinn' is not a function", "did you mean sin?"),
+    ("sigmod(x)", 0, "'sigmod' is not a function", "did you mean sigmoid?"),
+    ("f(1) = x", 2, "must list variable names", "f(x, y) = ..."),
+    ("f(x, x) = x", 5, "lists 'x' twice", None),
+    ("f(sin) = x", 2, "'sin' is not a variable name", None),
     ("x\u00a0+ 1", 1, "NO-BREAK SPACE", "ordinary space"),
     ("x\u202e + 1", 1, "bidirectional control character U+202E", None),
     ("x\u200b", 1, "U+200B", None),
@@ -736,7 +739,7 @@ def injection_payloads(marker):
         "\u0445 + 1",
         "x\u202e + 1",
         "x\u2066 + y\u2069",
-        "x²",
+        "x²(",
         "x\u2028y",
         "x\u200by",
         "x\ufeff",
@@ -1018,5 +1021,46 @@ def test_parser_source_is_static():
         elif isinstance(n, pyast.ImportFrom):
             imports.add("." * n.level + (n.module or ""))
     # .functions: the function names, read from the primitive records' ``symbol``
-    assert imports <= {"re", "unicodedata", "numpy", "..core.errors", ".functions"}, imports
+    assert imports <= {"difflib", "re", "unicodedata", "numpy", "..core.errors", ".functions"}, imports
     assert math.isfinite(MAX_DEPTH) and MAX_TEXT == 1_000_000 and parser_module.MAX_NODES == 2_000_000
+
+
+# ---------------------------------------------------------------------------------------------
+# Textbook notation (issue 13 item 5): superscripts, · × ⋅ − ÷, Greek names, √, f(x, y) = ...
+# ---------------------------------------------------------------------------------------------
+TEXTBOOK = [
+    ("x²", "x^2"), ("y³ + 1", "y^3 + 1"), ("x⁻¹", "x^-1"), ("3x²y", "3*x^2*y"), ("2³²", "2^32"),
+    ("sin(x)²", "sin(x)^2"), ("(x + 1)²", "(x + 1)^2"), ("-x²", "-x^2"),
+    ("x · y", "x*y"), ("x × y", "x*y"), ("x⋅y", "x*y"), ("x − y", "x - y"), ("x ÷ y", "x/y"),
+    ("θ^2", "theta^2"), ("α + 1", "alpha + 1"), ("λ*x", "lambda*x"), ("Δ", "Delta"),
+    ("θ1 + θ_0", "theta1 + theta_0"), ("2π", "2*pi"), ("√x", "sqrt(x)"), ("√(x + 1)", "sqrt(x + 1)"),
+    ("2√x", "2*sqrt(x)"), ("x/0 + ∞", "x/0 + inf"),
+    ("f(x, y) = x^2 + y", "x^2 + y"), ("g(θ) = θ²", "theta^2"), ("  L(w,b)=(w + b)^2", "(w + b)^2"),
+]
+
+
+@pytest.mark.parametrize("text, ascii_text", TEXTBOOK, ids=[t for t, _ in TEXTBOOK])
+def test_textbook_notation_reads_as_its_ascii_spelling(text, ascii_text):
+    assert parse(text) == parse(ascii_text)
+
+
+def test_definition_left_side():
+    from partiald.symbolic.parser import parse_definition
+    assert parse_definition("f(x, y) = x*y") == ("f", ("x", "y"), parse("x*y"))
+    assert parse_definition("f(θ, x) = θ*x")[:2] == ("f", ("theta", "x"))
+    assert parse_definition("x*y")[:2] == (None, None)
+    with pytest.raises(ParseError) as info:      # only the left side is dropped: the rest is one formula
+        parse("f(x) = x = 1")
+    assert info.value.pos == 9
+    with pytest.raises(ParseError) as info:      # errors point into the whole text
+        parse("f(x) = x +")
+    assert info.value.pos == 10
+
+
+def test_printed_unicode_reads_back():
+    from partiald.symbolic.printing import ast_text
+    for text in ["x^2 + 3*x*y", "(y - (w*x + b))^2", "-x^-1", "sqrt(x + 1)*theta^2", "2*-3", "a/(b*c)",
+                 "x/0 + inf", "(x^y)^z", "3*sqrt(2)*x"]:
+        tree = parse(text)
+        assert parse(ast_text(tree)) == tree, text
+        assert parse(ast_text(tree, "unicode")) == tree, text

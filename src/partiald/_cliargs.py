@@ -13,6 +13,20 @@ class UsageError(ValueError):
     """Bad command-line input: reported in one paragraph, exit status 2."""
 
 
+def variable_name(text, option):
+    """A variable name as formulas spell it (``θ`` -> ``theta``); UsageError naming ``option``
+    for text that is not one name."""
+    from .core.errors import ParseError
+    from .symbolic.parser import parse
+    try:
+        ast = parse(text)
+    except ParseError:
+        ast = None
+    if ast is None or ast[0] != "name":
+        raise UsageError(f"{option} expects variable names, got {text!r}")
+    return ast[1]
+
+
 def parse_point(text, variables, option="--at"):
     """``{"x": 1.0, "y": 2.0}`` from ``"x=1,y=2"``: one finite value (a number or a constant
     formula such as ``pi/2``) for each of ``variables``; UsageError naming ``option`` otherwise."""
@@ -26,6 +40,8 @@ def parse_point(text, variables, option="--at"):
         name = name.strip()
         if not eq or not name:
             raise UsageError(f"{option} expects name=value pairs separated by commas (e.g. x=1,y=2), got {item!r}")
+        if name not in variables and not name.isascii():
+            name = variable_name(name, option)      # θ=1 names the variable theta
         value_text = value.strip()
         v = expr(value_text)
         if v.variables:

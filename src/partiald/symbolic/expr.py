@@ -57,6 +57,12 @@ def _number(text):
 
 def ast_to_node(ast) -> C.Node:
     """Canonical node of a parser AST (iterative: deep or wide input is fine)."""
+    return C.check_size(ast_to_nodes(ast)[id(ast)])
+
+
+def ast_to_nodes(ast):
+    """``{id(subtree): canonical node}`` for every subtree of a parser AST (the AST must be
+    kept alive while the ids are used)."""
     results = {}
     stack = [(ast, False)]
     while stack:
@@ -97,7 +103,7 @@ def ast_to_node(ast) -> C.Node:
         else:
             raise ValueError(f"unknown AST node {kind!r}")
         results[key] = r
-    return C.check_size(results[id(ast)])
+    return results
 
 
 def _call(name, arg):
@@ -589,13 +595,14 @@ class Expr:
     ``hessian`` give exact partial derivatives; calling it evaluates it.
     """
 
-    __slots__ = ("node", "_variables", "_graph", "_compiled", "_derivatives", "_cache")
+    __slots__ = ("node", "_variables", "_graph", "_compiled", "_derivatives", "_cache", "_text")
 
     def __init__(self, node: C.Node, variables=None):
         cache = _DiffCache()
         node = C.normalize(node, cache.norm)
         self.node = node
         self._variables = tuple(sorted(node.free)) if variables is None else tuple(variables)
+        self._text = None       # the text it was read from: explain() follows the formula as typed
         self._graph = None
         self._compiled = None
         self._derivatives = {}
@@ -620,6 +627,7 @@ class Expr:
         out._compiled = None
         out._derivatives = {}
         out._cache = weakref.ref(cache)
+        out._text = None
         return out
 
     # -- structure -----------------------------------------------------------
@@ -743,7 +751,7 @@ class Expr:
         """The steps of ``diff(var)``, each naming its rule; ``str()`` prints them numbered."""
         from .explain import explain
         with deadline(f"explaining d/d{var}"):
-            return explain(self, var)
+            return explain(self, var, ast_to_nodes)
 
     # -- evaluation ---------------------------------------------------------------
     def compile(self):
@@ -864,12 +872,15 @@ def expr(source, variables=None) -> Expr:
     if isinstance(source, Expr):
         return source
     if isinstance(source, str):
-        from .parser import parse
+        from .parser import parse_definition
         with deadline("reading the formula"):
-            ast = parse(source)
+            _, declared, ast = parse_definition(source)
             node = ast_to_node(ast)
             _check_names(source, node)
-            return Expr(node)
+            # f(x, y) = x^2: the variables of the left side are the formula's, used or not
+            out = Expr(node, None if declared is None else tuple(sorted(set(declared) | node.free)))
+            out._text = source
+            return out
     if callable(source):
         with deadline("reading the formula of the function"):
             return _from_function(source, variables)

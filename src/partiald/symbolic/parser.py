@@ -45,13 +45,22 @@ a ')' and before a name, a function call or '(': ``3x``, ``2 sin(x)``,
 ``xy`` is one name, ``x y`` is an error (hint ``x*y``), ``2 3`` and ``(x)2`` are
 errors, and ``f(x)`` is an error unless ``f`` is a function.
 
+Textbook notation reads as its ASCII spelling: superscript exponents (``x²``
+is ``x^2``, ``x⁻¹`` is ``x^-1``), ``·`` ``⋅`` ``×`` for ``*``, ``−`` for ``-``,
+``÷`` for ``/``, ``√x`` and ``√(x + 1)`` for ``sqrt``, ``π`` for ``pi``, ``∞``
+for ``inf``, and a Greek letter is the name it spells (``θ`` is ``theta``,
+``θ_0`` is ``theta_0``, ``Δ`` is ``Delta``). A left side such as ``f(x, y) =``
+is dropped (:func:`parse_definition` returns its variables).
+
 Whitespace is the space and the tab. A formula is one line: line breaks
 ('\\n', '\\r') are errors, as are every other control, invisible, bidi or
 non-ASCII character; the error names the character and suggests the ASCII
-spelling where there is one (``x²`` -> ``x^2``, ``×`` -> ``*``, Cyrillic ``х``
--> ``x``, ``α`` -> ``alpha``). Names may not contain ``__``. Hexadecimal,
+spelling where there is one (``ｘ`` -> ``x``, Cyrillic ``х`` -> ``x``, ``ς``
+-> ``sigma``). A name followed by '(' that is not a function gets the nearest
+function name as a hint (``sinn(x)``: did you mean sin?). Names may not contain ``__``. Hexadecimal,
 binary and octal literals (``0x1f``) are errors rather than ``0*x1f``.
 """
+import difflib
 import re
 import unicodedata
 
@@ -73,8 +82,8 @@ CONSTANTS = frozenset({"pi", "e"})
 NUMBER_NAMES = frozenset({"inf", "nan"})
 _CANONICAL_FN = {"ln": "log"}
 
-__all__ = ["parse", "split_hint", "split_hint_in", "NestingTooDeep", "FUNCTIONS", "CONSTANTS", "NUMBER_NAMES",
-           "MAX_TEXT", "MAX_DEPTH", "MAX_NODES"]
+__all__ = ["parse", "parse_definition", "split_hint", "split_hint_in", "NestingTooDeep", "FUNCTIONS", "CONSTANTS",
+           "NUMBER_NAMES", "GREEK", "OPERATOR_SPELLINGS", "MAX_TEXT", "MAX_DEPTH", "MAX_NODES"]
 
 
 class NestingTooDeep(ParseError, ExpressionTooLarge):
@@ -84,15 +93,74 @@ class NestingTooDeep(ParseError, ExpressionTooLarge):
 
 # One token per match: optional blanks, then a number, a name, an operator, any other single
 # character (reported as an error when the parser reaches it), or the end of the text.
+def _greek_letters():
+    """``{letter: ASCII name}`` for the Greek letters that are names in formulas: every
+    ``GREEK SMALL/CAPITAL LETTER <one word>`` (``θ`` -> ``theta``, ``Δ`` -> ``Delta``,
+    ``λ`` -> ``lambda``) except pi, which is the constant; final sigma and accented letters
+    are not among them (their error hints the ASCII name)."""
+    out = {}
+    for code in list(range(0x391, 0x3AA)) + list(range(0x3B1, 0x3CA)):
+        c = chr(code)
+        parts = unicodedata.name(c, "").split()
+        if len(parts) != 4 or parts[:3] not in (["GREEK", "SMALL", "LETTER"], ["GREEK", "CAPITAL", "LETTER"]):
+            continue
+        word = parts[3].lower().replace("lamda", "lambda")
+        if word == "pi":
+            continue
+        out[c] = word if parts[1] == "SMALL" else word.capitalize()
+    return out
+
+
+#: Greek letters read as the names of their ASCII spelling (``θ`` is the variable ``theta``)
+GREEK = _greek_letters()
+#: textbook spellings of the operators: middle dot, dot operator and times for '*', the minus
+#: sign for '-', the division sign for '/' (what ``--pretty`` prints reads back)
+OPERATOR_SPELLINGS = {"·": "*", "⋅": "*", "×": "*", "−": "-", "÷": "/"}
+_SUPERSCRIPT_DIGITS = {"⁰": "0", "¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7",
+                       "⁸": "8", "⁹": "9"}
+_GREEK_CLASS = "".join(sorted(GREEK))
+
+# One token per match: optional blanks, then a number, a name, an operator, any other single
+# character (reported as an error when the parser reaches it), or the end of the text. A
+# Greek letter (optionally followed by digits or '_' and a suffix: θ1, θ_0) is a name, π the
+# constant pi, ∞ the number inf, √ a square root (√x, √(x + 1)), and a run of superscript
+# digits (x², x⁻¹) an exponent: see _token().
 _TOKEN = re.compile(r"""
     [\ \t]*
     (?:
         (?P<num>(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)
       | (?P<name>[A-Za-z][A-Za-z0-9_]*)
-      | (?P<op>\*\*|[-+*/^(),])
+      | (?P<op>\*\*|[-+*/^(),·⋅×−÷])
+      | (?P<greek>[""" + _GREEK_CLASS + r"""](?:[0-9]+(?![A-Za-z_])|_[A-Za-z0-9_]+)?)
+      | (?P<pi>[π∞])
+      | (?P<root>√)
+      | (?P<sup>[⁻⁺]*[⁰¹²³⁴⁵⁶⁷⁸⁹]+)
       | (?P<bad>.)
       | (?P<end>\Z)
     )""", re.VERBOSE | re.DOTALL)
+
+# A left side such as "f(x, y) =" (dropped: the formula is the right side; the names in the
+# parentheses are its variables)
+_DEFINITION = re.compile(r"[ \t]*([A-Za-z][A-Za-z0-9_]*)[ \t]*\(([^()=]*)\)[ \t]*=(?!=)")
+_PARAM = re.compile(r"[ \t]*(?:([A-Za-z][A-Za-z0-9_]*)|([" + _GREEK_CLASS + r"](?:[0-9]+|_[A-Za-z0-9_]+)?))[ \t]*\Z")
+
+
+def _token(m):
+    """``(kind, text)`` of a token match, with textbook spellings read as the grammar's: a
+    Greek letter is a ``name`` (its ASCII spelling), π the name ``pi``, '×' the op '*'; a
+    superscript exponent is ``("sup", "-1")``."""
+    kind = m.lastgroup
+    tok = m.group(kind)
+    if kind == "op":
+        return kind, OPERATOR_SPELLINGS.get(tok, tok)
+    if kind == "greek":
+        return "name", GREEK[tok[0]] + tok[1:]
+    if kind == "pi":
+        return "name", "pi" if tok == "π" else "inf"
+    if kind == "sup":
+        digits = "".join(_SUPERSCRIPT_DIGITS.get(c, "") for c in tok)
+        return kind, ("-" if tok.count("⁻") % 2 else "") + digits
+    return kind, tok
 
 _DIGITS = re.compile(r"[0-9]+")
 _HEX_PREFIX = re.compile(r"[xX][0-9a-fA-F]|[bB][01]|[oO][0-7]")
@@ -126,9 +194,51 @@ def parse(text):
     if not isinstance(text, str):
         raise TypeError(f"a formula must be a str, not {type(text).__name__}")
     text = str.__str__(text)          # a plain str, whatever a subclass overrides
+    return parse_definition(text)[2]
+
+
+def parse_definition(text):
+    """``(name, variables, ast)``: the formula of ``text`` as :func:`parse` reads it, with the
+    left side of a definition such as ``f(x, y) = x^2 + y`` split off: ``("f", ("x", "y"),
+    ast of x^2 + y)``. Without a left side, name and variables are ``None``.
+
+    The variables of a left side are names (Greek letters read as in formulas: ``f(θ) = ...``
+    gives ``("theta",)``), each once; a variable listed there need not occur on the right.
+
+    Examples:
+        >>> parse_definition("f(x, y) = x*y")
+        ('f', ('x', 'y'), ('mul', (('name', 'x'), ('name', 'y'))))
+        >>> parse_definition("x*y")[:2]
+        (None, None)
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"a formula must be a str, not {type(text).__name__}")
+    text = str.__str__(text)          # a plain str, whatever a subclass overrides
     if len(text) > MAX_TEXT:
         raise ExpressionTooLarge(f"the formula has {len(text):,} characters; the limit is {MAX_TEXT:,}")
-    return _parse(text)
+    m = _DEFINITION.match(text)
+    if m is None:
+        return None, None, _parse(text, 0)
+    name = m.group(1)
+    params = []
+    pos = m.start(2)
+    for item in m.group(2).split(","):
+        pm = _PARAM.match(item)
+        if pm is None:
+            at = pos + len(item) - len(item.lstrip(" \t"))
+            _fail(text, f"the left side {_clip(name)}(...) must list variable names separated by commas, "
+                        f"found '{_clip(item.strip())}'", at, f"{_clip(name)}(x, y) = ...")
+        v = pm.group(1) or (GREEK[pm.group(2)[0]] + pm.group(2)[1:])
+        if v in FUNCTIONS or v in CONSTANTS or v in NUMBER_NAMES or "__" in v:
+            _fail(text, f"'{_clip(v)}' is not a variable name: it is a "
+                        f"{'function' if v in FUNCTIONS else 'constant' if v in CONSTANTS else 'number'}"
+                  if "__" not in v else f"names may not contain '__' ('{_clip(v)}')",
+                  pos + item.index(pm.group(1) or pm.group(2)))
+        if v in params:
+            _fail(text, f"the left side lists '{_clip(v)}' twice", pos + item.index(pm.group(1) or pm.group(2)))
+        params.append(v)
+        pos += len(item) + 1
+    return name, tuple(params), _parse(text, m.end())
 
 
 def split_hint(name, names):
@@ -195,7 +305,7 @@ def split_hint_in(name, words, lengths):
     return f"did you mean {'*'.join(reversed(parts))}?"
 
 
-def _parse(text):
+def _parse(text, start=0):
     """Operator precedence by hand, with explicit stacks instead of recursion.
 
     The current frame (one parenthesized group, or the whole text) lives in local variables:
@@ -292,10 +402,20 @@ def _parse(text):
     atom = None                                 # the finished atom, in state _OPERATOR
     prev = None                                 # the match of the previous token
     call, call_pos = None, 0                    # a function name waiting for its '(' (state _CALL)
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        tok = m.group(kind)
+    rooted = None                               # the position of a '√' before a name or number
+    for m in _TOKEN.finditer(text, start):
+        kind, tok = _token(m)
         if state == _OPERATOR:
+            if kind == "sup":               # x², x⁻¹: a power with a number exponent
+                chain.append((negs, neg_pos, atom, m.start(m.lastgroup)))
+                negs = 0
+                if committed + (1 if fn else 0) + len(chain) + 1 > max_depth:
+                    _too_deep(text, m.start(m.lastgroup))
+                if tok.startswith("-"):
+                    negs, neg_pos, tok = 1, m.start(m.lastgroup), tok[1:]
+                atom = node(("num", tok), 1, 0)
+                prev = m
+                continue
             # after an atom: the common cases first
             if kind == "op":
                 if tok == "+" or tok == "-":
@@ -309,9 +429,9 @@ def _parse(text):
                         term = node(("neg", term[0]), term[1] + 1, sub_pos)
                     terms.append(term)
                     if len(terms) == 1:
-                        add_pos = m.start(kind)
+                        add_pos = m.start(m.lastgroup)
                     sub = tok == "-"
-                    sub_pos = m.start(kind)
+                    sub_pos = m.start(m.lastgroup)
                     state = _OPERAND
                     prev = m
                     continue
@@ -321,23 +441,23 @@ def _parse(text):
                     else:
                         factors.append(atom)
                     if tok == "/":
-                        div = (nary("mul", factors, mul_pos), m.start(kind))
+                        div = (nary("mul", factors, mul_pos), m.start(m.lastgroup))
                         factors = []
                     elif len(factors) == 1:
-                        mul_pos = m.start(kind)
+                        mul_pos = m.start(m.lastgroup)
                     state = _OPERAND
                     prev = m
                     continue
                 if tok == "^" or tok == "**":
-                    chain.append((negs, neg_pos, atom, m.start(kind)))
+                    chain.append((negs, neg_pos, atom, m.start(m.lastgroup)))
                     negs = 0
                     if committed + (1 if fn else 0) + len(chain) + 1 > max_depth:
-                        _too_deep(text, m.start(kind))
+                        _too_deep(text, m.start(m.lastgroup))
                     state = _OPERAND
                     prev = m
                     continue
                 if tok == ")":
-                    pos = m.start(kind)
+                    pos = m.start(m.lastgroup)
                     if not opens:
                         _fail(text, "unbalanced ')'", pos, "remove it, or add the '(' it closes")
                     fold(atom)
@@ -354,57 +474,74 @@ def _parse(text):
                     prev = m
                     continue
                 if tok == ",":
-                    _comma(text, m.start(kind), fn if len(opens) == 1 else None, prev)
+                    _comma(text, m.start(m.lastgroup), fn if len(opens) == 1 else None, prev)
             elif kind == "end":
                 if opens:
                     what, where = (f"'{fn}('", fn_pos) if fn and len(opens) == 1 else ("'('", opens[-1])
-                    _fail(text, f"missing ')' for {what} at column {where + 1}", m.start(kind),
+                    _fail(text, f"missing ')' for {what} at column {where + 1}", m.start(m.lastgroup),
                           "add ')' or remove the '('")
                 fold(atom)
                 return end_group()[0]
             elif kind == "bad":
-                _bad_character(text, m.start(kind), prev)
+                _bad_character(text, m.start(m.lastgroup), prev)
             # a number, a name or '(' right after an atom: an implicit '*', or an error
             _implicit(text, m, prev)
             fold(atom)
             if len(factors) == 1:
-                mul_pos = m.start(kind)
+                mul_pos = m.start(m.lastgroup)
             state = _OPERAND
             # fall through: the same token, now as an operand
         if state == _OPERAND:
+            if rooted is not None and (kind not in ("name", "num") or tok in FUNCTIONS):
+                _fail(text, "'√' needs a number, a name or parentheses after it", m.start(m.lastgroup),
+                      "√(x + 1) or sqrt(x + 1)")
+            if kind == "root":
+                after = _TOKEN.match(text, m.end())
+                if after.group(after.lastgroup) == "(":
+                    call, call_pos, state = "sqrt", m.start(m.lastgroup), _CALL
+                else:
+                    rooted = m.start(m.lastgroup)
+                prev = m
+                continue
             if kind == "name":
                 if tok in FUNCTIONS:
-                    call, call_pos, state = tok, m.start(kind), _CALL
+                    call, call_pos, state = tok, m.start(m.lastgroup), _CALL
                 elif tok in CONSTANTS:
                     atom, state = node(("const", tok), 1, 0), _OPERATOR
                 elif tok in NUMBER_NAMES:
                     atom, state = node(("num", tok), 1, 0), _OPERATOR
                 else:
                     if "__" in tok:
-                        _fail(text, f"names may not contain '__' ('{_clip(tok)}')", m.start(kind) + tok.index("__"))
+                        _fail(text, f"names may not contain '__' ('{_clip(tok)}')",
+                              m.start(m.lastgroup) + min(tok.index("__"), len(m.group(m.lastgroup)) - 1))
                     atom, state = node(("name", tok), 1, 0), _OPERATOR
             elif kind == "num":
                 atom, state = node(("num", tok), 1, 0), _OPERATOR
             elif tok == "-":
                 negs ^= 1
-                neg_pos = m.start(kind)
+                neg_pos = m.start(m.lastgroup)
             elif tok == "+":
                 pass
             elif tok == "(":
                 if pristine():
-                    opens.append(m.start(kind))
+                    opens.append(m.start(m.lastgroup))
                 else:
-                    push(m.start(kind), None, 0)
+                    push(m.start(m.lastgroup), None, 0)
             elif kind == "bad":
-                _bad_character(text, m.start(kind), prev)
+                _bad_character(text, m.start(m.lastgroup), prev)
+            elif kind == "sup":
+                _fail(text, f"the exponent '{m.group(m.lastgroup)}' has no base", m.start(m.lastgroup),
+                      f"write the base first: x{m.group(m.lastgroup)} or x^{tok}")
             else:
                 _operand_missing(text, m, prev, fn if len(opens) == 1 else None)
+            if rooted is not None and state == _OPERATOR:        # √x, √2: the square root of one atom
+                atom, rooted = node(("call", "sqrt", atom[0]), 2, rooted), None
         else:                                   # _CALL: a function name must be followed by '('
             if kind == "bad":
-                _bad_character(text, m.start(kind), prev)
+                _bad_character(text, m.start(m.lastgroup), prev)
             if tok != "(":
                 _call_without_parens(text, call, m)
-            push(m.start(kind), call, call_pos)
+            push(m.start(m.lastgroup), call, call_pos)
             state = _OPERAND
         prev = m
     # the pattern always ends with an "end" match, so the loop returns or raises before this
@@ -425,14 +562,16 @@ def _describe(prev):
     """(kind, text, end) of the previous token's match, or (None, None, -1) at the start."""
     if prev is None:
         return None, None, -1
-    kind = prev.lastgroup
-    return kind, prev.group(kind), prev.end()
+    kind, tok = _token(prev)
+    if kind == "sup":                   # x²: what follows is as after the number of x^2
+        return "num", tok.lstrip("-"), prev.end()
+    return kind, tok, prev.end()
 
 
 def _operand_missing(text, m, prev, fn):
     """An operand was expected where ``m`` is (an operator, ')', ',' or the end)."""
-    kind = m.lastgroup
-    pos, tok = m.start(kind), m.group(kind)
+    kind, tok = _token(m)
+    pos = m.start(m.lastgroup)
     prev_kind, prev_tok, _ = _describe(prev)
     found = f", found '{tok}'" if tok else ""
     if prev_kind is None:
@@ -461,12 +600,15 @@ def _comma(text, pos, fn, prev):
 
 
 def _call_without_parens(text, fn, m):
-    kind = m.lastgroup
-    pos, tok = m.start(kind), m.group(kind)
+    kind, tok = _token(m)
+    pos = m.start(m.lastgroup)
     if kind in ("num", "name"):
         hint = f"{fn}({_clip(tok)})"
-    elif tok in ("^", "**"):
-        hint = f"{fn}(x)^2 for the square of {fn}(x)"
+    elif tok in ("^", "**") or kind == "sup":
+        power = tok if kind == "sup" else "2"
+        hint = f"{fn}(x)^{power} for the power of {fn}(x)"
+        if kind == "sup":
+            tok = m.group(m.lastgroup)
     else:
         hint = f"{fn}(x)"
     found = f", found '{_clip(tok)}'" if tok else ""
@@ -475,8 +617,8 @@ def _call_without_parens(text, fn, m):
 
 def _implicit(text, m, prev):
     """Return if the token of ``m`` may follow the previous token with an implicit '*'; else raise."""
-    kind = m.lastgroup
-    pos, tok = m.start(kind), m.group(kind)
+    kind, tok = _token(m)
+    pos = m.start(m.lastgroup)
     prev_kind, prev_tok, prev_end = _describe(prev)
     if kind == "num":
         left = "(...)" if prev_tok == ")" else _clip(prev_tok)
@@ -486,7 +628,7 @@ def _implicit(text, m, prev):
         _fail(text, f"expected an operator between '{left}' and '{_clip(tok)}'", pos, hint)
     if prev_kind == "num":
         if kind == "name" and prev_tok == "0" and prev_end == pos and _HEX_PREFIX.match(tok):
-            _fail(text, "hexadecimal, binary and octal literals are not supported", prev.start(prev_kind),
+            _fail(text, "hexadecimal, binary and octal literals are not supported", prev.start(prev.lastgroup),
                   "write the number in decimal")
         return
     if prev_tok == ")":
@@ -497,9 +639,12 @@ def _implicit(text, m, prev):
             _fail(text, f"'{prev_tok}' is a {'constant' if prev_tok in CONSTANTS else 'number'}, not a function", pos,
                   f"{prev_tok}*(...) for a product" + (", or exp(...)" if prev_tok == "e" else ""))
         known = _LIKELY_FUNCTION.get(prev_tok.lower())
+        close = difflib.get_close_matches(prev_tok.lower(), sorted(FUNCTIONS), n=1, cutoff=0.75)
+        if known is None and close and len(prev_tok) <= 40:
+            known = f"did you mean {close[0]}? ({close[0]}(...); {_clip(prev_tok)}*(...) for a product)"
         hint = known or (f"{_clip(prev_tok)}*(...) for a product; the functions are "
                          + ", ".join(sorted(FUNCTIONS)))
-        _fail(text, f"'{_clip(prev_tok)}' is not a function", prev.start(prev_kind), hint)
+        _fail(text, f"'{_clip(prev_tok)}' is not a function", prev.start(prev.lastgroup), hint)
     right = f"{tok}(...)" if tok in FUNCTIONS else _clip(tok)
     _fail(text, f"expected an operator between '{_clip(prev_tok)}' and '{_clip(tok)}'", pos,
           f"{_clip(prev_tok)}*{right}")
@@ -593,7 +738,7 @@ def _bad_character(text, pos, prev):
         if form is None and 0xFF01 <= code <= 0xFF5E:          # fullwidth forms of ASCII
             form = chr(code - 0xFEE0)
         if form is None and name.startswith("GREEK ") and "LETTER " in name:
-            word = name.split("LETTER ", 1)[1].split()[0].lower().replace("lamda", "lambda")
+            word = name.split("LETTER ", 1)[1].split()[0].lower().replace("lamda", "lambda").replace("final", "sigma")
             form = word if "SMALL" in name else word.capitalize()
         if form is None:
             folded = unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode()

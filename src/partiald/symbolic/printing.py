@@ -432,6 +432,9 @@ class UnicodePrinter(Printer):
             return "∞" if q > 0 else "-∞"
         return super().number(q)
 
+    def symbol(self, name):
+        return greek_letter(name)
+
     def constant(self, name):
         return "π" if name == "pi" else "e"
 
@@ -570,3 +573,126 @@ def to_unicode(n: Node, max_chars=None) -> str:
 
 def to_latex(n: Node, max_chars=None) -> str:
     return LatexPrinter().doprint(n, max_chars)
+
+
+# -- the formula as typed: printing a parser AST ------------------------------------------------
+# Explanations follow the input's own tree (symbolic/explain.py), so its parts are printed
+# from the parser's AST (symbolic/parser.py), not from the canonical form: ``(x*y)^3`` stays
+# ``(x*y)^3``. Parentheses are those the grammar needs, so the text reads back to the same
+# formula. Printing is iterative and emits pieces that are joined once: linear in the text.
+
+#: binding strength of each AST tag: a sum 1, a product or quotient 2, unary minus 3, a power 4,
+#: an atom (number, name, constant, call) 5
+_AST_LEVEL = {"add": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}
+
+_GREEK_WORDS = None
+
+
+def greek_letter(name):
+    """The Greek letter a name spells (``theta`` -> ``θ``, ``theta_2`` -> ``θ_2``, ``Delta1`` ->
+    ``Δ1``), or the name itself."""
+    global _GREEK_WORDS
+    if _GREEK_WORDS is None:
+        from .parser import GREEK
+        _GREEK_WORDS = {w: c for c, w in GREEK.items()}
+    base = name.rstrip("0123456789")
+    head, sep, tail = base.partition("_")
+    letter = _GREEK_WORDS.get(head)
+    if letter is None or (sep and not tail):
+        return name
+    return letter + name[len(head):]
+
+
+def ast_level(a):
+    return _AST_LEVEL.get(a[0], 5)
+
+
+def ast_text(ast, form="text"):
+    """The text of a parser AST in ``form`` ("text" or "unicode"): ``3x + (x*y)^3`` prints as
+    ``3*x + (x*y)^3`` (``3x + (x⋅y)³`` in unicode)."""
+    uni = form == "unicode"
+    out = []
+    stack = [ast]
+    while stack:
+        a = stack.pop()
+        if type(a) is str:
+            out.append(a)
+            continue
+        pieces = _ast_pieces(a, uni)
+        stack.extend(reversed(pieces))
+    return "".join(out)
+
+
+def ast_size(ast):
+    """About how many characters ``ast_text(ast)`` has (iterative, linear in the tree)."""
+    total = 0
+    stack = [ast]
+    while stack:
+        a = stack.pop()
+        tag = a[0]
+        if tag in ("num", "name", "const"):
+            total += len(a[1])
+        elif tag == "call":
+            total += len(a[1]) + 4
+            stack.append(a[2])
+        elif tag in ("add", "mul"):
+            total += 5 * len(a[1])
+            stack.extend(a[1])
+        else:
+            total += 5
+            stack.extend(a[1:])
+    return total
+
+
+def _wrap(a, level):
+    return ["(", a, ")"] if ast_level(a) < level else [a]
+
+
+def _ast_pieces(a, uni):
+    """One AST node as a list of strings and child ASTs, in order."""
+    tag = a[0]
+    if tag == "num":
+        if uni and a[1] == "inf":
+            return ["∞"]
+        return [a[1]]
+    if tag == "name":
+        return [greek_letter(a[1]) if uni else a[1]]
+    if tag == "const":
+        return ["π" if uni and a[1] == "pi" else a[1]]
+    minus = "−" if uni else "-"
+    if tag == "neg":
+        return [minus] + _wrap(a[1], 4)
+    if tag == "add":
+        out = []
+        for i, t in enumerate(a[1]):
+            if i and t[0] == "neg":
+                out += [f" {minus} "] + _wrap(t[1], 2)
+            else:
+                out += ([" + "] if i else []) + [t]
+        return out
+    if tag == "mul":
+        out = []
+        for i, f in enumerate(a[1]):
+            if i:
+                prev = a[1][i - 1]
+                joined = uni and prev[0] == "num" and f[0] in ("name", "const", "call", "add", "pow")
+                out.append("" if joined else "⋅" if uni else "*")
+            out += _wrap(f, 3 if i else 2) if f[0] != "div" or i == 0 else ["(", f, ")"]
+        return out
+    if tag == "div":
+        return _wrap(a[1], 2) + ["/"] + _wrap(a[2], 3)
+    if tag == "pow":
+        base, exp = a[1], a[2]
+        pieces = _wrap(base, 5)
+        if uni and exp[0] == "num" and exp[1].isdigit():
+            return pieces + [exp[1].translate(_SUPERSCRIPT)]
+        if uni and exp[0] == "neg" and exp[1][0] == "num" and exp[1][1].isdigit():
+            return pieces + [("-" + exp[1][1]).translate(_SUPERSCRIPT)]
+        return pieces + ["^"] + _wrap(exp, 3)
+    if tag == "call":
+        if uni and a[1] == "sqrt":
+            if a[2][0] in ("name", "num", "const"):
+                return ["√", a[2]]
+            return ["√(", a[2], ")"]
+        return [a[1] + "(", a[2], ")"]
+    raise ValueError(f"unknown AST node {tag!r}")
