@@ -236,6 +236,12 @@ def binary_sampler(ref, domains=None, avoid_fns=(None, None), pair_avoid=None, *
     return sample
 
 
+def _logaddexp2_ref(a, b):
+    if np.iscomplexobj(a) or np.iscomplexobj(b):
+        return _logaddexp_ref(a * np.log(2.0), b * np.log(2.0)) / np.log(2.0)
+    return np.logaddexp2(a, b)
+
+
 def _logaddexp_ref(a, b):
     if np.iscomplexobj(a) or np.iscomplexobj(b):
         m = np.maximum(np.real(a), np.real(b))
@@ -433,6 +439,41 @@ def argmax_sampler(spec, seeds=SEEDS):
                 params = {"axis": axis}
                 out.append(Case(spec.name, f"{_shape_str(shape)},axis={axis}", seed, (x,), _apply(spec.name, params),
                                 lambda x, axis=axis: np.argmax(x, axis=axis), call=((x,), params), zero=True))
+    return out
+
+
+def cumsum_sampler(spec, seeds=SEEDS):
+    """Every axis of the non-scalar shapes, forwards and reversed, plus pnp.cumsum (axis None)."""
+    out = []
+    for shape in SHAPES[1:]:
+        for axis in range(len(shape)):
+            for reverse in (False, True):
+                for seed in seeds:
+                    x = uniform(_rng(spec.name, (shape, axis, reverse), seed), shape, spec.domain, spec.margin)
+                    params = {"axis": axis, "reverse": reverse}
+                    ref = ((lambda x, axis=axis: np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)) if reverse
+                           else (lambda x, axis=axis: np.cumsum(x, axis=axis)))
+                    out.append(Case(spec.name, f"{_shape_str(shape)},axis={axis},reverse={reverse}", seed, (x,),
+                                    _apply(spec.name, params), ref, call=((x,), params), analytic=True,
+                                    linear=True))
+    for shape in [(), (7,), (3, 4)]:
+        for seed in seeds:
+            x = uniform(_rng(spec.name, ("pnp", shape), seed), shape, spec.domain, spec.margin)
+            out.append(Case(spec.name, f"pnp,{_shape_str(shape)},axis=None", seed, (x,),
+                            lambda x: pnp.cumsum(x), lambda x: np.cumsum(x), analytic=True, linear=True))
+    return out
+
+
+def argsort_sampler(spec, seeds=SEEDS):
+    out = []
+    for shape in SHAPES[1:]:
+        for axis in sorted({0, len(shape) - 1}):
+            for seed in seeds:
+                x = distinct(_rng(spec.name, (shape, axis), seed), shape)
+                params = {"axis": axis}
+                out.append(Case(spec.name, f"{_shape_str(shape)},axis={axis}", seed, (x,), _apply(spec.name, params),
+                                lambda x, axis=axis: np.argsort(x, axis=axis, kind="stable"), call=((x,), params),
+                                zero=True))
     return out
 
 
@@ -685,6 +726,12 @@ PRIMITIVE_SPECS: dict[str, Spec] = {s.name: s for s in [
             edges=(_edge([0.0, 0.0, 0.0, 2.0, -1.0], [0.5, 0.0, -1.0, 0.0, 0.5]),)),
     _binary("maximum", np.maximum, avoid="ties x = y", pair_avoid=lambda x, y: np.abs(x - y) < MARGIN),
     _binary("minimum", np.minimum, avoid="ties x = y", pair_avoid=lambda x, y: np.abs(x - y) < MARGIN),
+    _binary("fmax", np.fmax, avoid="ties x = y (NaN operands: the edge cases)",
+            pair_avoid=lambda x, y: np.abs(x - y) < MARGIN,
+            edges=(_edge([np.nan, 1.0, np.nan], [1.0, np.nan, np.nan]),)),
+    _binary("fmin", np.fmin, avoid="ties x = y (NaN operands: the edge cases)",
+            pair_avoid=lambda x, y: np.abs(x - y) < MARGIN,
+            edges=(_edge([np.nan, 1.0, np.nan], [1.0, np.nan, np.nan]),)),
     _binary("arctan2", np.arctan2, avoid="y = 0 (branch cut for x < 0) and x = 0",
             avoid_fns=(near([0.0]), near([0.0])), edges=(_edge([0.0], [0.0]),)),
     _binary("rem", np.remainder, avoid="the jumps where x / y is an integer, and y = 0",
@@ -692,6 +739,8 @@ PRIMITIVE_SPECS: dict[str, Spec] = {s.name: s for s in [
     _binary("floor_divide", np.floor_divide, nondiff=True, avoid="the jumps where x / y is an integer, and y = 0",
             avoid_fns=(None, near([0.0], 0.5)), pair_avoid=lambda x, y: np.abs(x - y * np.round(x / y)) < MARGIN),
     _binary("logaddexp", _logaddexp_ref, analytic=True,
+            edges=(_edge([-np.inf, np.inf, 0.0], [-np.inf, np.inf, -np.inf]),)),
+    _binary("logaddexp2", _logaddexp2_ref, analytic=True,
             edges=(_edge([-np.inf, np.inf, 0.0], [-np.inf, np.inf, -np.inf]),)),
     # predicates: boolean or integer outputs, zero derivative
     Spec("compare", compare_sampler, family="predicate", nondiff=True, avoid="none: ties are sampled on purpose"),
@@ -735,6 +784,8 @@ PRIMITIVE_SPECS: dict[str, Spec] = {s.name: s for s in [
     _unary("abs", np.abs, analytic=False, avoid="the kink at 0", avoid_fn=near([0.0])),
     _unary("sign", np.sign, analytic=False, nondiff=True, avoid="the jump at 0", avoid_fn=near([0.0])),
     _unary("floor", np.floor, analytic=False, nondiff=True, avoid="integers", avoid_fn=near_integers()),
+    _unary("ceil", np.ceil, analytic=False, nondiff=True, avoid="integers", avoid_fn=near_integers()),
+    _unary("fabs", np.fabs, analytic=False, avoid="the kink at 0", avoid_fn=near([0.0])),
     _unary("round", np.round, analytic=False, nondiff=True, avoid="half-integers", avoid_fn=near_integers(0.5)),
     _unary("stop_gradient", lambda x: np.array(x, copy=True), analytic=False, nondiff=True, fd=False,
            avoid="none: FD is not its oracle (its derivative is zero by definition)"),
@@ -743,6 +794,9 @@ PRIMITIVE_SPECS: dict[str, Spec] = {s.name: s for s in [
     Spec("reduce_max", reduce_sampler, family="reduction", avoid="ties within a reduced group (distinct values)"),
     Spec("reduce_prod", reduce_sampler, family="reduction", domain=(-1.5, 1.5), analytic=True),
     Spec("argmax", argmax_sampler, family="predicate", nondiff=True, avoid="ties (distinct values)"),
+    # scans and orderings along one axis
+    Spec("cumsum", cumsum_sampler, family="reduction", analytic=True, linear=True),
+    Spec("argsort", argsort_sampler, family="predicate", nondiff=True, avoid="ties (distinct values)"),
     # structure
     Spec("reshape", _structural(_RESHAPES, _reshape_case), family="structure", analytic=True, linear=True),
     Spec("broadcast_to", _structural(_BROADCASTS, _broadcast_case), family="structure", analytic=True, linear=True),

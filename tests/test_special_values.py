@@ -203,6 +203,39 @@ TABLE = [
     _row("sign", pnp.sign, -2.0, -1.0, 0.0),
     _row("floor", pnp.floor, 0.5, 0.0, 0.0),
     _row("floor", pnp.floor, 2.0, 2.0, 0.0),
+    _row("ceil", pnp.ceil, 0.5, 1.0, 0.0),
+    _row("ceil", pnp.ceil, 2.0, 2.0, 0.0),
+    _row("fabs", pnp.fabs, 0.0, 0.0, 0.0),
+    _row("fabs", pnp.fabs, -0.0, 0.0, 0.0),
+    _row("fabs", pnp.fabs, -2.0, 2.0, -1.0),
+    # fmax/fmin: NumPy's NaN rule (the operand that is not NaN wins, derivative included);
+    # otherwise maximum/minimum, a tie giving everything to y
+    _row("fmax(x,nan)", lambda x: pnp.fmax(x, np.nan), 1.0, 1.0, 1.0),
+    _row("fmax(nan,y)", lambda y: pnp.fmax(np.nan, y), 1.0, 1.0, 1.0),
+    _row("fmax(x,1.0)[dx]", lambda x: pnp.fmax(x, 1.0), 1.0, 1.0, 0.0),
+    _row("fmax(1.0,y)[dy]", lambda y: pnp.fmax(1.0, y), 1.0, 1.0, 1.0),
+    _row("fmin(x,nan)", lambda x: pnp.fmin(x, np.nan), 1.0, 1.0, 1.0),
+    _row("fmin(nan,y)", lambda y: pnp.fmin(np.nan, y), 1.0, 1.0, 1.0),
+    _row("fmin(x,1.0)[dx]", lambda x: pnp.fmin(x, 1.0), 1.0, 1.0, 0.0),
+    _row("fmin(1.0,y)[dy]", lambda y: pnp.fmin(1.0, y), 1.0, 1.0, 1.0),
+    # compositions: sinc's removable singularity, nan_to_num's replaced elements
+    _row("sinc", pnp.sinc, 0.0, 1.0, 0.0),
+    _row("sinc", pnp.sinc, 1.0, np.sinc(1.0), -1.0),
+    _row("nan_to_num", pnp.nan_to_num, np.nan, 0.0, 0.0),
+    _row("nan_to_num", pnp.nan_to_num, np.inf, np.finfo(np.float64).max, 0.0),
+    _row("nan_to_num", pnp.nan_to_num, -np.inf, -np.finfo(np.float64).max, 0.0),
+    _row("nan_to_num", pnp.nan_to_num, 1.5, 1.5, 1.0),
+    _row("logaddexp2(x,x)", lambda x: pnp.logaddexp2(x, x), 0.0, 1.0, 1.0),
+    _row("logaddexp2(x,-inf)", lambda x: pnp.logaddexp2(x, -np.inf), -np.inf, -np.inf, 0.5),  # tie: 1/2
+    _row("deg2rad", pnp.deg2rad, 180.0, PI, PI / 180.0),
+    # scans and orderings: cumsum's transpose is the running sum from the end; argsort has
+    # derivative 0; sort moves each derivative with its value (ties keep the stable order)
+    _row("sum(cumsum)", lambda x: pnp.sum(pnp.cumsum(x)), np.array([1.0, 2.0, 3.0]), 10.0, [3.0, 2.0, 1.0]),
+    _row("sum(cumsum)", lambda x: pnp.sum(pnp.cumsum(x)), np.array([1.0, np.inf, 2.0]), np.inf, [3.0, 2.0, 1.0]),
+    _row("argsort", lambda x: pnp.sum(pnp.argsort(x) * np.array([1.0, 10.0, 100.0])), np.array([3.0, 1.0, 2.0]),
+         21.0, _ZEROS3),
+    _row("sort", lambda x: pnp.sum(pnp.sort(x) * np.array([1.0, 2.0, 3.0])), np.array([1.0, 1.0, 0.0]),
+         5.0, [2.0, 3.0, 1.0]),
     _row("round", pnp.round, 0.4, 0.0, 0.0),
     _row("round", pnp.round, 2.5, 2.0, 0.0),
     # remainder: slope 1 in x, -floor(x / y) in y; at a jump, the side NumPy's value continues
@@ -477,7 +510,8 @@ UNARY = {
     "reciprocal": np.reciprocal, "abs": np.abs, "absolute": np.absolute, "sign": np.sign,
     "negative": np.negative, "positive": np.positive, "floor": np.floor, "round": np.round,
     "around": np.round, "exp2": np.exp2, "cbrt": np.cbrt, "arcsinh": np.arcsinh, "arccosh": np.arccosh,
-    "arctanh": np.arctanh,
+    "arctanh": np.arctanh, "ceil": np.ceil, "fabs": np.fabs, "deg2rad": np.deg2rad, "rad2deg": np.rad2deg,
+    "radians": np.radians, "degrees": np.degrees,
 }
 #: unary functions with a boolean result (values only)
 UNARY_BOOL = {"isfinite": np.isfinite, "isnan": np.isnan, "logical_not": np.logical_not}
@@ -485,7 +519,7 @@ UNARY_BOOL = {"isfinite": np.isfinite, "isnan": np.isnan, "logical_not": np.logi
 BINARY = {
     "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide, "power": np.power,
     "maximum": np.maximum, "minimum": np.minimum, "arctan2": np.arctan2, "logaddexp": np.logaddexp,
-    "hypot": np.hypot,
+    "hypot": np.hypot, "fmax": np.fmax, "fmin": np.fmin, "logaddexp2": np.logaddexp2,
 }
 BINARY_BOOL = {"less": np.less, "less_equal": np.less_equal, "greater": np.greater,
                "greater_equal": np.greater_equal, "equal": np.equal, "not_equal": np.not_equal}

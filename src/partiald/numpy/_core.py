@@ -14,6 +14,7 @@ from ..core.primitive import bind
 from ..core.trace import Tracer
 from ..ops import elementwise as _ew
 from ..ops import reduce as _red
+from ..ops import scan as _scan
 from ..ops import shape as _sh
 
 pi = _np.pi
@@ -129,6 +130,8 @@ exp2 = _unary(_ew.exp2_p, "exp2")
 cbrt = _unary(_ew.cbrt_p, "cbrt")
 sqrt = _unary(_ew.sqrt_p, "sqrt")
 floor = _unary(_ew.floor_p, "floor")
+ceil = _unary(_ew.ceil_p, "ceil")
+fabs = _unary(_ew.fabs_p, "fabs")
 abs = _unary(_ew.abs_p, "abs", to_float=False)
 absolute = abs
 sign = _unary(_ew.sign_p, "sign", to_float=False)
@@ -148,6 +151,52 @@ around = round
 
 def positive(x):
     return _arr(x)
+
+
+def deg2rad(x):
+    """``numpy.deg2rad``: ``x * (pi / 180)`` (NumPy's own formula, so the values agree)."""
+    return multiply(_to_float(x), _np.pi / 180.0)
+
+
+def rad2deg(x):
+    """``numpy.rad2deg``: ``x * (180 / pi)``."""
+    return multiply(_to_float(x), 180.0 / _np.pi)
+
+
+radians, degrees = deg2rad, rad2deg
+
+
+def sinc(x):
+    """``numpy.sinc``: ``sin(pi x) / (pi x)``, and 1 at 0. Near 0 (``|pi x| < 0.01``) it
+    is the Taylor polynomial to ``(pi x)**8`` (exact to rounding there), so every
+    derivative at 0 is the series' own: 0, then ``-pi**2 / 3``, ... (a constant 1 at 0
+    would delete them); the quotient's branch divides by 1 there, so it has no 0/0."""
+    x = _to_float(x)
+    y = multiply(x, _np.pi)
+    small = less(abs(y), 0.01)
+    y2 = square(y)
+    series = add(1.0, multiply(y2, add(-1.0 / 6, multiply(y2, add(1.0 / 120, multiply(
+        y2, add(-1.0 / 5040, multiply(y2, 1.0 / 362880))))))))
+    ys = where(small, 1.0, y)
+    return where(small, series, divide(sin(ys), ys))
+
+
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """``numpy.nan_to_num``: NaN, +inf and -inf replaced by ``nan``, ``posinf`` and
+    ``neginf`` (by default 0 and the largest finite numbers of the dtype). The
+    derivative is 1 where ``x`` is finite and 0 at the replaced elements."""
+    x = _arr(x)
+    if not _is_traced(x):
+        return _np.nan_to_num(x, copy=True, nan=nan, posinf=posinf, neginf=neginf)
+    dt = _dtype(x)
+    if dt.kind not in "fc":
+        return x
+    big = float(_np.finfo(dt).max)
+    posinf = big if posinf is None else posinf
+    neginf = -big if neginf is None else neginf
+    out = where(equal(x, _np.inf), posinf, x)
+    out = where(equal(x, -_np.inf), neginf, out)
+    return where(not_equal(x, x), nan, out)
 
 
 def add(x, y):
@@ -232,6 +281,23 @@ def hypot(x, y):
 def logaddexp(x, y):
     """``log(exp(x) + exp(y))`` without overflow."""
     return bind(_ew.logaddexp_p, _to_float(x), _to_float(y))
+
+
+def logaddexp2(x, y):
+    """``log2(2**x + 2**y)`` without overflow; ties (equal infinities included) split the
+    derivative 1/2 : 1/2, as for ``logaddexp``."""
+    return bind(_ew.logaddexp2_p, _to_float(x), _to_float(y))
+
+
+def fmax(x, y):
+    """``numpy.fmax``: the maximum, with NumPy's NaN rule (the operand that is not NaN
+    wins and takes the derivative); at a tie the derivative goes to ``y``."""
+    return bind(_ew.fmax_p, _arr(x), _arr(y))
+
+
+def fmin(x, y):
+    """``numpy.fmin``: the minimum, with NumPy's NaN rule; at a tie the derivative goes to ``y``."""
+    return bind(_ew.fmin_p, _arr(x), _arr(y))
 
 
 def where(condition, x=None, y=None):
@@ -404,6 +470,79 @@ def argmin(x, axis=None):
     return argmax(negative(asarray(x) if not _is_traced(x) else x), axis)
 
 
+def cumsum(a, axis=None):
+    """``numpy.cumsum`` (of the flattened array when ``axis`` is None); linear, its
+    transpose is the running sum from the other end."""
+    a = asarray(a) if not _is_traced(a) else a
+    if _dtype(a) == _np.bool_:
+        a = astype(a, _np.int64)
+    if axis is None:
+        a, axis = reshape(a, (-1,)), 0
+    return _scan.cumsum(a, _axes(a, axis)[0])
+
+
+def cumprod(a, axis=None):
+    """``numpy.cumprod``: running products along ``axis``, one multiplication per
+    element as NumPy computes them (exact at zeros: no division)."""
+    a = asarray(a) if not _is_traced(a) else a
+    if _dtype(a) == _np.bool_:
+        a = astype(a, _np.int64)
+    if axis is None:
+        a, axis = reshape(a, (-1,)), 0
+    axis = _axes(a, axis)[0]
+    n = _shape(a)[axis]
+    if n <= 1:
+        return a if _is_traced(a) else _np.cumprod(a, axis=axis)
+    pre = (slice(None),) * axis
+    parts = [_getitem(a, pre + (slice(0, 1),))]
+    for i in range(1, n):
+        parts.append(multiply(parts[-1], _getitem(a, pre + (slice(i, i + 1),))))
+    return concatenate(parts, axis=axis)
+
+
+def argsort(a, axis=-1):
+    """``numpy.argsort`` (stable: ties keep their order); integer result, derivative 0."""
+    a = asarray(a) if not _is_traced(a) else a
+    if axis is None:
+        a, axis = reshape(a, (-1,)), 0
+    return _scan.argsort(a, _axes(a, axis)[0])
+
+
+def take_along_axis(arr, indices, axis):
+    """``numpy.take_along_axis``: a gather, so the derivative with respect to ``arr``
+    scatters back (repeated indices accumulate)."""
+    arr = asarray(arr) if not _is_traced(arr) else arr
+    idx = indices if _is_traced(indices) else _np.asarray(indices)
+    if _np.dtype(_dtype(idx)).kind not in "iu":
+        raise TypeError(f"take_along_axis: indices must be integers, got {_dtype(idx)}")
+    if axis is None:
+        arr, axis = reshape(arr, (-1,)), 0
+    nd = _ndim(arr)
+    if _ndim(idx) != nd:
+        raise ValueError("take_along_axis: indices and arr must have the same number of dimensions")
+    axis = _axes(arr, axis)[0]
+    key = []
+    for i in range(nd):
+        if i == axis:
+            key.append(idx)
+        else:
+            key.append(_np.arange(_shape(arr)[i]).reshape((-1,) + (1,) * (nd - 1 - i)))
+    return _getitem(arr, tuple(key))
+
+
+def sort(a, axis=-1):
+    """``numpy.sort``: ``take_along_axis(a, argsort(a, axis), axis)``, so each element's
+    derivative moves with its value (ties keep NumPy's stable order)."""
+    a = asarray(a) if not _is_traced(a) else a
+    if axis is None:
+        a, axis = reshape(a, (-1,)), 0
+    if not _is_traced(a):
+        return _np.sort(a, axis=axis)
+    if _ndim(a) == 0:
+        raise ValueError("sort: axis out of bounds for a 0-d array")
+    return take_along_axis(a, argsort(a, axis), axis)
+
+
 # -- shapes ---------------------------------------------------------------------------
 
 def reshape(x, shape, order="C"):
@@ -448,13 +587,6 @@ def swapaxes(x, axis1, axis2):
     perm = list(range(nd))
     a, b = axis1 % nd, axis2 % nd
     perm[a], perm[b] = perm[b], perm[a]
-    return transpose(x, perm)
-
-
-def moveaxis(x, source, destination):
-    nd = _ndim(x)
-    perm = [i for i in range(nd) if i != source % nd]
-    perm.insert(destination % nd, source % nd)
     return transpose(x, perm)
 
 
@@ -691,10 +823,6 @@ def outer(a, b):
     return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))
 
 
-def trace(a):
-    return einsum("ii->", a)
-
-
 def take(a, indices, axis=None):
     """``numpy.take``: elements of ``a`` at integer ``indices`` along ``axis`` (of the
     flattened array when ``axis`` is None). Either may be traced, so a NumPy data
@@ -710,10 +838,6 @@ def take(a, indices, axis=None):
     if _np.dtype(_dtype(idx)).kind not in "iu":
         raise TypeError(f"take: indices must be integers, got {_dtype(idx)}")
     return _getitem(a, (slice(None),) * (axis % nd) + (idx,))
-
-
-def diagonal(a):
-    return einsum("ii->i", a)
 
 
 # -- creation -------------------------------------------------------------------------
@@ -1017,6 +1141,491 @@ def ndim(x):
 
 def size(x):
     return int(_np.prod(_shape(x), dtype=_np.int64))
+
+
+# -- shapes and rearrangements (compositions of the primitives above) -----------------
+#
+# Each function is built from reshape, transpose, broadcast_to, concatenate, gather
+# (indexing and take), select (where) and einsum, so it is differentiable (these are
+# linear maps: the gradient is the transpose) and works under jit and vmap. Counts,
+# offsets, shifts and split points decide shapes, so they must be known while tracing.
+
+def _norm_axis(axis, nd, fname):
+    """``axis`` in ``range(nd)``, or NumPy's AxisError naming the function."""
+    try:
+        a = _operator.index(axis)
+    except TypeError:
+        raise TypeError(f"pnp.{fname}: axis must be an integer, got {axis!r}") from None
+    if not -nd <= a < nd:
+        raise _np.exceptions.AxisError(a, nd, f"pnp.{fname}")
+    return a % nd
+
+
+def _norm_axes(axis, nd, fname):
+    axes = (axis,) if not isinstance(axis, (tuple, list)) else tuple(axis)
+    out = tuple(_norm_axis(a, nd, fname) for a in axes)
+    if len(set(out)) != len(out):
+        raise ValueError(f"pnp.{fname}: repeated axis in {axis!r}")
+    return out
+
+
+def _concrete_ints(x, fname, what):
+    """A concrete integer (array) argument: traced values need a known value."""
+    if isinstance(x, Tracer) or (isinstance(x, (list, tuple)) and _contains_tracer(x)):
+        if isinstance(x, (list, tuple)):
+            x = [_concrete_ints(i, fname, what) for i in x]
+        else:
+            v = _value_or_none(x)
+            if v is None:
+                raise _TracerConversionError(
+                    f"pnp.{fname}: the {what} is a traced value ({x.aval}) without a concrete value "
+                    "here; it decides the shape of the result, so it must be known while tracing "
+                    "(pass NumPy values or Python ints, or make the argument static).")
+            x = v
+    x = _np.asarray(x)
+    if x.dtype.kind not in "biu" and not (x.size == 0 and x.dtype.kind == "f"):
+        raise TypeError(f"pnp.{fname}: the {what} must be integers, got {x.dtype} ({x.tolist()!r})")
+    return x.astype(_np.int64)
+
+
+def _along(x, axis, index):
+    """``x[..., index, ...]`` with ``index`` at ``axis``."""
+    return _getitem(x, (slice(None),) * axis + (index,))
+
+
+def _zero_of(x):
+    return _np.zeros((), _dtype(x))
+
+
+def tril(m, k=0):
+    """``numpy.tril``: zeros above the ``k``-th diagonal of the last two axes."""
+    m = asarray(m)
+    if _ndim(m) == 0:
+        raise ValueError("pnp.tril: the input must be at least 1-d (a matrix or a stack of matrices)")
+    k = _operator.index(_static_int(k, "tril", "diagonal offset k"))
+    mask = _np.tri(*_shape(m)[-2:], k=k, dtype=bool)
+    return where(mask, m, _zero_of(m))
+
+
+def triu(m, k=0):
+    """``numpy.triu``: zeros below the ``k``-th diagonal of the last two axes."""
+    m = asarray(m)
+    if _ndim(m) == 0:
+        raise ValueError("pnp.triu: the input must be at least 1-d (a matrix or a stack of matrices)")
+    k = _operator.index(_static_int(k, "triu", "diagonal offset k"))
+    mask = _np.tri(*_shape(m)[-2:], k=k - 1, dtype=bool)
+    return where(mask, _zero_of(m), m)
+
+
+def repeat(a, repeats, axis=None):
+    """``numpy.repeat``; ``repeats`` (an int, or one per element) must be known while tracing."""
+    a = asarray(a)
+    reps = _concrete_ints(repeats, "repeat", "repeats")
+    if _np.any(reps < 0):
+        raise ValueError(f"pnp.repeat: repeats may not contain negative values, got {reps.tolist()}")
+    if axis is None:
+        a, axis = ravel(a), 0
+    else:
+        axis = _norm_axis(axis, _ndim(a), "repeat")
+    n = _shape(a)[axis]
+    if reps.ndim > 1 or (reps.ndim == 1 and reps.size not in (1, n)):
+        raise ValueError(f"pnp.repeat: repeats of shape {reps.shape} do not match axis {axis} "
+                         f"of length {n} (shape {_shape(a)})")
+    return _along(a, axis, _np.repeat(_np.arange(n), reps))
+
+
+def roll(a, shift, axis=None):
+    """``numpy.roll``: elements shifted along ``axis`` (of the flattened array when None)."""
+    a = asarray(a)
+    shift = _concrete_ints(shift, "roll", "shift")
+    if axis is None:
+        return reshape(roll(ravel(a), shift, 0), _shape(a))
+    axes = (axis,) if not isinstance(axis, (tuple, list)) else tuple(axis)
+    axes = [_norm_axis(ax, _ndim(a), "roll") for ax in axes]
+    try:
+        pairs = _np.broadcast(shift, _np.asarray(axes, dtype=_np.int64))
+    except ValueError:
+        raise ValueError(f"pnp.roll: 'shift' {shift.tolist()} and 'axis' {axis!r} should be scalars "
+                         "or 1D sequences of the same length") from None
+    total = {}
+    for s, ax in pairs:
+        total[int(ax)] = total.get(int(ax), 0) + int(s)
+    for ax, s in total.items():
+        n = _shape(a)[ax]
+        if n and s % n:
+            a = _along(a, ax, (_np.arange(n) - s) % n)
+    return a
+
+
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    """``numpy.diagonal``: the ``offset`` diagonal of the ``axis1``/``axis2`` planes,
+    as a last axis."""
+    a = asarray(a)
+    nd = _ndim(a)
+    if nd < 2:
+        raise ValueError(f"pnp.diagonal: the input must have at least two dimensions, got shape {_shape(a)}")
+    offset = _operator.index(_static_int(offset, "diagonal", "offset"))
+    ax1, ax2 = _norm_axis(axis1, nd, "diagonal"), _norm_axis(axis2, nd, "diagonal")
+    if ax1 == ax2:
+        raise ValueError(f"pnp.diagonal: axis1 and axis2 cannot be the same (both are axis {ax1})")
+    x = transpose(a, [i for i in range(nd) if i not in (ax1, ax2)] + [ax1, ax2])
+    n1, n2 = _shape(x)[-2:]
+    length = _builtins.max(0, _builtins.min(n1, n2 - offset) if offset >= 0 else _builtins.min(n1 + offset, n2))
+    rows = _np.arange(length) + _builtins.max(0, -offset)
+    cols = _np.arange(length) + _builtins.max(0, offset)
+    return _getitem(x, (Ellipsis, rows, cols))
+
+
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
+    """``numpy.trace``: the sum of the ``offset`` diagonal (over ``axis1``, ``axis2``)."""
+    return sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
+
+
+def diag(v, k=0):
+    """``numpy.diag``: a 1-D ``v`` becomes a matrix with ``v`` on its ``k``-th diagonal;
+    of a 2-D ``v``, the ``k``-th diagonal."""
+    v = asarray(v)
+    k = _operator.index(_static_int(k, "diag", "diagonal offset k"))
+    if _ndim(v) == 2:
+        return diagonal(v, k)
+    if _ndim(v) != 1:
+        raise ValueError(f"pnp.diag: the input must be 1-d or 2-d, got shape {_shape(v)}")
+    n = _shape(v)[0]
+    size = n + abs(k)
+    # position 0 of the padded vector holds the zero, position i + 1 holds v[i]
+    index = _np.zeros((size, size), _np.int64)
+    i = _np.arange(n)
+    index[i + _builtins.max(0, -k), i + _builtins.max(0, k)] = i + 1
+    padded = concatenate([_np.zeros(1, _dtype(v)), v])
+    return _along(padded, 0, index)
+
+
+def flip(m, axis=None):
+    """``numpy.flip``: the order of elements reversed along ``axis`` (all axes when None)."""
+    m = asarray(m)
+    nd = _ndim(m)
+    axes = tuple(range(nd)) if axis is None else _norm_axes(axis, nd, "flip")
+    if not axes:
+        return m
+    return _getitem(m, tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(nd)))
+
+
+def flipud(m):
+    """``numpy.flipud``: ``flip(m, 0)``."""
+    m = asarray(m)
+    if _ndim(m) < 1:
+        raise ValueError("pnp.flipud: the input must be >= 1-d")
+    return flip(m, 0)
+
+
+def fliplr(m):
+    """``numpy.fliplr``: ``flip(m, 1)``."""
+    m = asarray(m)
+    if _ndim(m) < 2:
+        raise ValueError(f"pnp.fliplr: the input must be >= 2-d, got shape {_shape(m)}")
+    return flip(m, 1)
+
+
+def rot90(m, k=1, axes=(0, 1)):
+    """``numpy.rot90``: rotated by 90 degrees ``k`` times, from the first of ``axes``
+    towards the second."""
+    m = asarray(m)
+    nd = _ndim(m)
+    axes = tuple(axes)
+    if len(axes) != 2:
+        raise ValueError(f"pnp.rot90: len(axes) must be 2, got axes={axes}")
+    if axes[0] == axes[1] or abs(axes[0] - axes[1]) == nd:
+        raise ValueError(f"pnp.rot90: the axes must be different, got axes={axes}")
+    if not (-nd <= axes[0] < nd and -nd <= axes[1] < nd):
+        raise ValueError(f"pnp.rot90: axes={axes} out of range for an array of ndim={nd}")
+    a0, a1 = axes[0] % nd, axes[1] % nd
+    k = _operator.index(k) % 4
+    if k == 0:
+        return m
+    if k == 2:
+        return flip(flip(m, a0), a1)
+    perm = list(range(nd))
+    perm[a0], perm[a1] = perm[a1], perm[a0]
+    if k == 1:
+        return transpose(flip(m, a1), perm)
+    return flip(transpose(m, perm), a1)
+
+
+def array_split(ary, indices_or_sections, axis=0):
+    """``numpy.array_split``: a list of sub-arrays along ``axis``; a number of sections
+    need not divide the axis."""
+    ary = asarray(ary)
+    nd = _ndim(ary)
+    if nd == 0:
+        raise ValueError("pnp.array_split: cannot split a 0-d array")
+    axis = _norm_axis(axis, nd, "array_split")
+    n = _shape(ary)[axis]
+    spec = _concrete_ints(indices_or_sections, "array_split", "indices_or_sections")
+    if spec.ndim == 0:
+        sections = int(spec)
+        if sections <= 0:
+            raise ValueError(f"pnp.array_split: the number of sections must be larger than 0, got {sections}")
+        each, extra = divmod(n, sections)
+        sizes = [0] + extra * [each + 1] + (sections - extra) * [each]
+        points = _np.cumsum(sizes).tolist()
+    else:
+        points = [0] + spec.ravel().tolist() + [n]
+    out = []
+    for start, stop in zip(points[:-1], points[1:]):
+        out.append(_getitem(ary, (slice(None),) * axis + (slice(start, stop),)))
+    return out
+
+
+def split(ary, indices_or_sections, axis=0):
+    """``numpy.split``: as ``array_split``, but a number of sections must divide the axis."""
+    ary = asarray(ary)
+    spec = _concrete_ints(indices_or_sections, "split", "indices_or_sections")
+    if spec.ndim == 0 and _ndim(ary):
+        n = _shape(ary)[_norm_axis(axis, _ndim(ary), "split")]
+        if int(spec) > 0 and n % int(spec):
+            raise ValueError(f"pnp.split: array split does not result in an equal division "
+                             f"({n} elements along axis {axis} into {int(spec)} sections)")
+    return array_split(ary, spec, axis)
+
+
+def vsplit(ary, indices_or_sections):
+    """``numpy.vsplit``: ``split`` along axis 0 of an array of 2 or more dimensions."""
+    ary = asarray(ary)
+    if _ndim(ary) < 2:
+        raise ValueError("pnp.vsplit only works on arrays of 2 or more dimensions")
+    return split(ary, indices_or_sections, 0)
+
+
+def hsplit(ary, indices_or_sections):
+    """``numpy.hsplit``: ``split`` along axis 1 (axis 0 of a 1-d array)."""
+    ary = asarray(ary)
+    if _ndim(ary) == 0:
+        raise ValueError("pnp.hsplit only works on arrays of 1 or more dimensions")
+    return split(ary, indices_or_sections, 1 if _ndim(ary) > 1 else 0)
+
+
+def dsplit(ary, indices_or_sections):
+    """``numpy.dsplit``: ``split`` along axis 2 of an array of 3 or more dimensions."""
+    ary = asarray(ary)
+    if _ndim(ary) < 3:
+        raise ValueError("pnp.dsplit only works on arrays of 3 or more dimensions")
+    return split(ary, indices_or_sections, 2)
+
+
+def append(arr, values, axis=None):
+    """``numpy.append``: ``values`` after ``arr`` (both flattened when ``axis`` is None)."""
+    arr, values = asarray(arr), asarray(values)
+    if axis is None:
+        return concatenate([ravel(arr), ravel(values)], axis=0)
+    nd = _ndim(arr)
+    if _ndim(values) != nd:
+        raise ValueError(f"pnp.append: arr and values must have the same number of dimensions, got "
+                         f"shapes {_shape(arr)} and {_shape(values)}")
+    return concatenate([arr, values], axis=_norm_axis(axis, nd, "append"))
+
+
+def column_stack(tup):
+    """``numpy.column_stack``: 1-d arrays become columns, then stacked along axis 1."""
+    arrays = []
+    for a in tup:
+        a = asarray(a)
+        arrays.append(reshape(a, (-1, 1)) if _ndim(a) < 2 else a)
+    return concatenate(arrays, axis=1)
+
+
+def _atleast(arys, shape_of):
+    out = []
+    for a in arys:
+        a = asarray(a)
+        out.append(reshape(a, shape_of(_shape(a))))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def atleast_1d(*arys):
+    """``numpy.atleast_1d``."""
+    return _atleast(arys, lambda s: s if len(s) >= 1 else (1,))
+
+
+def atleast_2d(*arys):
+    """``numpy.atleast_2d``: a 1-d array becomes a row."""
+    return _atleast(arys, lambda s: s if len(s) >= 2 else (1,) * (2 - len(s)) + s)
+
+
+def atleast_3d(*arys):
+    """``numpy.atleast_3d``: shape ``(N,)`` becomes ``(1, N, 1)``, ``(M, N)`` becomes ``(M, N, 1)``."""
+    return _atleast(arys, lambda s: s if len(s) >= 3 else {0: (1, 1, 1), 1: (1,) + s + (1,), 2: s + (1,)}[len(s)])
+
+
+def moveaxis(x, source, destination):
+    """``numpy.moveaxis``: axes moved to new positions, the others keep their order."""
+    x = _arr(x)
+    nd = _ndim(x)
+    src = _norm_axes(source, nd, "moveaxis")
+    dst = _norm_axes(destination, nd, "moveaxis")
+    if len(src) != len(dst):
+        raise ValueError("pnp.moveaxis: `source` and `destination` arguments must have the same number "
+                         f"of elements, got {source!r} and {destination!r}")
+    order = [i for i in range(nd) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(x, order)
+
+
+def rollaxis(a, axis, start=0):
+    """``numpy.rollaxis``: ``axis`` moved to lie before ``start``."""
+    a = asarray(a)
+    n = _ndim(a)
+    axis = _norm_axis(axis, n, "rollaxis")
+    start = _operator.index(start)
+    if start < 0:
+        start += n
+    if not 0 <= start < n + 1:
+        raise _np.exceptions.AxisError(f"pnp.rollaxis: 'start' arg requires {-n} <= start < {n + 1}")
+    if axis < start:
+        start -= 1
+    if axis == start:
+        return a
+    axes = [i for i in range(n) if i != axis]
+    axes.insert(start, axis)
+    return transpose(a, axes)
+
+
+def tile(A, reps):
+    """``numpy.tile``: ``A`` repeated ``reps`` times along each axis."""
+    A = asarray(A)
+    reps = _concrete_ints(reps, "tile", "reps")
+    reps = tuple(reps.ravel().tolist()) if reps.ndim else (int(reps),)
+    if any(r < 0 for r in reps):
+        raise ValueError(f"pnp.tile: reps may not contain negative values, got {reps}")
+    d = _builtins.max(len(reps), _ndim(A))
+    shape = (1,) * (d - _ndim(A)) + _shape(A)
+    reps = (1,) * (d - len(reps)) + reps
+    spread = reshape(A, tuple(v for s in shape for v in (1, s)))
+    spread = broadcast_to(spread, tuple(v for r, s in zip(reps, shape) for v in (r, s)))
+    return reshape(spread, tuple(r * s for r, s in zip(reps, shape)))
+
+
+def kron(a, b):
+    """``numpy.kron``: the Kronecker product (blocks ``a[i] * b``)."""
+    a, b = asarray(a), asarray(b)
+    d = _builtins.max(_ndim(a), _ndim(b))
+    sa = (1,) * (d - _ndim(a)) + _shape(a)
+    sb = (1,) * (d - _ndim(b)) + _shape(b)
+    prod_ = multiply(reshape(a, tuple(v for s in sa for v in (s, 1))),
+                     reshape(b, tuple(v for s in sb for v in (1, s))))
+    return reshape(prod_, tuple(x * y for x, y in zip(sa, sb)))
+
+
+def _diff_end(v, a, axis):
+    v = asarray(v)
+    if _ndim(v) == 0:
+        v = broadcast_to(v, _shape(a)[:axis] + (1,) + _shape(a)[axis + 1:])
+    return v
+
+
+def diff(a, n=1, axis=-1, prepend=None, append=None):
+    """``numpy.diff``: the ``n``-th differences along ``axis`` (``prepend``/``append``
+    values are joined to ``a`` first)."""
+    a = asarray(a)
+    n = _operator.index(n)
+    if n < 0:
+        raise ValueError(f"pnp.diff: order must be non-negative but got {n}")
+    nd = _ndim(a)
+    if nd == 0:
+        raise ValueError("pnp.diff requires input that is at least one dimensional")
+    axis = _norm_axis(axis, nd, "diff")
+    parts = [a]
+    if prepend is not None:
+        parts.insert(0, _diff_end(prepend, a, axis))
+    if append is not None:
+        parts.append(_diff_end(append, a, axis))
+    if len(parts) > 1:
+        a = concatenate(parts, axis=axis)
+    for _ in range(n):
+        hi, lo = _along(a, axis, slice(1, None)), _along(a, axis, slice(None, -1))
+        a = not_equal(hi, lo) if _dtype(a) == _np.bool_ else subtract(hi, lo)
+    return a
+
+
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """``numpy.cross`` of 3-vectors (along ``axisa``/``axisb``, broadcasting the rest)."""
+    a, b = asarray(a), asarray(b)
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a = moveaxis(a, _norm_axis(axisa, _ndim(a), "cross"), -1) if _ndim(a) else a
+    b = moveaxis(b, _norm_axis(axisb, _ndim(b), "cross"), -1) if _ndim(b) else b
+    if not (_ndim(a) and _ndim(b) and _shape(a)[-1] == 3 and _shape(b)[-1] == 3):
+        raise ValueError(f"pnp.cross: incompatible dimensions for cross product (the vector axes must "
+                         f"have length 3; got shapes {_shape(a)} and {_shape(b)})")
+    a0, a1, a2 = (_getitem(a, (Ellipsis, i)) for i in range(3))
+    b0, b1, b2 = (_getitem(b, (Ellipsis, i)) for i in range(3))
+    c = stack([subtract(multiply(a1, b2), multiply(a2, b1)),
+               subtract(multiply(a2, b0), multiply(a0, b2)),
+               subtract(multiply(a0, b1), multiply(a1, b0))], axis=-1)
+    return moveaxis(c, -1, _norm_axis(axisc, _ndim(c), "cross"))
+
+
+_PAD_MODES = ("edge", "linear_ramp", "maximum", "mean", "median", "minimum", "reflect",
+              "symmetric", "wrap", "empty")
+
+
+def pad(array, pad_width, mode="constant", constant_values=0):
+    """``numpy.pad`` in ``mode="constant"``: differentiable in ``array`` and in
+    ``constant_values`` (a scalar, or ``(before, after)`` pairs per axis)."""
+    if mode != "constant":
+        if mode in _PAD_MODES:
+            raise NotImplementedError(f"pnp.pad: mode {mode!r} is not supported; only mode='constant' is")
+        raise ValueError(f"pnp.pad: mode {mode!r} is not supported (NumPy's modes: 'constant', "
+                         f"{', '.join(repr(m) for m in _PAD_MODES)}; pnp supports 'constant')")
+    x = asarray(array)
+    nd = _ndim(x)
+    widths = _concrete_ints(pad_width, "pad", "pad_width")
+    try:
+        widths = _np.broadcast_to(widths, (nd, 2))
+    except ValueError:
+        raise ValueError(f"pnp.pad: pad_width of shape {widths.shape} cannot be broadcast to "
+                         f"({nd}, 2) for an array of shape {_shape(x)}") from None
+    if _np.any(widths < 0):
+        raise ValueError(f"pnp.pad: pad_width can't contain negative values, got {widths.tolist()}")
+    values = asarray(constant_values)
+    if _ndim(values) and nd:
+        values = broadcast_to(values, (nd, 2)) if _is_traced(values) else _np.broadcast_to(values, (nd, 2))
+    for i in range(nd):
+        parts = []
+        for j, w in enumerate(widths[i].tolist()):
+            if w:
+                v = _getitem(values, (i, j)) if _ndim(values) else values
+                shape_ = _shape(x)[:i] + (w,) + _shape(x)[i + 1:]
+                parts.append(full(shape_, v, _dtype(x)) if _is_traced(v) else
+                             _np.full(shape_, _np.asarray(v), _dtype(x)))
+            if j == 0:
+                parts.append(x)
+        x = concatenate(parts, axis=i) if len(parts) > 1 else x
+    return x
+
+
+def select(condlist, choicelist, default=0):
+    """``numpy.select``: from the first choice whose condition holds, else ``default``."""
+    condlist, choicelist = list(condlist), list(choicelist)
+    if len(condlist) != len(choicelist):
+        raise ValueError(f"pnp.select: list of cases must be same length as list of conditions "
+                         f"({len(choicelist)} choices, {len(condlist)} conditions)")
+    if not condlist:
+        raise ValueError("pnp.select with an empty condition list is not possible")
+    conds = [asarray(c) for c in condlist]
+    for i, c in enumerate(conds):
+        if _dtype(c) != _np.bool_:
+            raise TypeError(f"pnp.select: invalid entry {i} in condlist: should be boolean, got {_dtype(c)}")
+    choices = [asarray(c) for c in choicelist] + [asarray(default)]
+    # (a Python number as default is weakly typed, as in NumPy)
+    weak = default if isinstance(default, (bool, int, float, complex)) else _dtype(choices[-1])
+    dt = _np.result_type(*[_dtype(c) for c in choices[:-1]], weak)
+    choices = [astype(c, dt) for c in choices]
+    shape_ = _np.broadcast_shapes(*[_shape(c) for c in conds + choices])
+    out = broadcast_to(choices[-1], shape_)
+    for c, v in zip(reversed(conds), reversed(choices[:-1])):
+        out = where(c, v, out)
+    return out
 
 
 # -- indexing (Tracer.__getitem__, and take: a traced index is enough) ----------------

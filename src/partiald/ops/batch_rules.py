@@ -153,6 +153,15 @@ def reduction(name):
     return rule
 
 
+def scan(name):
+    """The rule of the primitive ``name`` along one ``axis`` that keeps the shape
+    (cumsum, argsort): the axis shifts past the batch axis, which stays where it is."""
+    def rule(args, dims, axis, **params):
+        (x,), (d,) = args, dims
+        return bind(_P(name), x, axis=_full_axis(axis, d), **params), d
+    return rule
+
+
 def argmax(args, dims, axis):
     (x,), (d,) = args, dims
     return bind(_P("argmax"), x, axis=_full_axis(axis, d)), d - (axis < d)

@@ -20,7 +20,10 @@ tests/test_special_values.py):
   higher-order derivative). A zero factor times inf/NaN is ``safe_mul``'s job;
   a ``select`` only patches a value that is genuinely undefined (logaddexp's
   ``a - b`` at ``a == b == +-inf``).
-* ``sign``, ``floor``, ``round``, comparisons and ``stop_gradient`` have
+* ``fmax``/``fmin`` follow NumPy's NaN rule (the operand that is not NaN wins, and
+  takes the derivative); otherwise they are ``maximum``/``minimum`` (ties: to ``y``).
+  ``fabs`` is ``abs`` with a float result.
+* ``sign``, ``floor``, ``ceil``, ``round``, comparisons and ``stop_gradient`` have
   derivative 0 everywhere.
 """
 from __future__ import annotations
@@ -357,6 +360,24 @@ minimum_p = _prim("minimum", np.minimum, elementwise_aval,
                   fused=FF.extreme("<"))
 
 
+def _fmax_jvp(tangents, ans, x, y, op="gt"):
+    # fmax(x, y): NumPy's NaN rule, the operand that is not NaN wins, so the value is
+    # where(x > y or y is NaN, x, y); ties send the derivative to y, as for maximum.
+    tx, ty = tangents
+    zero = ans.dtype.type(0)
+    c = bind(logical_p, compare(x, y, op), compare(y, y, "ne"), op="or")
+    return broadcast_tangent(select(c, zero if tx is None else tx, zero if ty is None else ty), shape_of(ans))
+
+
+# (the values: NumPy's scalar fmax returns x at a tie, which matters for 0.0 vs -0.0
+# only; the derivative's tie rule is the JVP's, above)
+fmax_p = _prim("fmax", np.fmax, elementwise_aval, _fmax_jvp, rule_name="piecewise rule", sparsity=LINEAR,
+               numpy="fmax", python="({0} if {0} >= {1} or {1} != {1} else {1})", exact=True)
+fmin_p = _prim("fmin", np.fmin, elementwise_aval, lambda ts, ans, x, y: _fmax_jvp(ts, ans, x, y, op="lt"),
+               rule_name="piecewise rule", sparsity=LINEAR, numpy="fmin",
+               python="({0} if {0} <= {1} or {1} != {1} else {1})", exact=True)
+
+
 def _arctan2_jvp(tangents, ans, y, x):
     # d atan2(y, x) = (x dy - y dx) / (x^2 + y^2)
     ty, tx = tangents
@@ -403,20 +424,22 @@ def _finite_constant(x) -> bool:
         return False
 
 
-def _logaddexp_weight(a, b):
+def _logaddexp_weight(a, b, scale=None):
     # d/da log(e^a + e^b) = sigmoid(a - b). At a finite tie a - b is 0 already and
     # sigmoid(0) = 1/2; only where a and b are the same infinity is a - b NaN, and
     # there (only there) it is taken as 0, so the weight is 1/2 too. The guard patches
     # that value alone, so the derivative of a - b (the Hessian at a tie, 1/4) is
     # kept; and it is left out where a or b is a finite constant (softplus, a
     # logistic loss logaddexp(0, z)), so such programs carry no select at any order.
+    # (logaddexp2: the weight is sigmoid((a - b) ln 2), ``scale`` = ln 2)
     d = sub(a, b)
     if _finite_constant(a) or _finite_constant(b):
-        return logistic(d)
+        return logistic(d if scale is None else mul(d, scale))
     # NaN only where d is NaN and a == b (a NaN input keeps its NaN weight)
     dt = getattr(d, "dtype", np.dtype(np.float64))
     fill = select(compare(a, b, "eq"), dt.type(0), dt.type(np.nan))
-    return logistic(select(compare(d, d, "eq"), d, fill))
+    d = select(compare(d, d, "eq"), d, fill)
+    return logistic(d if scale is None else mul(d, scale))
 
 
 def _logaddexp_jvp(tangents, ans, a, b):
@@ -432,6 +455,22 @@ def _logaddexp_jvp(tangents, ans, a, b):
 
 logaddexp_p = _prim("logaddexp", np.logaddexp, float_elementwise_aval, _logaddexp_jvp,
                     rule_name="chain rule (log-sum-exp)", sparsity=BINARY, numpy="logaddexp")
+
+
+def _logaddexp2_jvp(tangents, ans, a, b):
+    # d/da log2(2^a + 2^b) = 2^a / (2^a + 2^b) = sigmoid((a - b) ln 2), ties as logaddexp
+    ta, tb = tangents
+    terms = []
+    if ta is not None:
+        terms.append(safe_mul(ta, _logaddexp_weight(a, b, _LN2)))
+    if tb is not None:
+        terms.append(safe_mul(tb, _logaddexp_weight(b, a, _LN2)))
+    out = terms[0] if len(terms) == 1 else add(*terms)
+    return broadcast_tangent(out, shape_of(ans))
+
+
+logaddexp2_p = _prim("logaddexp2", np.logaddexp2, float_elementwise_aval, _logaddexp2_jvp,
+                     rule_name="chain rule (log-sum-exp)", sparsity=BINARY, numpy="logaddexp2")
 
 
 _COMPARE = {"lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
@@ -529,6 +568,12 @@ abs_p = _prim("abs", np.abs, elementwise_aval, _scale_jvp(lambda ans, x: sign(x)
 sign_p = _prim("sign", np.sign, elementwise_aval, zero_jvp, sparsity=ZERO, numpy="sign", symbol="sign",
                domain="sign(u) has derivative 0 (away from the jump at 0)", fused=FF.sign)
 floor_p = _prim("floor", np.floor, float_elementwise_aval, zero_jvp, sparsity=ZERO, fused=FF.unary("np.floor({0})"))
+ceil_p = _prim("ceil", np.ceil, float_elementwise_aval, zero_jvp, sparsity=ZERO, numpy="ceil",
+               fused=FF.unary("np.ceil({0})"))
+fabs_p = _prim("fabs", np.fabs, float_elementwise_aval, _scale_jvp(lambda ans, x: sign(x)),
+               rule_name="absolute value rule", sparsity=LINEAR, numpy="fabs", python="_m.fabs({0})", exact=True,
+               domain="at u = 0 the derivative is taken as 0 (partiald's convention, sign(0) = 0)",
+               fused=FF.unary("abs({0})"))
 round_p = _prim("round", np.round, float_elementwise_aval, zero_jvp, sparsity=ZERO)
 # -- special functions and the remaining inverse hyperbolic / logarithm family ------
 

@@ -357,6 +357,22 @@ def _reduce(pairs):
     return rule
 
 
+def _cumsum_rule(ctx):
+    # out element i along the axis depends on the inputs 0..i along it (n..i when
+    # reversed), exactly: a triangular pattern per line; linear, so no pairs
+    if not ctx.dep[0]:
+        return Local([None])
+    shape, axis = ctx.shape(0), ctx.params["axis"]
+    n = shape[axis] if shape else 1
+    size = ctx.size(0)
+    if size * n > DENSE_LIMIT:
+        raise MemoryError(f"sparsity detection: a cumsum pattern ({size} x {n}) exceeds {DENSE_LIMIT} entries")
+    lines = np.moveaxis(np.arange(size, dtype=np.int64).reshape(shape), axis, -1).reshape(-1, n) \
+        if shape else np.zeros((1, 1), np.int64)
+    i, j = np.triu_indices(n) if ctx.params.get("reverse") else np.tril_indices(n)
+    return Local([Map.matrix(_bool_csr(np.ravel(lines[:, i]), np.ravel(lines[:, j]), (size, size)))])
+
+
 def _reduce_prod_rule(ctx):
     local = _reduce(((0, 0),))(ctx)
     if not ctx.dep[0]:
@@ -618,7 +634,7 @@ def _custom_jvp_rule(ctx):
 KINDS = {
     "zero": _zero_rule,
     "select": _select_rule, "convert": _convert_rule, "integer_pow": _integer_pow_rule,
-    "reduce": _reduce(()), "reduce_prod": _reduce_prod_rule,
+    "reduce": _reduce(()), "reduce_prod": _reduce_prod_rule, "cumsum": _cumsum_rule,
     "index": _index_rule, "concatenate": _concatenate_rule, "scatter_add": _scatter_add_rule,
     "einsum": _einsum_rule,
     "solve": _solve_rule, "det": _det_rule, "adjugate": _adjugate_rule,
