@@ -682,6 +682,67 @@ def _adjugate_case(spec, n, seed, rng):
                 analytic=True)
 
 
+
+def _spd(rng, n):
+    """A well-conditioned symmetric positive definite n x n matrix."""
+    b = rng.uniform(-1.0, 1.0, size=(n, n))
+    return b @ b.T / max(n, 1) + np.eye(n)
+
+
+def _sym_distinct(rng, n):
+    """A symmetric n x n matrix with eigenvalues at least 0.7 apart."""
+    q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    w = np.arange(n) - (n - 1) / 2 + rng.uniform(-0.15, 0.15, size=n)
+    a = (q * w) @ q.T
+    return (a + a.T) / 2
+
+
+def _cholesky_case(spec, n, seed, rng):
+    a = _spd(rng, n)
+    return Case(spec.name, f"n={n}", seed, (a,), _apply(spec.name, {}), np.linalg.cholesky, call=((a,), {}))
+
+
+def _logabsdet_case(spec, n, seed, rng):
+    a = _well_conditioned(rng, n)
+    return Case(spec.name, f"n={n}", seed, (a,), _apply(spec.name, {}), lambda a: np.linalg.slogdet(a)[1],
+                call=((a,), {}))
+
+
+def _slogdet_sign_case(spec, n, seed, rng):
+    a = _well_conditioned(rng, n) * np.where(np.arange(n) == 0, -1.0, 1.0)[:, None]
+    return Case(spec.name, f"n={n}", seed, (a,), _apply(spec.name, {}), lambda a: np.linalg.slogdet(a)[0],
+                call=((a,), {}), zero=True)
+
+
+def _eigh_v_ref(a):
+    w, v = np.linalg.eigh(a)
+    if v.shape[-1] == 0:
+        return v
+    idx = np.argmax(np.abs(v), axis=0)
+    return v * np.where(v[idx, np.arange(v.shape[1])] < 0, -1.0, 1.0).astype(v.dtype)
+
+
+def _eigh_case(spec, n, seed, rng):
+    a = _sym_distinct(rng, n)
+    ref = (lambda a: np.linalg.eigh(a)[0]) if spec.name == "eigh_w" else _eigh_v_ref
+    return Case(spec.name, f"n={n}", seed, (a,), _apply(spec.name, {}), ref, call=((a,), {}))
+
+def _lgamma(x):
+    # math.lgamma element by element, in x's float dtype
+    return np.vectorize(math.lgamma, otypes=[float])(x).astype(np.asarray(x).dtype)
+
+
+def _trigamma(x):
+    # sum_k 1/(x+k)^2: the first 1000 terms, then the Euler-Maclaurin tail (error ~ 1e-17),
+    # in x's float dtype
+    dt = np.asarray(x).dtype
+    x = np.asarray(x, dtype=float)
+    k = np.arange(1000.0).reshape((-1,) + (1,) * x.ndim)
+    t = x + 1000.0
+    out = np.sum(1.0 / (x + k) ** 2, axis=0) + 1.0 / t + 0.5 / t**2 + 1.0 / (6.0 * t**3)
+    return out.astype(dt)
+
+
 # -- the table --------------------------------------------------------------------------------
 
 def _unary(name, ref, domain=(-3.0, 3.0), cref=None, **kw):
@@ -768,6 +829,11 @@ PRIMITIVE_SPECS: dict[str, Spec] = {s.name: s for s in [
     # test_records.py checks the values against the math module as well
     _unary("erf", np.vectorize(math.erf, otypes=[float]), cref=_scipy_special("erf")),
     _unary("erfc", np.vectorize(math.erfc, otypes=[float]), cref=_scipy_special("erfc")),
+    # gammaln and polygamma (n = 1, trigamma, by its own series: the derivative runs n = 2)
+    _unary("gammaln", _lgamma, domain=(0.0, 5.0), avoid="x <= 0 (poles)",
+           analytic=False),
+    Spec("polygamma", unary_sampler(_trigamma, params={"n": 1}), domain=(0.0, 5.0), family="unary",
+         analytic=False, avoid="x <= 0 (poles)"),
     _unary("log2", np.log2, domain=(0.0, 5.0), avoid="x <= 0"),
     _unary("log10", np.log10, domain=(0.0, 5.0), avoid="x <= 0"),
     _unary("exp2", np.exp2),
@@ -812,4 +878,13 @@ PRIMITIVE_SPECS: dict[str, Spec] = {s.name: s for s in [
          family="linalg", analytic=True, avoid="none: singular matrices are sampled on purpose (det is a polynomial)"),
     Spec("adjugate", _structural([1, 2, 3, 4, 0], _adjugate_case), family="linalg", analytic=True,
          avoid=_DIAG_DOMINANT + "; its derivative at singular matrices is a separate test"),
+    Spec("cholesky", _structural([1, 2, 3, 4, 0], _cholesky_case), family="linalg",
+         avoid="non-SPD matrices (b b^T / n + I); the lower triangle is read"),
+    Spec("logabsdet", _structural([1, 2, 3, 4, 0], _logabsdet_case), family="linalg", avoid=_DIAG_DOMINANT),
+    Spec("slogdet_sign", _structural([1, 2, 3, 0], _slogdet_sign_case), family="linalg", nondiff=True,
+         avoid="singular matrices (the sign jumps there)"),
+    Spec("eigh_w", _structural([1, 2, 3, 4, 0], _eigh_case), family="linalg",
+         avoid="repeated eigenvalues (gaps >= 0.7); the lower triangle is read"),
+    Spec("eigh_v", _structural([1, 2, 3, 4, 0], _eigh_case), family="linalg",
+         avoid="repeated eigenvalues (gaps >= 0.7) and ties of the largest |component| (sign rule)"),
 ]}

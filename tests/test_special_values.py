@@ -28,7 +28,7 @@ import pytest
 import partiald as pdx
 import partiald.nn as nn
 import partiald.numpy as pnp
-from partiald.scipy.special import erf, erfc
+from partiald.scipy.special import digamma, erf, erfc, gammaln
 
 # Overflow at exp(710), log(0), sqrt of negatives... are NumPy RuntimeWarnings by design.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -168,6 +168,10 @@ TABLE = [
     _row("erf", erf, 0.0, 0.0, 2.0 / np.sqrt(PI)),
     _row("erf", erf, 30.0, 1.0, 0.0),                      # exp(-900) underflows to 0: not NaN
     _row("erfc", erfc, 30.0, 0.0, 0.0),
+    _row("gammaln", gammaln, 2.0, 0.0, 0.42278433509846713),           # d = digamma(2) = 1 - euler_gamma
+    _row("gammaln", gammaln, 0.0, np.inf, -np.inf),                    # the pole: digamma(+0) = -inf
+    _row("polygamma", digamma, np.inf, np.inf, 0.0),                   # n = 0; d = polygamma(1, inf) = 0
+    _row("polygamma", digamma, 0.0, -np.inf, np.inf),
     _row("hypot(x,0)", lambda x: pnp.hypot(x, 0.0), 0.0, 0.0, 0.0),   # the cone's tip: 0 (as abs at 0)
     _row("hypot(x,0)", lambda x: pnp.hypot(x, 0.0), -2.0, 2.0, -1.0),
     _row("arcsin", pnp.arcsin, 1.0, PI / 2, np.inf),
@@ -288,6 +292,17 @@ TABLE = [
          4.0, [0.0, 0.0, 0.0, 1.0]),
     _row("det", lambda x: pnp.linalg.det(pnp.reshape(x, (2, 2))), np.array([1.0, 2.0, 2.0, 4.0]), 0.0,
          [4.0, -2.0, -2.0, 1.0]),
+    # cholesky and eigh read the lower triangle: the upper entry x[1] has derivative 0
+    _row("cholesky[1,1]", lambda x: pnp.linalg.cholesky(pnp.reshape(x, (2, 2)))[1, 1],
+         np.array([1.0, 0.0, 0.0, 1.0]), 1.0, [0.0, 0.0, 0.0, 0.5]),
+    _row("slogdet[1]", lambda x: pnp.linalg.slogdet(pnp.reshape(x, (2, 2)))[1], np.array([1.0, 0.0, 0.0, 1.0]),
+         0.0, [1.0, 0.0, 0.0, 1.0]),
+    _row("slogdet[0]", lambda x: pnp.linalg.slogdet(pnp.reshape(x, (2, 2)))[0], np.array([-1.0, 0.0, 0.0, 1.0]),
+         -1.0, np.zeros(4)),
+    _row("eigvalsh[1]", lambda x: pnp.linalg.eigvalsh(pnp.reshape(x, (2, 2)))[1], np.array([1.0, 0.0, 0.0, 2.0]),
+         2.0, [0.0, 0.0, 0.0, 1.0]),
+    _row("eigh[1][1,0]", lambda x: pnp.linalg.eigh(pnp.reshape(x, (2, 2)))[1][1, 0],
+         np.array([1.0, 0.0, 0.0, 2.0]), 0.0, [0.0, 0.0, -1.0, 0.0]),
     _row("transpose(reshape(x))[0,1]", lambda x: pnp.transpose(pnp.reshape(x, (2, 1)))[0, 1],
          np.array([np.inf, np.nan]), np.nan, [0.0, 1.0]),
     _row("concatenate([x,x])[2]", lambda x: pnp.concatenate([x, x])[2], np.array([np.inf, np.nan]), np.inf,

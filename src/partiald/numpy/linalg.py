@@ -1,5 +1,7 @@
-"""``partiald.numpy.linalg``: norm, solve, inv, det."""
+"""``partiald.numpy.linalg``: norm, solve, inv, det, cholesky, slogdet, eigh, eigvalsh."""
 from __future__ import annotations
+
+import collections as _collections
 
 import numpy as _np
 
@@ -77,5 +79,61 @@ def det(a):
     return bind(_la.det_p, a)
 
 
-__all__ = ["norm", "solve", "inv", "det"]
-FUNCTIONS = {"norm": norm, "solve": solve, "inv": inv, "det": det}
+def cholesky(a):
+    """Lower Cholesky factor ``L`` (``a = L @ L.T``) of a symmetric positive definite 2-D matrix.
+
+    As in NumPy only the lower triangle of ``a`` is read; the derivative is that of
+    this function, so gradients lie in the lower triangle (a symmetric parameterization
+    ``a = f(theta)`` gets its correct gradient through the chain rule). A matrix that is
+    not positive definite raises ``numpy.linalg.LinAlgError``, as in NumPy.
+    """
+    a = pnp._to_float(pnp._arr(a))
+    _square_matrix(a, "cholesky")
+    return bind(_la.cholesky_p, a)
+
+
+SlogdetResult = _collections.namedtuple("SlogdetResult", ["sign", "logabsdet"])
+
+
+def slogdet(a):
+    """``(sign, logabsdet)`` of a square 2-D matrix, like ``numpy.linalg.slogdet``.
+
+    ``d logabsdet = tr(a^-1 da)``; ``sign`` has derivative 0. At a singular matrix
+    (``logabsdet = -inf``) the derivative of ``logabsdet`` is undefined and computing
+    it raises ``numpy.linalg.LinAlgError`` (as ``inv`` does).
+    """
+    a = pnp._to_float(pnp._arr(a))
+    _square_matrix(a, "slogdet")
+    return SlogdetResult(bind(_la.slogdet_sign_p, a), bind(_la.logabsdet_p, a))
+
+
+EighResult = _collections.namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
+
+
+def eigh(a):
+    """Eigenvalues (ascending) and eigenvectors of a symmetric 2-D matrix, like
+    ``numpy.linalg.eigh`` (the lower triangle of ``a`` is read).
+
+    Each eigenvector's sign is fixed: its component of largest magnitude (the first
+    one on a tie) is positive, so ``v`` may differ from NumPy's by column signs.
+    Derivatives: ``dw = diag(v.T da v)``, ``dv = v (F * (v.T da v))`` with
+    ``F_ij = 1/(w_j - w_i)`` off the diagonal, where ``da`` is the symmetric matrix
+    with the lower triangle of the tangent. ``dw`` is defined everywhere; at
+    repeated eigenvalues ``dv`` is not, and its columns for those eigenvalues are
+    inf or NaN.
+    """
+    a = pnp._to_float(pnp._arr(a))
+    _square_matrix(a, "eigh")
+    return EighResult(bind(_la.eigh_w_p, a), bind(_la.eigh_v_p, a))
+
+
+def eigvalsh(a):
+    """Eigenvalues (ascending) of a symmetric 2-D matrix; see :func:`eigh`."""
+    a = pnp._to_float(pnp._arr(a))
+    _square_matrix(a, "eigvalsh")
+    return bind(_la.eigh_w_p, a)
+
+
+__all__ = ["norm", "solve", "inv", "det", "cholesky", "slogdet", "eigh", "eigvalsh"]
+FUNCTIONS = {"norm": norm, "solve": solve, "inv": inv, "det": det, "cholesky": cholesky,
+             "slogdet": slogdet, "eigh": eigh, "eigvalsh": eigvalsh}

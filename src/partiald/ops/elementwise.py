@@ -621,6 +621,109 @@ erf_p = _unary("erf", _erf_impl, lambda ans, x: mul(_TWO_OVER_SQRT_PI, exp(neg(m
                rule_name="error function rule", python="_m.erf({0})")
 erfc_p = _unary("erfc", _erfc_impl, lambda ans, x: mul(-_TWO_OVER_SQRT_PI, exp(neg(mul(x, x)))),
                 rule_name="error function rule", python="_m.erfc({0})")
+# -- the log-gamma function and its derivatives, the polygamma functions --------
+
+def _gammaln_scalar(v):
+    # math.lgamma raises at the poles 0, -1, -2, ...: scipy.special.gammaln gives inf there
+    if v == -math.inf:
+        return -math.inf                    # as scipy.special.gammaln
+    try:
+        return math.lgamma(v)
+    except ValueError:
+        return math.inf
+
+
+def _gammaln_impl(x):
+    # log|Gamma(x)|: scipy.special's gammaln or math.lgamma element by element
+    sp = _scipy_special()
+    if sp is None:
+        return _by_element(_gammaln_scalar, x)
+    out = sp.gammaln(x)
+    return out[()] if np.ndim(out) == 0 else out
+
+
+def _digamma_scalar(v):
+    # psi(x) = d/dx log Gamma(x): the reflection psi(1 - x) - pi / tan(pi x) for x < 0,
+    # the recurrence psi(x) = psi(x + 1) - 1/x up to x >= 10, then the asymptotic series
+    # log x - 1/(2x) - sum B_2k / (2k x^2k) (error below 1e-16 there). As scipy.special:
+    # NaN at the poles -1, -2, ... and at -inf, -inf at +0 and inf at -0, inf at inf.
+    if math.isnan(v) or v == -math.inf:
+        return math.nan
+    if v == math.inf:
+        return math.inf
+    if v == 0.0:
+        return -math.copysign(math.inf, v)
+    if v < 0.0:
+        if v == math.floor(v):
+            return math.nan
+        return _digamma_scalar(1.0 - v) - math.pi / math.tan(math.pi * v)
+    acc = 0.0
+    while v < 10.0:
+        acc -= 1.0 / v
+        v += 1.0
+    z = 1.0 / (v * v)
+    tail = z * (1 / 12 - z * (1 / 120 - z * (1 / 252 - z * (1 / 240 - z * (1 / 132 - z * 691 / 32760)))))
+    return acc + math.log(v) - 0.5 / v - tail
+
+
+_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510, 43867 / 798,
+              -174611 / 330)                  # B_2, B_4, ..., B_20
+
+
+def _polygamma_scalar(v, n):
+    # psi^(n)(x) for n >= 1 and x > 0: the recurrence psi^(n)(x) = psi^(n)(x + 1) -
+    # (-1)^n n! / x^(n+1) up to x >= n + 20, then the asymptotic series (-1)^(n+1) *
+    # [(n-1)!/x^n + n!/(2 x^(n+1)) + sum_k B_2k (2k+n-1)! / ((2k)! x^(2k+n))]. Negative
+    # x (reflection needs derivatives of cot) is left to SciPy.
+    if math.isnan(v):
+        return math.nan
+    sign = -1.0 if n % 2 == 0 else 1.0             # (-1)^(n+1)
+    if v <= 0.0:
+        if v == -math.inf or v == math.floor(v):  # the poles and -inf: as scipy.special
+            return sign * math.inf
+        raise NotImplementedError(f"polygamma(n = {n}, x = {v}) for x < 0 needs SciPy: pip install scipy")
+    if v == math.inf:
+        return sign * 0.0
+    nfact = math.factorial(n)
+    acc = 0.0
+    while v < n + 20.0:
+        acc += nfact / v ** (n + 1)
+        v += 1.0
+    total = math.factorial(n - 1) / v ** n + nfact / (2.0 * v ** (n + 1))
+    for k, b in enumerate(_BERNOULLI, start=1):
+        total += b * math.factorial(2 * k + n - 1) / (math.factorial(2 * k) * v ** (2 * k + n))
+    return sign * (total + acc)
+
+
+def _polygamma_impl(x, n):
+    # psi^(n)(x), the n-th derivative of digamma: scipy.special's; without SciPy the series
+    # above (n = 0: every x; n >= 1: x > 0, else NotImplementedError naming SciPy)
+    sp = _scipy_special()
+    if sp is None:
+        if n == 0:
+            return _by_element(_digamma_scalar, x)
+        return _by_element(lambda v: _polygamma_scalar(v, n), x)
+    out = sp.digamma(x) if n == 0 else sp.polygamma(n, x)
+    out = np.asarray(out, dtype=np.result_type(x, np.float64) if np.asarray(x).dtype.kind != "f"
+                     else np.asarray(x).dtype)
+    return out[()] if out.ndim == 0 else out
+
+
+def polygamma(x, n): return bind(polygamma_p, x, n=n)
+
+
+def _polygamma_jvp(tangents, ans, x, n):
+    return safe_mul(tangents[0], polygamma(x, n + 1))
+
+
+gammaln_p = _unary("gammaln", _gammaln_impl, lambda ans, x: polygamma(x, 0),
+                   rule_name="gamma function rule", python="_m.lgamma({0})", symbol="",
+                   domain="gammaln(u) = log|Gamma(u)| has poles at u = 0, -1, -2, ...")
+polygamma_p = _prim("polygamma", _polygamma_impl, float_elementwise_aval, _polygamma_jvp,
+                    rule_name="gamma function rule", sparsity=UNARY,
+                    domain="polygamma(n, u) has poles at u = 0, -1, -2, ...")
+
+
 log2_p = _unary("log2", np.log2, lambda ans, x: div(_log_coef(ans, x), _LN2), rule_name="logarithm rule",
                 numpy="log2", python="_m.log2({0})", domain="log2(u) is defined for u > 0")
 log10_p = _unary("log10", np.log10, lambda ans, x: div(_log_coef(ans, x), _LN10), rule_name="logarithm rule",

@@ -1,12 +1,13 @@
-"""Linear algebra primitives: solve and det (inv and norm are compositions)."""
+"""Linear algebra primitives: solve, det, adjugate, cholesky, logabsdet and slogdet_sign,
+eigh_w and eigh_v (inv and norm are compositions)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..core.graph import ShapedArray
-from ..core.primitive import Primitive, bind, is_undefined, register
+from ..core.primitive import Primitive, bind, is_undefined, register, zero_jvp
 from . import batch_rules
-from .elementwise import add, mul, neg, safe_mul, sub
+from .elementwise import add, div, mul, neg, safe_mul, sub
 from .reduce import reduce_sum
 from .shape import einsum, transpose
 
@@ -125,3 +126,117 @@ det_p = register(Primitive("det", lambda a: np.linalg.det(a),
                            lambda a: ShapedArray((), a.dtype), jvp=_det_jvp,
                            rule_name="determinant rule", batch=batch_rules.loop_rule("det"),
                            sparsity="det"))
+
+
+# -- factorizations -----------------------------------------------------------------------------
+# NumPy's cholesky and eigh read the lower triangle of their input only. The JVP rules follow
+# the same convention, so they are exact derivatives of the implementation for every input:
+# a tangent dA enters as its symmetric completion from the lower triangle,
+# tril(dA) + tril(dA, -1)^T, and the gradient of a function of A lies in the lower triangle.
+
+def _lower_sym(t, n, dtype):
+    """tril(t) + tril(t, -1)^T, the symmetric matrix whose lower triangle is that of ``t``."""
+    low = np.tril(np.ones((n, n), dtype=dtype))
+    strict = np.tril(np.ones((n, n), dtype=dtype), -1)
+    return add(mul(t, low), transpose(mul(t, strict), (1, 0)))
+
+
+def _mm(x, y):
+    return einsum("ij,jk->ik", x, y, safe=True)
+
+
+def _square_aval(a):
+    return ShapedArray(a.shape, a.dtype)
+
+
+def _cholesky_jvp(tangents, ans, a):
+    # A = L L^T  =>  dL = L phi(L^-1 dA L^-T), phi = lower triangle with the diagonal halved
+    t = tangents[0]
+    n = a.shape[0]
+    if n == 0:
+        return None
+    s = _lower_sym(t, n, ans.dtype)
+    y = solve(ans, s)                                              # L^-1 dA
+    x = transpose(solve(ans, transpose(y, (1, 0))), (1, 0))        # L^-1 dA L^-T (symmetric)
+    phi = np.tril(np.ones((n, n), dtype=ans.dtype), -1) + 0.5 * np.eye(n, dtype=ans.dtype)
+    return _mm(ans, mul(x, phi))
+
+
+cholesky_p = register(Primitive("cholesky", lambda a: np.linalg.cholesky(a), _square_aval,
+                                jvp=_cholesky_jvp, rule_name="Cholesky factorization rule",
+                                batch=batch_rules.loop_rule("cholesky"), sparsity="dense"))
+
+
+def _inv_t(a, dtype):
+    return transpose(solve(a, np.eye(a.shape[0], dtype=dtype)), (1, 0))
+
+
+def _logabsdet_jvp(tangents, ans, a):
+    # d log|det A| = tr(A^-1 dA) = sum(A^-T * dA)
+    if a.shape[0] == 0:
+        return None
+    return reduce_sum(safe_mul(tangents[0], _inv_t(a, ans.dtype)), (0, 1))
+
+
+logabsdet_p = register(Primitive("logabsdet", lambda a: np.asarray(np.linalg.slogdet(a)[1]),
+                                 lambda a: ShapedArray(a.shape[:-2], a.dtype), jvp=_logabsdet_jvp,
+                                 rule_name="log-determinant rule",
+                                 batch=batch_rules.loop_rule("logabsdet"), sparsity="dense"))
+
+# the sign of det(A): piecewise constant, derivative 0 by definition
+slogdet_sign_p = register(Primitive("slogdet_sign", lambda a: np.asarray(np.linalg.slogdet(a)[0]),
+                                    lambda a: ShapedArray(a.shape[:-2], a.dtype), jvp=zero_jvp,
+                                    rule_name="sign rule", batch=batch_rules.loop_rule("slogdet_sign"),
+                                    sparsity="zero"))
+
+
+def _eigh_v_impl(a):
+    # eigenvectors with a fixed sign: the component of largest magnitude (the first such) is
+    # positive, so V is a function of A wherever that component is unique
+    w, v = np.linalg.eigh(a)
+    if v.shape[-1] == 0:
+        return v
+    idx = np.argmax(np.abs(v), axis=-2)[..., None, :]
+    s = np.where(np.take_along_axis(v, idx, axis=-2) < 0, -1.0, 1.0).astype(v.dtype)
+    return v * s
+
+
+def _eigh_m(t, a, v, dtype):
+    """V^T dA V for the symmetric completion of dA from its lower triangle."""
+    n = a.shape[0]
+    return _mm(transpose(v, (1, 0)), _mm(_lower_sym(t, n, dtype), v))
+
+
+def _eigh_w_jvp(tangents, ans, a):
+    # dw_i = (V^T dA V)_ii
+    n = a.shape[0]
+    if n == 0:
+        return None
+    v = bind(eigh_v_p, a)
+    m = _eigh_m(tangents[0], a, v, ans.dtype)
+    return reduce_sum(mul(m, np.eye(n, dtype=ans.dtype)), (0,))
+
+
+def _eigh_v_jvp(tangents, ans, a):
+    # dV = V (F o (V^T dA V)), F_ij = 1 / (w_j - w_i) off the diagonal, 0 on it. At repeated
+    # eigenvalues F has infinite entries (the eigenvectors are not differentiable there): the
+    # tangent is then inf or NaN in the columns of the repeated eigenvalues.
+    n = a.shape[0]
+    if n == 0:
+        return None
+    from .shape import reshape
+    w = bind(eigh_w_p, a)
+    eye = np.eye(n, dtype=ans.dtype)
+    gap = add(sub(reshape(w, (1, n)), reshape(w, (n, 1))), eye)
+    f = div(1.0 - eye, gap)
+    m = _eigh_m(tangents[0], a, ans, ans.dtype)
+    return _mm(ans, mul(f, m))
+
+
+eigh_w_p = register(Primitive("eigh_w", lambda a: np.linalg.eigh(a)[0],
+                              lambda a: ShapedArray(a.shape[:-1], a.dtype), jvp=_eigh_w_jvp,
+                              rule_name="symmetric eigenvalue rule",
+                              batch=batch_rules.loop_rule("eigh_w"), sparsity="dense"))
+eigh_v_p = register(Primitive("eigh_v", _eigh_v_impl, _square_aval, jvp=_eigh_v_jvp,
+                              rule_name="symmetric eigenvector rule",
+                              batch=batch_rules.loop_rule("eigh_v"), sparsity="dense"))
