@@ -147,14 +147,19 @@ def _rule(n, var):
     return rule, inner, domain or None
 
 
+def _exponent_note(e):
+    """What u^e needs of its base u for a constant exponent node ``e`` (None: nothing)."""
+    ev = e.args[0] if e.kind == "num" else None
+    if ev is not None and C.is_exact(ev) and ev.denominator != 1:
+        return "u^(p/q) is real for u >= 0 (derivative for u > 0)" if ev > 0 else "defined for u > 0"
+    if ev is not None and C.is_exact(ev) and ev < 0:
+        return "defined where the base is nonzero"
+    return None
+
+
 def _power_rule(n, var):
     (b, e), = n.args[1]
-    ev = e.args[0] if e.kind == "num" else None
-    note = None
-    if ev is not None and C.is_exact(ev) and ev.denominator != 1:
-        note = "u^(p/q) is real for u >= 0 (derivative for u > 0)" if ev > 0 else "defined for u > 0"
-    elif ev is not None and C.is_exact(ev) and ev < 0:
-        note = "defined where the base is nonzero"
+    note = _exponent_note(e)
     if var in e.free:
         rule = REGISTRY["pow"].rule_name + " (general: d[u^v] = v*u^(v-1)*du + u^v*log(u)*dv)"
         kids = [x for x in (b, e) if var in x.free and x.kind != "sym"]
@@ -258,13 +263,7 @@ def _ast_rule(a, var, node_of):
         base, exp = a[1], a[2]
         chain = " + chain rule" if base[0] != "name" else ""
         if not dep(exp):
-            e = node_of(exp)
-            ev = e.args[0] if e.kind == "num" else None
-            note = None
-            if ev is not None and C.is_exact(ev) and ev.denominator != 1:
-                note = "u^(p/q) is real for u >= 0 (derivative for u > 0)" if ev > 0 else "defined for u > 0"
-            elif ev is not None and C.is_exact(ev) and ev < 0:
-                note = "defined where the base is nonzero"
+            note = _exponent_note(node_of(exp))
             return REGISTRY["integer_pow"].rule_name + chain, [base] if chain else [], note
         if not dep(base):
             rule = REGISTRY["exp"].rule_name + ": d[a^u] = a^u*log(a)*du"
