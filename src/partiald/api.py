@@ -48,9 +48,9 @@ def _prepare(x, fname):
     if type(x) is float:
         return np.float64(x)
     if isinstance(x, Tracer):
-        if x.dtype.kind != "f":
+        if x.dtype.kind not in "fc":
             raise TypeError(f"{fname}: cannot differentiate with respect to an array of dtype {x.dtype}; "
-                            "derivatives need float64 (or float32) inputs")
+                            "derivatives need floating-point (float64, float32) or complex inputs")
         return x
     if isinstance(x, bool) or isinstance(x, np.bool_):
         raise TypeError(f"{fname}: cannot differentiate with respect to a bool; pass a float (float64)")
@@ -68,8 +68,9 @@ def _prepare(x, fname):
     if a.dtype.kind in "biu":
         raise TypeError(f"{fname}: cannot differentiate with respect to an integer array (dtype {a.dtype}); "
                         f"convert it first, e.g. x.astype(np.float64) (or np.float32)")
-    if a.dtype.kind != "f":
-        raise TypeError(f"{fname}: inputs of dtype {a.dtype} are not supported; use float64 or float32")
+    if a.dtype.kind not in "fc":
+        raise TypeError(f"{fname}: inputs of dtype {a.dtype} are not supported; use float64, float32, "
+                        "complex128 or complex64")
     return a
 
 
@@ -373,7 +374,7 @@ def _repeat_call(f, state, args):
     return st
 
 
-def _grad_call(f, argnums, has_aux, state, args, kwargs, st=None):
+def _grad_call(f, argnums, has_aux, state, args, kwargs, st=None, holomorphic=False):
     """Trace ``f`` on ``args`` (unless ``st``: that trace, from ``_repeat_call``);
     return its value, its auxiliary data and its gradient (structured like the
     ``argnums`` arguments). ``state``: the grad function's ``_GradState``; a new trace
@@ -407,9 +408,17 @@ def _grad_call(f, argnums, has_aux, state, args, kwargs, st=None):
                             "For a non-scalar output use pdx.jacobian (jacrev/jacfwd) or pdx.vjp "
                             "with a cotangent, or reduce it (e.g. pnp.sum) first.")
         dt = np.dtype(out.dtype) if hasattr(out, "dtype") else np.result_type(out)
-        if dt.kind != "f":
+        if holomorphic:
+            _check_holomorphic(dt, st)
+        elif dt.kind == "c":
+            raise TypeError(f"grad requires a real-valued output, got dtype {dt}. Differentiate a real "
+                            "function of it (pnp.real, pnp.abs), or pass holomorphic=True for the complex "
+                            "derivative f'(z) of a holomorphic function")
+        elif dt.kind != "f":
             raise TypeError(f"grad requires a floating-point output, got dtype {dt}")
         one = np.ones((), dtype=dt)[()]
+    elif holomorphic:
+        _check_holomorphic(np.dtype(type(out)), st)
     grads = tree_unflatten(st.in_tree, [finalize(x) for x in st.vjp_flat([one], last and last.prog)])
     prog = st.program
     if prog is not None and prog.repeatable and not st.builder.repeated:
@@ -417,12 +426,25 @@ def _grad_call(f, argnums, has_aux, state, args, kwargs, st=None):
     return st.out(), st.aux, grads[0] if isinstance(argnums, int) else grads
 
 
+def _check_holomorphic(out_dtype, st):
+    """holomorphic=True (JAX's meaning): complex inputs and a complex output; the gradient
+    is then f'(z), the cotangent of the seed 1 + 0j, not conjugated."""
+    if out_dtype.kind != "c":
+        raise TypeError(f"grad(holomorphic=True) requires a complex output, got dtype {out_dtype}; "
+                        "for a real-valued function drop holomorphic=True")
+    for x in st.flat:
+        dt = np.dtype(x.dtype) if hasattr(x, "dtype") else np.result_type(x)
+        if dt.kind != "c":
+            raise TypeError(f"grad(holomorphic=True) requires complex inputs, got dtype {dt}; "
+                            "convert them first, e.g. x.astype(np.complex128)")
+
+
 #: the seed cotangent of grad for a scalar output of these types (NumPy scalars are immutable)
 _ONES = {np.float64: np.float64(1.0), np.float32: np.float32(1.0)}
 _SEED = [_ONES[np.float64]]
 
 
-def value_and_grad(f: Callable, argnums=0, has_aux: bool = False):
+def value_and_grad(f: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """``f`` and its gradient with respect to the ``argnums`` arguments, in one pass.
 
     Returns a function giving ``(value, grad)`` (``((value, aux), grad)`` with
@@ -435,18 +457,22 @@ def value_and_grad(f: Callable, argnums=0, has_aux: bool = False):
     @functools.wraps(f)
     def vg(*args, **kwargs):
         st = None
-        if not kwargs and not has_aux:
+        if not kwargs and not has_aux and not holomorphic:
             st = _repeat_call(f, state, args)
             if type(st) is tuple:
                 value, grads = st
                 return value, grads[0] if single else grads
-        value, aux, grads = _grad_call(f, argnums, has_aux, state, args, kwargs, st)
+        value, aux, grads = _grad_call(f, argnums, has_aux, state, args, kwargs, st, holomorphic)
         return ((value, aux) if has_aux else value), grads
     return vg
 
 
-def grad(f: Callable, argnums=0, has_aux: bool = False):
+def grad(f: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """The gradient of a scalar function with respect to argument ``argnums``.
+
+    Complex inputs follow JAX: for a real-valued ``f`` of complex ``z = x + iy`` the
+    gradient is ``df/dx - i df/dy`` (so a descent step is ``z - lr * conj(g)``); with
+    ``holomorphic=True`` a complex-valued holomorphic ``f`` gives ``f'(z)``.
 
     Examples:
       >>> import partiald as pdx, partiald.numpy as pnp
@@ -461,11 +487,11 @@ def grad(f: Callable, argnums=0, has_aux: bool = False):
     @functools.wraps(f)
     def g(*args, **kwargs):
         st = None
-        if not kwargs and not has_aux:
+        if not kwargs and not has_aux and not holomorphic:
             st = _repeat_call(f, state, args)
             if type(st) is tuple:
                 return st[1][0] if single else st[1]
-        _, aux, grads = _grad_call(f, argnums, has_aux, state, args, kwargs, st)
+        _, aux, grads = _grad_call(f, argnums, has_aux, state, args, kwargs, st, holomorphic)
         return (grads, aux) if has_aux else grads
     return g
 
@@ -542,7 +568,36 @@ def _check_chunk(chunk_size, fname):
         raise ValueError(f"{fname}: chunk_size must be a positive integer or None, got {chunk_size!r}")
 
 
-def _jacobian(f, argnums, has_aux, mode, fname, memory_budget, chunk_size=None):
+def _complex_mode(mode, ins, outs, holomorphic, fname):
+    """The mode a Jacobian with complex values can use (JAX's rules, and the choice
+    JAX leaves to the user made here): a complex output needs forward mode, a complex
+    input reverse mode; both, or holomorphic=True, need a holomorphic function."""
+    c_in = any(np.dtype(x.dtype).kind == "c" for x in ins)
+    c_out = any(np.dtype(getattr(o, "dtype", np.float64)).kind == "c" for o in outs)
+    if holomorphic:
+        if not (c_in and c_out and all(np.dtype(x.dtype).kind == "c" for x in ins)):
+            raise TypeError(f"{fname}(holomorphic=True) requires complex inputs and complex outputs; "
+                            "convert real inputs with x.astype(np.complex128), or drop holomorphic=True")
+        return mode
+    hint = (" For a holomorphic function pass holomorphic=True; otherwise differentiate with respect "
+            "to the real and imaginary parts (f(x + 1j*y)) or use pdx.jvp / pdx.vjp directly.")
+    if c_in and c_out:
+        raise TypeError(f"{fname}: the function maps complex inputs to complex outputs, where a complex "
+                        f"Jacobian exists only for holomorphic functions.{hint}")
+    if c_out:
+        if mode == "rev":
+            raise TypeError(f"{fname}: a complex output needs forward mode (jacfwd); reverse mode "
+                            f"requires real-valued outputs.{hint}")
+        return "fwd"
+    if c_in:
+        if mode == "fwd":
+            raise TypeError(f"{fname}: complex inputs need reverse mode (jacrev), which gives "
+                            f"df/dx - i df/dy per output; forward mode requires real inputs.{hint}")
+        return "rev"
+    return mode
+
+
+def _jacobian(f, argnums, has_aux, mode, fname, memory_budget, chunk_size=None, holomorphic=False):
     _check_chunk(chunk_size, fname)
     def jac(*args, **kwargs):
         nums = _argnums(argnums, len(args), fname)
@@ -553,9 +608,11 @@ def _jacobian(f, argnums, has_aux, mode, fname, memory_budget, chunk_size=None):
         n_out = sum(_size(o) for o in outs)
         out_dtypes = [np.dtype(getattr(o, "dtype", np.float64)) for o in outs]
         dt = np.result_type(*[x.dtype for x in ins], *out_dtypes) if ins else np.float64
+        mode_ = _complex_mode(mode, ins, outs, holomorphic, fname) if holomorphic or np.dtype(dt).kind == "c" \
+            else mode
         budget = memory_budget or MEMORY_BUDGET
         _check_budget(n_out, n_in, dt, fname, budget)
-        m = mode if mode != "auto" else ("rev" if n_out < n_in else "fwd")
+        m = mode_ if mode_ != "auto" else ("rev" if n_out < n_in else "fwd")
         if m not in ("fwd", "rev"):
             raise ValueError(f"{fname}: mode must be 'auto', 'fwd' or 'rev', got {mode!r}")
         # one batched pass over the basis (a chunk at a time, the chunk sized so that the
@@ -572,26 +629,31 @@ def _jacobian(f, argnums, has_aux, mode, fname, memory_budget, chunk_size=None):
     return functools.wraps(f)(jac)
 
 
-def jacfwd(f, argnums=0, has_aux=False, *, chunk_size=None, memory_budget=None):
+def jacfwd(f, argnums=0, has_aux=False, *, chunk_size=None, memory_budget=None, holomorphic=False):
     """Jacobian by forward mode: one JVP per input element.
 
     ``jacfwd(f)(x).shape == f(x).shape + x.shape``; pytrees nest like JAX
-    (output structure outside, input structure inside).
+    (output structure outside, input structure inside). Complex values follow JAX:
+    real inputs (outputs may be complex), or ``holomorphic=True``.
     """
-    return _jacobian(f, argnums, has_aux, "fwd", "jacfwd", memory_budget, chunk_size)
+    return _jacobian(f, argnums, has_aux, "fwd", "jacfwd", memory_budget, chunk_size, holomorphic)
 
 
-def jacrev(f, argnums=0, has_aux=False, *, chunk_size=None, memory_budget=None):
-    """Jacobian by reverse mode: one VJP per output element."""
-    return _jacobian(f, argnums, has_aux, "rev", "jacrev", memory_budget, chunk_size)
+def jacrev(f, argnums=0, has_aux=False, *, chunk_size=None, memory_budget=None, holomorphic=False):
+    """Jacobian by reverse mode: one VJP per output element. Complex values follow JAX:
+    real outputs (inputs may be complex: rows df/dx - i df/dy), or ``holomorphic=True``."""
+    return _jacobian(f, argnums, has_aux, "rev", "jacrev", memory_budget, chunk_size, holomorphic)
 
 
-def jacobian(f, argnums=0, has_aux=False, *, mode="auto", chunk_size=None, memory_budget=None):
-    """Jacobian; ``mode="auto"`` uses reverse mode when there are fewer outputs than inputs."""
-    return _jacobian(f, argnums, has_aux, mode, "jacobian", memory_budget, chunk_size)
+def jacobian(f, argnums=0, has_aux=False, *, mode="auto", chunk_size=None, memory_budget=None,
+             holomorphic=False):
+    """Jacobian; ``mode="auto"`` uses reverse mode when there are fewer outputs than inputs
+    (and the mode complex values allow: forward for complex outputs, reverse for complex
+    inputs; both complex needs ``holomorphic=True``)."""
+    return _jacobian(f, argnums, has_aux, mode, "jacobian", memory_budget, chunk_size, holomorphic)
 
 
-def hessian(f, argnums=0, has_aux=False, *, chunk_size=None, memory_budget=None):
+def hessian(f, argnums=0, has_aux=False, *, chunk_size=None, memory_budget=None, holomorphic=False):
     """Hessian by forward-over-reverse: ``hessian(f)(x).shape == f(x).shape + x.shape + x.shape``.
 
     Examples:
@@ -602,8 +664,9 @@ def hessian(f, argnums=0, has_aux=False, *, chunk_size=None, memory_budget=None)
              [2., 6.]])
     """
     _check_chunk(chunk_size, "hessian")
-    inner = _jacobian(jacrev(f, argnums, has_aux=has_aux, chunk_size=chunk_size, memory_budget=memory_budget),
-                      argnums, has_aux, "fwd", "hessian", memory_budget, chunk_size)
+    inner = _jacobian(jacrev(f, argnums, has_aux=has_aux, chunk_size=chunk_size, memory_budget=memory_budget,
+                             holomorphic=holomorphic),
+                      argnums, has_aux, "fwd", "hessian", memory_budget, chunk_size, holomorphic)
 
     def hess(*args, **kwargs):
         # check the whole Hessian against the budget before computing any of it
@@ -614,6 +677,11 @@ def hessian(f, argnums=0, has_aux=False, *, chunk_size=None, memory_budget=None)
         st = _Staged(_partial_args(f, args, nums, kwargs), tuple(args[i] for i in nums), "hessian",
                      has_aux=has_aux)
         outs = st.out_flat
+        if not holomorphic and any(np.dtype(x.dtype).kind == "c" for x in st.flat):
+            raise TypeError("hessian: complex inputs. The Hessian of a real function of complex z is a "
+                            "real matrix over the real and imaginary parts: compute it as "
+                            "pdx.hessian(lambda x, y: f(x + 1j*y), argnums=(0, 1)), or pass "
+                            "holomorphic=True for f''(z) of a holomorphic f")
         n_out = sum(_size(o) for o in outs)
         dt = np.result_type(*[getattr(o, "dtype", np.float64) for o in outs]) if outs else np.float64
         _check_budget(n_out * n_in, n_in, dt, "hessian", memory_budget or MEMORY_BUDGET)
@@ -741,7 +809,7 @@ def ravel_pytree(tree):
     """
     leaves, treedef = tree_flatten(tree)
     for x in leaves:
-        if not isinstance(x, (Tracer, np.ndarray, np.generic, int, float)):
+        if not isinstance(x, (Tracer, np.ndarray, np.generic, int, float, complex)):
             raise TypeError(f"ravel_pytree: leaves must be arrays or numbers, got {type(x).__name__} ({x!r:.40})")
     shapes = [np.shape(x) for x in leaves]
     dtypes = [x.dtype if hasattr(x, "dtype") else np.result_type(x) for x in leaves]
@@ -757,6 +825,8 @@ def ravel_pytree(tree):
         out, start = [], 0
         for shape, size, dt in zip(shapes, sizes, dtypes):
             piece = pnp.reshape(v[start:start + size], shape)
+            if np.dtype(piece.dtype).kind == "c" and np.dtype(dt).kind != "c":
+                piece = pnp.real(piece)          # a real leaf of a complex flat vector
             out.append(piece.astype(dt) if piece.dtype != dt else piece)
             start += size
         return tree_unflatten(treedef, out)

@@ -123,6 +123,10 @@ def _flat_problem(f, args, kwargs, argnums, fname):
         x, unravel = ravel_pytree(tree_unflatten(tree_flatten(args[i])[1], flat))
         x = np.asarray(x)
         arg = unravel
+    if x.dtype.kind == "c":
+        raise TypeError(f"{fname}: complex inputs are not supported by the sparse transformations; "
+                        "use pdx.jacobian / pdx.jacrev (or split z into real and imaginary parts, "
+                        "f(x + 1j*y), to get a real sparse problem)")
     rest_before, rest_after = args[:i], args[i + 1:]
 
     def g(v):

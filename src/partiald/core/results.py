@@ -6,10 +6,12 @@ import numpy as np
 
 def finalize(x):
     """Results leave as NumPy arrays; a 0-d float64 result is a Python float (float in,
-    float out, as ``grad`` returns), other 0-d results NumPy scalars (a float32 stays
-    float32)."""
+    float out, as ``grad`` returns), a 0-d complex128 one a Python complex, other 0-d
+    results NumPy scalars (a float32 stays float32)."""
     if isinstance(x, (np.ndarray, np.generic)) and x.ndim == 0:
-        return float(x) if x.dtype == np.float64 else x[()]
+        if x.dtype == np.float64:
+            return float(x)
+        return complex(x) if x.dtype == np.complex128 else x[()]
     return x
 
 

@@ -11,16 +11,19 @@ import difflib
 
 from . import _methods  # noqa: F401  (installs operators on Tracer)
 from . import linalg  # noqa: F401  (pnp.linalg)
+from . import fft  # noqa: F401  (pnp.fft)
 from ._core import *  # noqa: F401,F403  (the functions, listed in _core.__all__)
+from ._complex import *  # noqa: F401,F403  (real, imag, conj, angle: complex numbers)
+from ._complex import __all__ as _COMPLEX_NAMES
 from ._core import (FUNCTIONS, _arr, _axes, _dtype, _is_traced, _ndim, _shape,  # noqa: F401
                     _to_float, _unsupported)
 from ._core import __all__ as _FUNCTION_NAMES
 
-__all__ = list(_FUNCTION_NAMES) + ["linalg"]
+__all__ = list(_FUNCTION_NAMES) + list(_COMPLEX_NAMES) + ["linalg", "fft"]
 
 
 def __getattr__(name):
-    close = difflib.get_close_matches(name, _FUNCTION_NAMES, n=3)
+    close = difflib.get_close_matches(name, __all__, n=3)
     hint = f" Closest supported names: {', '.join('pnp.' + c for c in close)}." if close else ""
     raise AttributeError(f"partiald.numpy has no function {name!r}: numpy.{name} is not supported "
                          f"for differentiation.{hint}")

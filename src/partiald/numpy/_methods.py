@@ -15,6 +15,7 @@ from ..ops import shape as _sh
 from . import _core as pnp
 from ._core import _getitem, _index_spec
 from . import linalg as _linalg
+from . import fft as _fft
 
 
 # -- indexing ---------------------------------------------------------------------
@@ -61,8 +62,13 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     if method != "__call__" or kwargs.get("out") is not None:
         raise TypeError(f"numpy.{ufunc.__name__}.{method} (or out=) is not supported on traced arrays; "
                         f"use pnp.{name} functionally")
-    f = pnp.FUNCTIONS.get(name)
+    numpy_own = vars(_np).get(ufunc.__name__) is ufunc
+    f = pnp.FUNCTIONS.get(name) if numpy_own else None
     if f is None:
+        if not numpy_own:                                       # a SciPy (or other) ufunc
+            raise TypeError(f"the ufunc {ufunc.__name__} (not NumPy's; e.g. scipy.special.{ufunc.__name__}) "
+                            "is not supported on traced arrays: partiald cannot differentiate it. Use "
+                            "partiald.scipy.special's function of that name where one exists.")
         raise pnp._unsupported(ufunc.__name__)
     return f(*inputs)
 
@@ -73,7 +79,8 @@ _UFUNC_NAMES = {"absolute": "abs", "true_divide": "divide", "rint": "round"}
 def _array_function(self, func, types, args, kwargs):
     mod = getattr(func, "__module__", "") or ""
     name = func.__name__
-    ns = _linalg if mod.endswith("linalg") else pnp if mod in ("numpy", "numpy._core.fromnumeric") or \
+    ns = _linalg if mod.endswith("linalg") else _fft if mod.endswith(".fft") else \
+        pnp if mod in ("numpy", "numpy._core.fromnumeric") or \
         mod.startswith("numpy._core") or mod.startswith("numpy.lib") else None
     f = ns.FUNCTIONS.get(name) if ns is not None else None
     if f is None:
@@ -82,7 +89,7 @@ def _array_function(self, func, types, args, kwargs):
     return f(*args, **kwargs)
 
 
-_DIRECT = (Tracer, float, int)
+_DIRECT = (Tracer, float, int, complex)
 
 
 def _binary_ops(prim, slow):

@@ -196,6 +196,8 @@ select_p = _prim("select", _select_impl, _select_aval, _select_jvp, _select_tran
 
 
 def _convert_impl(x, dtype):
+    if np.dtype(dtype).kind != "c" and np.iscomplexobj(x):
+        x = np.real(x)          # complex -> real keeps the real part (the transpose of a promotion)
     return np.asarray(x).astype(dtype, copy=True) if np.ndim(x) else np.asarray(x, dtype=dtype)[()]
 
 
@@ -561,11 +563,94 @@ logistic_p = _unary("logistic", _logistic_impl, lambda ans, x: mul(ans, sub(1.0,
                     rule_name="sigmoid rule", symbol="sigmoid")
 sqrt_p = _unary("sqrt", np.sqrt, lambda ans, x: div(0.5, ans), rule_name="power rule",
                 numpy="sqrt", python="_m.sqrt({0})", fused=FF.unary("np.sqrt({0})"))
-abs_p = _prim("abs", np.abs, elementwise_aval, _scale_jvp(lambda ans, x: sign(x)),
+def _is_complex(x) -> bool:
+    return np.dtype(getattr(x, "dtype", None) or np.result_type(x)).kind == "c"
+
+
+def _real_dtype(dt):
+    """The real dtype of the same precision (complex128 -> float64, complex64 -> float32)."""
+    dt = np.dtype(dt)
+    return np.empty(0, dt).real.dtype if dt.kind == "c" else dt
+
+
+def _abs_aval(x):
+    aval = elementwise_aval(x)
+    return ShapedArray(aval.shape, _real_dtype(aval.dtype))
+
+
+def _abs_jvp(tangents, ans, x):
+    # real x: sign(x) * t, with sign(0) = 0.  complex z: d|z| = Re(conj(z) dz) / |z|, taken
+    # as 0 at z = 0 (the same convention).
+    if not _is_complex(x):
+        return safe_mul(tangents[0], sign(x))
+    zero = compare(ans, 0.0, "eq")
+    coef = select(zero, 0.0, div(conj(x), select(zero, 1.0, ans)))
+    return real(safe_mul(tangents[0], coef))
+
+
+# -- complex numbers (JAX's convention: a cotangent pairs with a tangent by Re(sum(ct * t)),
+# so holomorphic rules need no conjugation and the real-linear maps below transpose as shown)
+
+def real(x): return bind(real_p, x)
+def imag(x): return bind(imag_p, x)
+def conj(x): return bind(conj_p, x)
+
+
+def _complex_dtype(dt):
+    return np.result_type(dt, np.complex64)
+
+
+def _real_transpose(ct, x):
+    # Re(ct * Re(dz)) = Re(ct * dz) for real ct: the cotangent of z is ct itself, as complex
+    return [bind(convert_p, ct, dtype=_complex_dtype(x.aval.dtype))]
+
+
+def _imag_transpose(ct, x):
+    # ct * Im(dz) = Re(-i ct * dz)
+    return [mul(bind(convert_p, ct, dtype=_complex_dtype(x.aval.dtype)), -1j)]
+
+
+def _conj_transpose(ct, x):
+    # Re(ct * conj(dz)) = Re(conj(ct) * dz)
+    return [conj(ct)]
+
+
+def _part(fn):
+    """``np.real``/``np.imag`` as a new array (NumPy returns a view of the input)."""
+    def impl(x):
+        r = fn(x)
+        return r.copy() if isinstance(r, np.ndarray) else r
+    return impl
+
+
+real_p = _prim("real", _part(np.real), _abs_aval, lambda t, ans, x: real(t[0]), _real_transpose, linear=True,
+               rule_name="real part rule", sparsity=LINEAR)
+imag_p = _prim("imag", _part(np.imag), _abs_aval, lambda t, ans, x: imag(t[0]), _imag_transpose, linear=True,
+               rule_name="imaginary part rule", sparsity=LINEAR)
+conj_p = _prim("conj", np.conjugate, elementwise_aval, lambda t, ans, x: conj(t[0]), _conj_transpose,
+               linear=True, rule_name="conjugate rule", sparsity=LINEAR)
+
+
+abs_p = _prim("abs", np.abs, _abs_aval, _abs_jvp,
               rule_name="absolute value rule", sparsity=LINEAR, numpy="abs", python="abs({0})", exact=True,
               symbol="abs", domain="at u = 0 the derivative is taken as 0 (partiald's convention, sign(0) = 0)",
               fused=FF.unary("abs({0})"))
-sign_p = _prim("sign", np.sign, elementwise_aval, zero_jvp, sparsity=ZERO, numpy="sign", symbol="sign",
+def _sign_jvp(tangents, ans, x):
+    # real x: piecewise constant (0 away from the jump).  complex z: sign(z) = z / |z| (NumPy 2)
+    # moves with z: d(z/|z|) = (dz - sign(z) Re(conj(sign(z)) dz)) / |z|, taken as 0 at z = 0
+    if not _is_complex(x):
+        return zero_jvp(tangents, ans, x)
+    t = tangents[0]
+    r = abs_(x)
+    zero = compare(r, 0.0, "eq")
+    inv = select(zero, 0.0, div(1.0, select(zero, 1.0, r)))
+    return safe_mul(sub(t, mul(ans, real(mul(conj(ans), t)))), inv)
+
+
+def abs_(x): return bind(abs_p, x)
+
+
+sign_p = _prim("sign", np.sign, elementwise_aval, _sign_jvp, sparsity="sign", numpy="sign", symbol="sign",
                domain="sign(u) has derivative 0 (away from the jump at 0)", fused=FF.sign)
 floor_p = _prim("floor", np.floor, float_elementwise_aval, zero_jvp, sparsity=ZERO, fused=FF.unary("np.floor({0})"))
 ceil_p = _prim("ceil", np.ceil, float_elementwise_aval, zero_jvp, sparsity=ZERO, numpy="ceil",
