@@ -312,6 +312,13 @@ def _zero_rule(ctx):
     return Local([None] * ctx.n_in)
 
 
+def _sign_rule(ctx):
+    # sign is piecewise constant on reals, but sign(z) = z/|z| moves with a complex z
+    if np.dtype(ctx.eqn.inputs[0].aval.dtype).kind == "c":
+        return _UNARY(ctx)
+    return _zero_rule(ctx)
+
+
 def _integer_pow_rule(ctx):
     n = ctx.params["n"]
     if n == 0:
@@ -436,6 +443,23 @@ def _scatter_add_rule(ctx):
     return Local([Map.matrix(_bool_csr(np.ravel(pos), np.ravel(src), (ctx.out_size, ctx.size(0))))] + rest)
 
 
+def _fft_rule(ctx):
+    # linear; each output element depends on every input element with the same leading
+    # (untransformed) index: dense blocks along the transformed trailing axes, no pairs
+    if not ctx.dep[0]:
+        return Local([None])
+    k = len(ctx.params["fft_lengths"])
+    shape, out_shape = ctx.shape(0), ctx.out_shape
+    lead = int(np.prod(shape[:len(shape) - k], dtype=np.int64))
+    a, b = int(np.prod(out_shape[-k:], dtype=np.int64)), int(np.prod(shape[-k:], dtype=np.int64))
+    if lead * a * b > DENSE_LIMIT:
+        raise MemoryError(f"sparsity detection: an fft pattern ({lead} blocks of {a} x {b}) exceeds "
+                          f"{DENSE_LIMIT} entries")
+    sp = scipy_sparse()
+    return Local([Map.matrix(sp.kron(sp.identity(lead, dtype=bool, format="csr"), np.ones((a, b), dtype=bool),
+                                     format="csr"))])
+
+
 def _dense_rule(ctx):
     """Every output element depends on every input element; all pairs interact.
     The fallback for primitives without a finer rule (custom rules, linear algebra)."""
@@ -445,16 +469,25 @@ def _dense_rule(ctx):
 
 
 def _solve_rule(ctx):
-    # x = A^-1 b: each column of x depends on all of A and on the same column of b
-    maps = [Map.dense(ctx.out_size, ctx.size(0)) if ctx.dep[0] else None, None]
+    # x = A^-1 b per matrix of the stack: each column of x depends on all of its own A and
+    # on the same column of its own b (a: (..., n, n); b: (n,) with a 2-D a, or (..., n, k)
+    # with the batch shape of a)
+    sa, sb = ctx.shape(0), ctx.shape(1)
+    n = sa[-1]
+    nb = int(np.prod(sa[:-2], dtype=np.int64))
+    k = 1 if len(sb) == 1 else sb[-1]
+    maps = [None, None]
+    if nb == 1 and len(sb) == 1:
+        dense = [Map.dense(ctx.out_size, ctx.size(i)) if ctx.dep[i] else None for i in (0, 1)]
+        return Local(dense, ((0, 0), (0, 1)))
+    sp = scipy_sparse()
+    if ctx.dep[0]:
+        maps[0] = (Map.dense(ctx.out_size, ctx.size(0)) if nb == 1 else
+                   Map.matrix(sp.kron(sp.identity(nb, dtype=bool), np.ones((n * k, n * n), dtype=bool),
+                                      format="csr")))
     if ctx.dep[1]:
-        shape = ctx.shape(1)
-        if len(shape) == 1:
-            maps[1] = Map.dense(ctx.out_size, ctx.size(1))
-        else:
-            sp = scipy_sparse()
-            n, k = shape
-            maps[1] = Map.matrix(sp.kron(np.ones((n, n), dtype=bool), sp.identity(k, dtype=bool), format="csr"))
+        per = sp.kron(np.ones((n, n), dtype=bool), sp.identity(k, dtype=bool), format="csr")
+        maps[1] = Map.matrix(sp.kron(sp.identity(nb, dtype=bool), per, format="csr"))
     return Local(maps, ((0, 0), (0, 1)))
 
 
@@ -633,10 +666,11 @@ def _custom_jvp_rule(ctx):
 #: gives instead the tuple of its input pairs with a nonzero mixed second derivative
 KINDS = {
     "zero": _zero_rule,
+    "sign": _sign_rule,
     "select": _select_rule, "convert": _convert_rule, "integer_pow": _integer_pow_rule,
     "reduce": _reduce(()), "reduce_prod": _reduce_prod_rule, "cumsum": _cumsum_rule,
     "index": _index_rule, "concatenate": _concatenate_rule, "scatter_add": _scatter_add_rule,
-    "einsum": _einsum_rule,
+    "einsum": _einsum_rule, "fft": _fft_rule,
     "solve": _solve_rule, "det": _det_rule, "adjugate": _adjugate_rule,
     # user rules (custom.py): custom_jvp from its traced JVP rule; custom_vjp (whose
     # derivative is an opaque backward function) conservatively; checkpoint_call is
