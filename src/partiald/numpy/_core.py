@@ -22,10 +22,48 @@ e = _np.e
 inf = _np.inf
 nan = _np.nan
 newaxis = None
+
+
+class _ScalarTypeMeta(type):
+    # A stand-in for a NumPy scalar type (as JAX's ``jnp.int64``): usable wherever a
+    # dtype is (its ``dtype`` attribute), equal to and hashing like the NumPy type,
+    # ``isinstance`` checks against it; called on a traced value it converts inside the
+    # trace (``astype``), else it is the NumPy type itself.
+    def __instancecheck__(cls, inst):
+        return isinstance(inst, cls.numpy_type)
+
+    def __subclasscheck__(cls, sub):
+        return issubclass(sub, cls.numpy_type)
+
+    def __eq__(cls, other):
+        return other is cls or other == cls.numpy_type
+
+    def __hash__(cls):
+        return hash(cls.numpy_type)
+
+    def __repr__(cls):
+        return f"pnp.{cls.__name__}"
+
+    def __call__(cls, x=0):
+        if _contains_tracer(x):
+            return astype(asarray(x), cls.dtype)
+        return cls.numpy_type(x)
+
+
+def _scalar_type(t):
+    return _ScalarTypeMeta(t.__name__, (), {
+        "numpy_type": t, "dtype": _np.dtype(t),
+        "__doc__": f"``numpy.{t.__name__}``; on a traced array, ``astype(x, {t.__name__})`` (stays traced; "
+                   "a conversion to an integer or bool dtype has derivative 0)."})
+
+
+# the float and bool types are NumPy's own (``x.dtype.type is pnp.float32`` holds); the
+# integer ones are stand-ins so that ``pnp.int64(t)`` casts a traced array to integer
+# indices inside the trace (derivative 0), as ``jnp.int64`` does
 float32 = _np.float32
 float64 = _np.float64
-int32 = _np.int32
-int64 = _np.int64
+int32 = _scalar_type(_np.int32)
+int64 = _scalar_type(_np.int64)
 bool_ = _np.bool_
 ndarray = _np.ndarray
 dtype = _np.dtype
@@ -58,7 +96,7 @@ def _contains_tracer(x):
 
 def _arr(x):
     """Operand for a primitive: tracers and Python scalars as they are, the rest as arrays."""
-    if isinstance(x, (Tracer, bool, int, float)):
+    if isinstance(x, (Tracer, bool, int, float, complex)):
         return x
     return asarray(x)
 
@@ -301,15 +339,17 @@ def fmin(x, y):
 
 
 def where(condition, x=None, y=None):
-    """Select ``x`` where ``condition`` holds, else ``y``.
+    """Select ``x`` where ``condition`` holds, else ``y``. With ``condition`` alone it is
+    ``nonzero(condition)`` (integer indices computed from the condition's value).
 
     The branch not taken contributes exactly zero to derivatives, even where
     its own derivative is inf or NaN: ``where(x > 0, sqrt(x), 0)`` has
     gradient 0 at 0.
     """
+    if x is None and y is None:
+        return nonzero(condition)
     if x is None or y is None:
-        raise TypeError("pnp.where needs three arguments (condition, x, y); "
-                        "the one-argument form (indices) cannot be differentiated, use np.nonzero on values")
+        raise ValueError("pnp.where: either both or neither of x and y should be given")
     c = _arr(condition)
     if _dtype(c) != _np.bool_:
         c = not_equal(c, 0)
@@ -451,7 +491,11 @@ def var(x, axis=None, ddof=0, keepdims=False):
     axes = _axes(x, axis)
     n = int(_np.prod([_shape(x)[a] for a in axes], dtype=_np.int64))
     d = subtract(x, mean(x, axes, keepdims=True))
-    return divide(sum(square(d), axes, keepdims), float(n - ddof) if n - ddof > 0 else _np.nan)
+    if _dtype(x).kind == "c":        # |d|^2, real, as NumPy's var of complex values
+        sq = add(square(bind(_ew.real_p, d)), square(bind(_ew.imag_p, d)))
+    else:
+        sq = square(d)
+    return divide(sum(sq, axes, keepdims), float(n - ddof) if n - ddof > 0 else _np.nan)
 
 
 def std(x, axis=None, ddof=0, keepdims=False):
@@ -630,10 +674,43 @@ def broadcast_to(x, shape):
     return _sh.broadcast_to(x, shape)
 
 
-def concatenate(arrays, axis=0):
-    arrays = [_arr(a) if hasattr(_arr(a), "shape") else _np.asarray(a) for a in arrays]
+def _cast_for_join(arrays, dtype, casting, fname):
+    # NumPy's ``dtype=``/``casting=`` keywords of the joining functions
+    if dtype is None:
+        return arrays
+    dtype = _np.dtype(dtype)
+    for a in arrays:
+        if not _np.can_cast(_dtype(a), dtype, casting=casting):
+            raise TypeError(f"pnp.{fname}: cannot cast array data from {_dtype(a)!r} to {dtype!r} "
+                            f"according to the rule {casting!r}")
+    return [astype(a, dtype) for a in arrays]
+
+
+def _join_items(arrays):
+    # the operands of a joining function: a traced array is a sequence of its rows
+    if _is_traced(arrays) or isinstance(arrays, _np.ndarray):
+        if _ndim(arrays) == 0:
+            raise TypeError("arrays to stack must be passed as a sequence, not a 0-d array")
+        return [arrays[i] for i in range(_shape(arrays)[0])]
+    return list(arrays)
+
+
+def _no_out(out, fname):
+    if out is not None:
+        raise NotImplementedError(f"pnp.{fname}: out= is not supported (arrays are immutable "
+                                  "in partiald); use the returned value")
+
+
+def concatenate(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    """``numpy.concatenate`` (``axis=None`` joins the flattened arrays; ``dtype=`` and
+    ``casting=`` as in NumPy)."""
+    _no_out(out, "concatenate")
+    arrays = [_arr(a) if hasattr(_arr(a), "shape") else _np.asarray(a) for a in _join_items(arrays)]
     if not arrays:
         raise ValueError("need at least one array to concatenate")
+    if axis is None:
+        arrays, axis = [reshape(a, (-1,)) for a in arrays], 0
+    arrays = _cast_for_join(arrays, dtype, casting, "concatenate")
     nd = _ndim(arrays[0])
     if nd == 0:
         raise ValueError("zero-dimensional arrays cannot be concatenated")
@@ -649,23 +726,38 @@ def concatenate(arrays, axis=0):
     return _sh.concatenate(arrays, axis)
 
 
-def stack(arrays, axis=0):
-    arrays = [_arr(a) if hasattr(_arr(a), "shape") else _np.asarray(a) for a in arrays]
+def stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    """``numpy.stack``: join along a new axis (``dtype=``/``casting=`` as in NumPy)."""
+    _no_out(out, "stack")
+    arrays = [_arr(a) if hasattr(_arr(a), "shape") else _np.asarray(a) for a in _join_items(arrays)]
     if not arrays:
         raise ValueError("need at least one array to stack")
     shapes = {_shape(a) for a in arrays}
     if len(shapes) != 1:
         raise ValueError(f"all input arrays must have the same shape, got {sorted(shapes)}")
+    arrays = _cast_for_join(arrays, dtype, casting, "stack")
     return concatenate([expand_dims(a, axis) for a in arrays], axis=axis)
 
 
-def hstack(arrays):
-    arrays = [_arr(a) for a in arrays]
-    return concatenate(arrays, axis=0 if _ndim(arrays[0]) == 1 else 1)
+def hstack(tup, *, dtype=None, casting="same_kind"):
+    """``numpy.hstack``: join along the first axis of 1-D operands, else the second
+    (a single array is a sequence of its rows, as in NumPy)."""
+    arrays = atleast_1d(*_join_items(tup))
+    arrays = list(arrays) if isinstance(arrays, (list, tuple)) else [arrays]
+    if not arrays:
+        raise ValueError("need at least one array to concatenate")
+    return concatenate(arrays, axis=0 if _ndim(arrays[0]) == 1 else 1, dtype=dtype, casting=casting)
 
 
-def vstack(arrays):
-    return concatenate([reshape(a, (1, -1)) if _ndim(a) == 1 else a for a in arrays], axis=0)
+def vstack(tup, *, dtype=None, casting="same_kind"):
+    """``numpy.vstack``: join along the first axis, 1-D operands becoming rows (a single
+    array is a sequence of its rows, as in NumPy)."""
+    arrays = atleast_2d(*_join_items(tup))
+    arrays = list(arrays) if isinstance(arrays, (list, tuple)) else [arrays]
+    return concatenate(arrays, axis=0, dtype=dtype, casting=casting)
+
+
+row_stack = vstack
 
 
 # -- products ------------------------------------------------------------------------
@@ -673,9 +765,36 @@ def vstack(arrays):
 _LETTERS = string.ascii_letters
 
 
-def einsum(subscripts, *operands):
+def _sublist_letters(sub):
+    out = []
+    for s in sub:
+        if s is Ellipsis:
+            out.append("...")
+        else:
+            i = _operator.index(s)
+            if not 0 <= i < len(_LETTERS):
+                raise ValueError(f"einsum: subscript {i} in sublist form is not within [0, {len(_LETTERS)})")
+            out.append(_LETTERS[i])
+    return "".join(out)
+
+
+def _einsum_from_sublists(args):
+    # einsum(op0, sublist0, op1, sublist1, ..., [sublistout]) -> subscripts, operands
+    args = list(args)
+    out = args.pop() if len(args) % 2 == 1 else None
+    ops, subs = args[0::2], args[1::2]
+    spec = ",".join(_sublist_letters(s) for s in subs)
+    if out is not None:
+        spec += "->" + _sublist_letters(out)
+    return spec, ops
+
+
+def einsum(subscripts, *operands, optimize=False):
     """``numpy.einsum`` (explicit or implicit output, ``...`` broadcasting, repeated
-    indices for diagonals and traces)."""
+    indices for diagonals and traces), also in NumPy's sublist form
+    ``einsum(a, [0, 1], b, [1, 2], [0, 2])``. ``optimize`` is accepted and ignored."""
+    if not isinstance(subscripts, str):
+        subscripts, operands = _einsum_from_sublists((subscripts,) + operands)
     ops = [_arr(o) if hasattr(_arr(o), "shape") else _np.asarray(o) for o in operands]
     spec = subscripts.replace(" ", "")
     if "->" in spec:
@@ -1276,8 +1395,9 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     return _getitem(x, (Ellipsis, rows, cols))
 
 
-def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     """``numpy.trace``: the sum of the ``offset`` diagonal (over ``axis1``, ``axis2``)."""
+    _no_out(out, "trace")
     return sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
 
 
@@ -1548,17 +1668,25 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
 
 
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
-    """``numpy.cross`` of 3-vectors (along ``axisa``/``axisb``, broadcasting the rest)."""
+    """``numpy.cross`` of 3-vectors (along ``axisa``/``axisb``, broadcasting the rest); a
+    2-vector has z = 0, and two 2-vectors give the z component alone (as NumPy)."""
     a, b = asarray(a), asarray(b)
     if axis is not None:
         axisa = axisb = axisc = axis
     a = moveaxis(a, _norm_axis(axisa, _ndim(a), "cross"), -1) if _ndim(a) else a
     b = moveaxis(b, _norm_axis(axisb, _ndim(b), "cross"), -1) if _ndim(b) else b
-    if not (_ndim(a) and _ndim(b) and _shape(a)[-1] == 3 and _shape(b)[-1] == 3):
+    if not (_ndim(a) and _ndim(b) and _shape(a)[-1] in (2, 3) and _shape(b)[-1] in (2, 3)):
         raise ValueError(f"pnp.cross: incompatible dimensions for cross product (the vector axes must "
-                         f"have length 3; got shapes {_shape(a)} and {_shape(b)})")
-    a0, a1, a2 = (_getitem(a, (Ellipsis, i)) for i in range(3))
-    b0, b1, b2 = (_getitem(b, (Ellipsis, i)) for i in range(3))
+                         f"have length 2 or 3; got shapes {_shape(a)} and {_shape(b)})")
+    if _shape(a)[-1] == 2 and _shape(b)[-1] == 2:
+        # 2-vectors: the z component of the cross product, a scalar per pair (as NumPy)
+        a0, a1 = (_getitem(a, (Ellipsis, i)) for i in range(2))
+        b0, b1 = (_getitem(b, (Ellipsis, i)) for i in range(2))
+        return subtract(multiply(a0, b1), multiply(a1, b0))
+    a0, a1 = (_getitem(a, (Ellipsis, i)) for i in range(2))
+    b0, b1 = (_getitem(b, (Ellipsis, i)) for i in range(2))
+    a2 = _getitem(a, (Ellipsis, 2)) if _shape(a)[-1] == 3 else zeros_like(a0)   # a 2-vector has z = 0
+    b2 = _getitem(b, (Ellipsis, 2)) if _shape(b)[-1] == 3 else zeros_like(b0)
     c = stack([subtract(multiply(a1, b2), multiply(a2, b1)),
                subtract(multiply(a2, b0), multiply(a0, b2)),
                subtract(multiply(a0, b1), multiply(a1, b0))], axis=-1)
@@ -1569,14 +1697,22 @@ _PAD_MODES = ("edge", "linear_ramp", "maximum", "mean", "median", "minimum", "re
               "symmetric", "wrap", "empty")
 
 
-def pad(array, pad_width, mode="constant", constant_values=0):
-    """``numpy.pad`` in ``mode="constant"``: differentiable in ``array`` and in
-    ``constant_values`` (a scalar, or ``(before, after)`` pairs per axis)."""
-    if mode != "constant":
+_PAD_INDEX_MODES = ("edge", "reflect", "symmetric", "wrap")
+
+
+def pad(array, pad_width, mode="constant", constant_values=0, *, reflect_type="even"):
+    """``numpy.pad`` in the modes ``"constant"`` (differentiable in ``array`` and in
+    ``constant_values``: a scalar, or ``(before, after)`` pairs per axis), ``"edge"``,
+    ``"reflect"``, ``"symmetric"`` and ``"wrap"`` (``reflect_type="even"``): the latter
+    copy elements of ``array``, so their derivatives accumulate back onto them."""
+    supported = ("constant",) + _PAD_INDEX_MODES
+    if mode not in supported:
         if mode in _PAD_MODES:
-            raise NotImplementedError(f"pnp.pad: mode {mode!r} is not supported; only mode='constant' is")
+            raise NotImplementedError(f"pnp.pad: mode {mode!r} is not supported; supported modes: "
+                                      f"{', '.join(repr(m) for m in supported)}")
         raise ValueError(f"pnp.pad: mode {mode!r} is not supported (NumPy's modes: 'constant', "
-                         f"{', '.join(repr(m) for m in _PAD_MODES)}; pnp supports 'constant')")
+                         f"{', '.join(repr(m) for m in _PAD_MODES)}; pnp supports "
+                         f"{', '.join(repr(m) for m in supported)})")
     x = asarray(array)
     nd = _ndim(x)
     widths = _concrete_ints(pad_width, "pad", "pad_width")
@@ -1587,6 +1723,17 @@ def pad(array, pad_width, mode="constant", constant_values=0):
                          f"({nd}, 2) for an array of shape {_shape(x)}") from None
     if _np.any(widths < 0):
         raise ValueError(f"pnp.pad: pad_width can't contain negative values, got {widths.tolist()}")
+    if mode != "constant":
+        if reflect_type != "even":
+            raise NotImplementedError("pnp.pad: only reflect_type='even' is supported")
+        if not _is_traced(x):
+            return _np.pad(x, widths, mode=mode)
+        for i in range(nd):
+            if widths[i].any():
+                # NumPy's own padding of the positions 0..n-1 says where each output comes from
+                src = _np.pad(_np.arange(_shape(x)[i]), widths[i], mode=mode)
+                x = _along(x, i, src)
+        return x
     values = asarray(constant_values)
     if _ndim(values) and nd:
         values = broadcast_to(values, (nd, 2)) if _is_traced(values) else _np.broadcast_to(values, (nd, 2))
@@ -1628,6 +1775,307 @@ def select(condlist, choicelist, default=0):
     return out
 
 
+# -- value-only functions: results computed from the concrete value ----------------------
+
+_VALUE_ONLY_HINT = (" Its result is a plain NumPy value computed from the array's values, which exist "
+                    "outside jit/vmap only; inside jit, compute it on the inputs before the call, or use "
+                    "pnp.isclose / comparisons, which stay traced.")
+
+
+def _concrete(x, fname):
+    """The NumPy value of ``x`` (a tracer's concrete value; raises naming ``fname``
+    inside jit and vmap, where values are unknown)."""
+    if _is_traced(x):
+        return _np.asarray(x.concrete_value(f"pnp.{fname}", _VALUE_ONLY_HINT))
+    if isinstance(x, (list, tuple)) and _contains_tracer(x):
+        return _np.asarray([_concrete(i, fname) for i in x])
+    return x
+
+
+def nonzero(a):
+    """``numpy.nonzero``: the tuple of index arrays where ``a`` is nonzero. The indices
+    are integers computed from ``a``'s value (no derivative; not available inside jit)."""
+    return _np.nonzero(_np.asarray(_concrete(a, "nonzero")))
+
+
+def flatnonzero(a):
+    """``numpy.flatnonzero``: indices of the nonzero elements of ``ravel(a)`` (from ``a``'s value)."""
+    return _np.flatnonzero(_concrete(a, "flatnonzero"))
+
+
+def argwhere(a):
+    """``numpy.argwhere``: the indices of the nonzero elements, one row each (from ``a``'s value)."""
+    return _np.argwhere(_concrete(a, "argwhere"))
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """``numpy.isclose``: ``|a - b| <= atol + rtol * |b|`` elementwise (infinities are
+    close only to themselves); a boolean array, traced like the comparisons (derivative 0)."""
+    if not (_contains_tracer(a) or _contains_tracer(b)):
+        return _np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    a, b = asarray(a), asarray(b)
+    a, b = stop_gradient(a), stop_gradient(b)
+    fin = logical_and(isfinite(a), isfinite(b))
+    near = less_equal(abs(subtract(where(fin, a, 0.0), where(fin, b, 0.0))),
+                      add(atol, multiply(rtol, abs(where(fin, b, 0.0)))))
+    out = logical_or(logical_and(fin, near), equal(a, b))
+    if equal_nan:
+        out = logical_or(out, logical_and(isnan(a), isnan(b)))
+    return out
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """``numpy.allclose``: a Python bool computed from the values (outside jit; inside
+    jit it raises naming ``pnp.isclose``, which stays traced)."""
+    return bool(_np.allclose(_concrete(a, "allclose"), _concrete(b, "allclose"), rtol=rtol, atol=atol,
+                             equal_nan=equal_nan))
+
+
+def array_equal(a1, a2, equal_nan=False):
+    """``numpy.array_equal``: a Python bool computed from the values (outside jit)."""
+    return bool(_np.array_equal(_concrete(a1, "array_equal"), _concrete(a2, "array_equal"),
+                                equal_nan=equal_nan))
+
+
+def array_equiv(a1, a2):
+    """``numpy.array_equiv``: a Python bool computed from the values (outside jit)."""
+    return bool(_np.array_equiv(_concrete(a1, "array_equiv"), _concrete(a2, "array_equiv")))
+
+
+def iscomplexobj(x):
+    """``numpy.iscomplexobj``: whether ``x``'s dtype is complex (from the dtype alone)."""
+    return _is_traced(x) and _dtype(x).kind == "c" or (not _is_traced(x) and _np.iscomplexobj(x))
+
+
+def isrealobj(x):
+    """``numpy.isrealobj``: ``not iscomplexobj(x)``."""
+    return not iscomplexobj(x)
+
+
+def iscomplex(x):
+    """``numpy.iscomplex``: elementwise, whether the imaginary part is nonzero. For a
+    real dtype it is all False (from the dtype alone); for a complex traced array it is
+    traced like the comparisons."""
+    if not _is_traced(x):
+        return _np.iscomplex(_concrete(x, "iscomplex"))
+    if _dtype(x).kind != "c":
+        out = _np.zeros(_shape(x), _np.bool_)
+        return out[()] if out.ndim == 0 else out
+    return not_equal(bind(_ew.imag_p, x), 0.0)
+
+
+def isreal(x):
+    """``numpy.isreal``: elementwise, whether the imaginary part is zero."""
+    out = iscomplex(x)
+    return logical_not(out) if _is_traced(out) else _np.logical_not(out)
+
+
+# -- NumPy's index tricks r_ and c_ ---------------------------------------------------------
+
+class _AxisConcatenator:
+    """``pnp.r_`` / ``pnp.c_``: NumPy's index tricks, also for traced arrays. Items are
+    arrays (traced or not), scalars, slices (``a:b:step`` -> ``arange``, ``a:b:nj`` ->
+    ``linspace``) and, first, a string directive: ``"axis"``, ``"axis,ndmin"``,
+    ``"axis,ndmin,trans1d"``, or ``"r"``/``"c"`` (a row / a column; partiald returns a
+    2-d array where NumPy returns ``np.matrix``)."""
+
+    def __init__(self, name, numpy_version, axis, ndmin, trans1d):
+        self._name, self._numpy, self._axis, self._ndmin, self._trans1d = name, numpy_version, axis, ndmin, trans1d
+
+    def __repr__(self):
+        return f"pnp.{self._name}"
+
+    def __len__(self):
+        return 0
+
+    def __getitem__(self, key):
+        items = key if isinstance(key, tuple) else (key,)
+        if not _contains_tracer(list(items)):
+            return self._numpy[key]
+        axis, ndmin, trans1d, matrix = self._axis, self._ndmin, self._trans1d, None
+        objs, weak, is_weak = [], [], []
+        for k, item in enumerate(items):
+            if isinstance(item, str):
+                if k != 0:
+                    raise ValueError(f"pnp.{self._name}: a string directive must be the first item, "
+                                     f"got {item!r} at position {k}")
+                if item in ("r", "c"):
+                    matrix = item
+                    continue
+                try:
+                    vec = [int(v) for v in item.split(",")]
+                except ValueError:
+                    raise ValueError(f"pnp.{self._name}: unknown string directive {item!r} (supported: "
+                                     "'r', 'c', 'axis', 'axis,ndmin', 'axis,ndmin,trans1d')") from None
+                if not 1 <= len(vec) <= 3:
+                    raise ValueError(f"pnp.{self._name}: too many numbers in directive {item!r}")
+                axis = vec[0]
+                if len(vec) > 1:
+                    ndmin = vec[1]
+                if len(vec) > 2:
+                    trans1d = vec[2]
+                continue
+            if isinstance(item, slice):
+                if _contains_tracer([item.start, item.stop, item.step]):
+                    raise TypeError(f"pnp.{self._name}: slice bounds must be concrete numbers, got a traced "
+                                    "value; use pnp.arange/pnp.linspace")
+                start = 0 if item.start is None else item.start
+                step = 1 if item.step is None else item.step
+                if isinstance(step, (complex, _np.complexfloating)):
+                    obj = _np.linspace(start, item.stop, num=int(abs(step)))
+                else:
+                    obj = _np.arange(start, item.stop, step)
+                if ndmin > 1:
+                    obj = _np.array(obj, ndmin=ndmin)
+                    if trans1d != -1:
+                        obj = obj.swapaxes(-1, trans1d)
+            elif isinstance(item, (bool, int, float, complex)):
+                weak.append(item)
+                obj = _np.array(item, ndmin=ndmin)
+                is_weak.append(True)
+                objs.append(obj)
+                continue
+            elif _is_traced(item) or isinstance(item, (list, tuple, _np.ndarray, _np.generic)):
+                obj = asarray(item)
+                nd = _ndim(obj)
+                if nd < ndmin:
+                    obj = reshape(obj, (1,) * (ndmin - nd) + _shape(obj))
+                    if trans1d != -1:
+                        k2, k1 = ndmin - nd, trans1d
+                        if k1 < 0:
+                            k1 += k2 + 1
+                        order = list(range(ndmin))
+                        obj = transpose(obj, order[:k1] + order[k2:] + order[k1:k2])
+            else:
+                raise TypeError(f"pnp.{self._name}: unsupported item {item!r} of type {type(item).__name__} "
+                                "(use arrays, numbers, slices or a leading string directive)")
+            objs.append(obj)
+            is_weak.append(False)
+        if not objs:
+            raise ValueError(f"pnp.{self._name}[...] needs at least one array")
+        # Python numbers are weakly typed, as in NumPy: r_[x32, 1.0] stays float32
+        dt = _np.result_type(*[_dtype(o) for o, w in zip(objs, is_weak) if not w], *weak)
+        objs = [astype(o, dt) if _dtype(o) != dt else o for o in objs]
+        out = concatenate(objs, axis=axis)
+        if matrix is not None:
+            if _ndim(out) > 2:
+                raise ValueError(f"pnp.{self._name}['{matrix}', ...]: the result must be at most 2-d")
+            n = int(_np.prod(_shape(out)))
+            if _ndim(out) < 2:
+                out = reshape(out, (1, n) if matrix == "r" else (n, 1))
+        return out
+
+
+r_ = _AxisConcatenator("r_", _np.r_, 0, 1, -1)
+c_ = _AxisConcatenator("c_", _np.c_, -1, 2, 0)
+
+
+# -- numerical gradient, partition -------------------------------------------------------
+
+def _gradient_along(f, axis, h, edge_order):
+    n = _shape(f)[axis]
+    if n < edge_order + 1:
+        raise ValueError("Shape of array too small to calculate a numerical gradient, at least "
+                         "(edge_order + 1) elements are required.")
+
+    def at(i, j=None):
+        return _along(f, axis, slice(i, j))
+
+    def bshape(v):
+        # a per-position coefficient (1-d along axis) broadcast against f
+        return reshape(v, tuple(-1 if i == axis else 1 for i in range(_ndim(f))))
+
+    if _ndim(h) == 0:
+        interior = divide(subtract(at(2), at(0, -2)), multiply(2.0, h))
+        if edge_order == 1:
+            first = divide(subtract(at(1, 2), at(0, 1)), h)
+            last = divide(subtract(at(-1), at(-2, -1)), h)
+        else:
+            first = divide(add(add(multiply(-1.5, at(0, 1)), multiply(2.0, at(1, 2))), multiply(-0.5, at(2, 3))), h)
+            last = divide(add(add(multiply(0.5, at(-3, -2)), multiply(-2.0, at(-2, -1))), multiply(1.5, at(-1))), h)
+    else:
+        if _ndim(h) != 1 or _shape(h)[0] != n:
+            raise ValueError("when 1d, distances must match the length of the corresponding dimension")
+        h = _to_float(h)
+        dx = subtract(h[1:], h[:-1])
+        dx1, dx2 = dx[:-1], dx[1:]
+        a = divide(negative(dx2), multiply(dx1, add(dx1, dx2)))
+        b = divide(subtract(dx2, dx1), multiply(dx1, dx2))
+        c = divide(dx1, multiply(dx2, add(dx1, dx2)))
+        interior = add(add(multiply(bshape(a), at(0, -2)), multiply(bshape(b), at(1, -1))),
+                       multiply(bshape(c), at(2)))
+        if edge_order == 1:
+            first = divide(subtract(at(1, 2), at(0, 1)), dx[0])
+            last = divide(subtract(at(-1), at(-2, -1)), dx[-1])
+        else:
+            d1, d2 = dx[0], dx[1]
+            a0 = negative(divide(add(multiply(2.0, d1), d2), multiply(d1, add(d1, d2))))
+            b0 = divide(add(d1, d2), multiply(d1, d2))
+            c0 = negative(divide(d1, multiply(d2, add(d1, d2))))
+            first = add(add(multiply(a0, at(0, 1)), multiply(b0, at(1, 2))), multiply(c0, at(2, 3)))
+            d1, d2 = dx[-2], dx[-1]
+            a1 = divide(d2, multiply(d1, add(d1, d2)))
+            b1 = negative(divide(add(d2, d1), multiply(d1, d2)))
+            c1 = divide(add(multiply(2.0, d2), d1), multiply(d2, add(d1, d2)))
+            last = add(add(multiply(a1, at(-3, -2)), multiply(b1, at(-2, -1))), multiply(c1, at(-1)))
+    return concatenate([first, interior, last], axis=axis)
+
+
+def gradient(f, *varargs, axis=None, edge_order=1):
+    """``numpy.gradient``: second-order central differences inside, first- or second-order
+    (``edge_order``) one-sided differences at the boundaries, along ``axis`` (all axes by
+    default). ``varargs``: nothing (spacing 1), one scalar for all axes, or one scalar or
+    coordinate array per axis. One axis gives an array, several a tuple. A composition of
+    slices, so differentiable in ``f`` and in the spacings."""
+    if not (_contains_tracer(f) or _contains_tracer(list(varargs))):
+        return _np.gradient(f, *varargs, axis=axis, edge_order=edge_order)
+    f = _to_float(asarray(f))
+    nd = _ndim(f)
+    axes = _axes(f, axis)
+    if len(set(axes)) != len(axes):
+        raise ValueError("pnp.gradient: repeated axis")
+    if edge_order not in (1, 2):
+        raise ValueError("'edge_order' greater than 2 not supported")
+    if not varargs:
+        spacings = [1.0] * len(axes)
+    elif len(varargs) == 1 and _ndim(varargs[0]) == 0:
+        spacings = [varargs[0]] * len(axes)
+    elif len(varargs) == len(axes):
+        spacings = list(varargs)
+    else:
+        raise TypeError("invalid number of arguments")
+    if nd == 0:
+        raise ValueError("pnp.gradient: the input must have at least one dimension")
+    outs = [_gradient_along(f, ax, asarray(h) if not isinstance(h, (int, float)) else float(h), edge_order)
+            for ax, h in zip(axes, spacings)]
+    return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def partition(a, kth, axis=-1, kind="introselect", order=None):
+    """``numpy.partition``: the ``kth`` element(s) in their sorted places, smaller ones
+    before, larger after. NumPy leaves the order inside each part unspecified; partiald's
+    traced version sorts (so each element's derivative moves with its value)."""
+    if order is not None:
+        raise NotImplementedError("pnp.partition: order= (structured arrays) is not supported")
+    if not _is_traced(a):
+        return _np.partition(a, kth, axis=axis, kind=kind)
+    n = _shape(a)[_axes(a, axis)[0]] if axis is not None else int(_np.prod(_shape(a)))
+    for k in _np.atleast_1d(_np.asarray(kth)).tolist():
+        if not -n <= int(k) < n:
+            raise ValueError(f"kth(={k}) out of bounds ({n})")
+    return sort(a, axis=axis)
+
+
+def argpartition(a, kth, axis=-1, kind="introselect", order=None):
+    """``numpy.argpartition``: indices that partition ``a`` (see ``partition``; the
+    traced version returns ``argsort``, a valid partitioning)."""
+    if order is not None:
+        raise NotImplementedError("pnp.argpartition: order= (structured arrays) is not supported")
+    if not _is_traced(a):
+        return _np.argpartition(a, kth, axis=axis, kind=kind)
+    return argsort(a, axis=axis)
+
+
 # -- indexing (Tracer.__getitem__, and take: a traced index is enough) ----------------
 
 def _index_spec(x, idx):
@@ -1637,7 +2085,7 @@ def _index_spec(x, idx):
     # boolean masks become integer arrays (their values must be known)
     expanded = []
     for item in idx:
-        if isinstance(item, (list,)):
+        if isinstance(item, (list, tuple)):
             item = asarray(item)
         if hasattr(item, "dtype") and _np.dtype(item.dtype) == _np.bool_:
             if isinstance(item, Tracer):
@@ -1688,6 +2136,114 @@ def _index_spec(x, idx):
 def _getitem(self, idx):
     spec, arrays = _index_spec(self, idx)
     return _sh.gather(self, spec, *arrays)
+
+
+# -- convolution and correlation ------------------------------------------------------
+#
+# One engine, ``_conv_region``, computes a block of the full N-D convolution; numpy's
+# convolve/correlate here and partiald.scipy.signal only choose the block (the mode) and
+# the kernel (flipped and conjugated for correlation). Compositions of traced functions
+# (pad, one integer-array gather, einsum; or pnp.fft), so every transformation applies.
+
+#: 'auto' uses the FFT when the direct method would gather more window elements
+#: (output size * kernel size) than this, and the dtype is inexact
+_CONV_DIRECT_MAX = 1 << 22
+
+
+def _conv_region(x, k, starts, lens, method="auto"):
+    """The block ``full[starts[d]:starts[d] + lens[d]]`` of the full N-D convolution
+    ``full[i] = sum_j x[i - j] k[j]`` (shape ``n + m - 1``) of same-ndim ``x`` and ``k``.
+
+    'direct' zero-pads the larger operand, gathers every window it needs with one
+    integer-array index (index arrays built with NumPy from the shapes) and contracts
+    them with the flipped smaller operand by einsum: exact, output size * kernel size
+    memory. 'fft' multiplies FFTs of size ``n + m - 1`` (rfftn/irfftn for real input, so
+    the output is real; integer results are rounded, as SciPy does). 'auto' is direct
+    for integer and bool input and whenever the gathered windows have at most
+    ``_CONV_DIRECT_MAX`` elements, else fft."""
+    x, k = asarray(x), asarray(k)
+    dt = _np.result_type(_dtype(x), _dtype(k))
+    n, m = _shape(x), _shape(k)
+    nd = len(n)
+    if nd == 0 or 0 in n or 0 in m:
+        raise ValueError("convolution of empty or 0-d operands has no region")
+    out_size = int(_np.prod(lens))
+    if _np.prod(m) > _np.prod(n):     # convolution commutes: gather windows of the larger one
+        x, k, n, m = k, x, m, n
+    if method == "auto":
+        inexact = dt.kind in "fc"
+        method = "fft" if inexact and out_size * int(_np.prod(m)) > _CONV_DIRECT_MAX else "direct"
+    if method == "fft":
+        from ..ops import fft as _fftops     # the FFT records themselves (pnp.fft imports this module)
+        s = [a + b - 1 for a, b in zip(n, m)]
+        kinds = ("FFT", "IFFT", _fftops.complex_dtype(dt)) if dt.kind == "c" else \
+            ("RFFT", "IRFFT", _fftops.real_dtype(dt))
+
+        def spectrum(z):
+            z = pad(z, [(0, a - b) for a, b in zip(s, _shape(z))])
+            return _fftops.fft(z if _dtype(z) == kinds[2] else astype(z, kinds[2]), kinds[0], s)
+        y = _fftops.fft(spectrum(x) * spectrum(k), kinds[1], s)
+        y = y[tuple(slice(a, a + b) for a, b in zip(starts, lens))]
+        if dt.kind in "biu":
+            y = round(y)
+        return y if _dtype(y) == dt else astype(y, dt)
+    # direct: full[i] = sum_j xz[i + j] kf[j], xz = x with m - 1 zeros on each side
+    xz = pad(x, [(b - 1, b - 1) for b in m])
+    idx = []
+    for d in range(nd):
+        i = starts[d] + _np.arange(lens[d])[:, None] + _np.arange(m[d])[None, :]
+        shp = [1] * (2 * nd)
+        shp[2 * d], shp[2 * d + 1] = lens[d], m[d]
+        idx.append(i.reshape(shp))
+    windows = xz[tuple(idx)]
+    o, j = _LETTERS[:nd], _LETTERS[nd:2 * nd]
+    y = einsum("".join(a + b for a, b in zip(o, j)) + "," + j + "->" + o, windows, flip(k))
+    return y if _dtype(y) == dt else astype(y, dt)
+
+
+def _np_conv_args(a, v, mode, name):
+    modes = {0: "valid", 1: "same", 2: "full", "valid": "valid", "same": "same", "full": "full"}
+    if not isinstance(mode, (str, int, _np.integer)) or isinstance(mode, bool) or mode not in modes:
+        raise ValueError(f"pnp.{name}: mode must be one of 'valid', 'same', or 'full' (got {mode!r})")
+    a, v = asarray(a), asarray(v)
+    for arr, nm in ((a, "a"), (v, "v")):
+        if _ndim(arr) > 1:
+            raise ValueError(f"pnp.{name}: {nm} must be 1-D (got shape {_shape(arr)}); for N-D "
+                             "input use partiald.scipy.signal")
+    a, v = (reshape(a, (1,)) if _ndim(a) == 0 else a), (reshape(v, (1,)) if _ndim(v) == 0 else v)
+    if _shape(a)[0] == 0:
+        raise ValueError("a cannot be empty")
+    if _shape(v)[0] == 0:
+        raise ValueError("v cannot be empty")
+    return a, v, modes[mode]
+
+
+def convolve(a, v, mode="full"):
+    """``numpy.convolve``: the discrete linear convolution of two 1-D sequences,
+    differentiable in both. Modes 'full' (length n + m - 1), 'same' (length max(n, m),
+    NumPy's centering) and 'valid' (length max(n, m) - min(n, m) + 1); NumPy's order
+    (the inputs are swapped when v is longer). Direct (exact) for small inputs, FFT when
+    output size * kernel size exceeds ``_CONV_DIRECT_MAX`` and the dtype is inexact."""
+    a, v, mode = _np_conv_args(a, v, mode, "convolve")
+    n, m = _shape(a)[0], _shape(v)[0]
+    lo, hi = _builtins.min(n, m), _builtins.max(n, m)
+    start, length = {"full": (0, n + m - 1), "same": ((lo - 1) // 2, hi), "valid": (lo - 1, hi - lo + 1)}[mode]
+    return _conv_region(a, v, (start,), (length,))
+
+
+def correlate(a, v, mode="valid"):
+    """``numpy.correlate``: ``c[k] = sum_n a[n + k] * conj(v[n])`` of two 1-D sequences,
+    differentiable in both (v is conjugated for complex input). Modes as numpy: 'valid'
+    (the default), 'same' (length max(n, m), NumPy's centering, which differs when v is
+    the longer one) and 'full'."""
+    a, v, mode = _np_conv_args(a, v, mode, "correlate")
+    n, m = _shape(a)[0], _shape(v)[0]
+    if _dtype(v).kind == "c":     # conjugate (pnp.conj lives in _complex, which imports this module)
+        v = bind(_ew.conj_p, v) if _is_traced(v) else _np.conjugate(v)
+    lo, hi = _builtins.min(n, m), _builtins.max(n, m)
+    same = ((lo - 1) // 2 if m <= n else lo // 2, hi)
+    start, length = {"full": (0, n + m - 1), "same": same, "valid": (lo - 1, hi - lo + 1)}[mode]
+    return _conv_region(a, flip(v), (start,), (length,))
 
 
 # -- the explicit list of what is supported ----------------------------------------------
