@@ -477,6 +477,56 @@ def argsort_sampler(spec, seeds=SEEDS):
     return out
 
 
+# -- the Fourier transform ------------------------------------------------------------------
+
+def _complex_of(re, im):
+    """``re + 1j im`` in the complex dtype of the pair (complex64 for float32 parts)."""
+    dt = np.result_type(pnp._dtype(re), pnp._dtype(im), np.complex64)
+    return pnp.astype(re, dt) + pnp.astype(im, dt) * np.asarray(1j, dt)
+
+
+def _re_im(y):
+    return pnp.stack([pnp.real(y), pnp.imag(y)])
+
+
+_FFTS = [("FFT", (7,), (7,)), ("FFT", (3, 4), (4,)), ("FFT", (2, 3, 4), (3, 4)), ("FFT", (1,), (1,)),
+         ("FFT", (0, 3), (3,)), ("IFFT", (6,), (6,)), ("IFFT", (3, 5), (3, 5)),
+         ("RFFT", (8,), (8,)), ("RFFT", (7,), (7,)), ("RFFT", (3, 4), (4,)), ("RFFT", (3, 5), (3, 5)),
+         ("RFFT", (2, 3, 4), (3, 4)), ("RFFT", (1,), (1,)), ("RFFT", (2,), (2,)),
+         ("IRFFT", (5,), (8,)), ("IRFFT", (4,), (7,)), ("IRFFT", (3, 3), (4,)), ("IRFFT", (3, 3), (3, 5)),
+         ("IRFFT", (2, 3, 3), (3, 4)), ("IRFFT", (1,), (1,)), ("IRFFT", (2,), (2,))]
+
+
+def _fft_case(spec, row, seed, rng):
+    """Real primals only: a complex input is built from two real ones, a complex output is
+    returned as its real and imaginary parts stacked (the record's own call is kept for the
+    forward and abstract-evaluation checks)."""
+    kind, shape, lengths = row
+    prim = REGISTRY[spec.name]
+    params = {"fft_type": kind, "fft_lengths": lengths}
+    axes = tuple(range(-len(lengths), 0))
+    group = f"{kind},{_shape_str(shape)},lengths={lengths}"
+    if kind == "RFFT":
+        x = uniform(rng, shape, spec.domain, spec.margin)
+        return Case(spec.name, group, seed, (x,), lambda x: _re_im(bind(prim, x, **params)),
+                    lambda x: np.stack([np.real(np.fft.rfftn(x, axes=axes)), np.imag(np.fft.rfftn(x, axes=axes))]),
+                    call=((x,), params), linear=True)
+    re, im = uniform(rng, shape, spec.domain, spec.margin), uniform(rng, shape, spec.domain, spec.margin)
+    z = re + 1j * im
+    if kind == "IRFFT":
+        return Case(spec.name, group, seed, (re, im), lambda a, b: bind(prim, _complex_of(a, b), **params),
+                    lambda a, b: np.fft.irfftn(a + np.asarray(1j, np.result_type(a, b, np.complex64)) * b,
+                                               s=lengths, axes=axes),
+                    call=((z,), params), linear=True)
+    ref = np.fft.fftn if kind == "FFT" else np.fft.ifftn
+
+    def ref_fn(a, b):
+        y = ref(a + np.asarray(1j, np.result_type(a, b, np.complex64)) * b, axes=axes)
+        return np.stack([np.real(y), np.imag(y)])
+    return Case(spec.name, group, seed, (re, im), lambda a, b: _re_im(bind(prim, _complex_of(a, b), **params)),
+                ref_fn, call=((z,), params), linear=True)
+
+
 # -- structure ------------------------------------------------------------------------------
 
 def _structural(rows, make):
@@ -727,6 +777,183 @@ def _eigh_case(spec, n, seed, rng):
     ref = (lambda a: np.linalg.eigh(a)[0]) if spec.name == "eigh_w" else _eigh_v_ref
     return Case(spec.name, f"n={n}", seed, (a,), _apply(spec.name, {}), ref, call=((a,), {}))
 
+
+def _eig_distinct(rng, shape):
+    """A (stack of) real non-symmetric matrices S diag(w) S^-1 with real eigenvalues at least
+    0.7 apart and a well-conditioned S."""
+    *batch, n, _ = shape
+    s = np.eye(n) + 0.3 * rng.normal(size=tuple(batch) + (n, n))
+    w = np.arange(n) - (n - 1) / 2 + rng.uniform(-0.15, 0.15, size=tuple(batch) + (n,))
+    return np.linalg.solve(np.swapaxes(s, -1, -2), np.swapaxes(s * w[..., None, :], -1, -2)).swapaxes(-1, -2)
+
+
+def _eig_ref(name):
+    """NumPy's eig with partiald's conventions: complex, each eigenvector's largest component
+    (the first such) real and positive; as real and imaginary parts stacked."""
+    def ref(a):
+        w, v = np.linalg.eig(a)
+        ct = np.result_type(a.dtype, np.complex64)
+        v = v.astype(ct)
+        if name == "eig_w" or v.size == 0:
+            y = (w if name == "eig_w" else v).astype(ct)
+        else:
+            piv = np.take_along_axis(v, np.argmax(np.abs(v), axis=-2)[..., None, :], axis=-2)
+            y = v * (np.conj(piv) / np.abs(piv)).astype(ct)
+        return np.stack([np.real(y), np.imag(y)])
+    return ref
+
+
+def _eig_case(spec, row, seed, rng):
+    shape, cplx = row
+    prim = REGISTRY[spec.name]
+    a = _eig_distinct(rng, shape)
+    ref = _eig_ref(spec.name)
+    if not cplx:
+        return Case(spec.name, f"{_shape_str(shape)}", seed, (a,), lambda a: _re_im(bind(prim, a)), ref,
+                    call=((a,), {}))
+    im = 0.2 * rng.normal(size=shape)                  # a complex matrix near the real one
+    return Case(spec.name, f"{_shape_str(shape)},complex", seed, (a, im),
+                lambda a, b: _re_im(bind(prim, _complex_of(a, b))), lambda a, b: ref(a + 1j * b),
+                call=((a + 1j * im,), {}))
+
+
+def _sqrtm_ref(a):
+    import scipy.linalg as sla
+    ct = np.result_type(a.dtype, np.complex64)
+    if a.size == 0:
+        return np.zeros((2,) + a.shape, np.empty(0, ct).real.dtype)
+    flat = a.reshape((-1,) + a.shape[-2:])
+    y = np.array([sla.sqrtm(m) for m in flat], dtype=ct).reshape(a.shape)
+    return np.stack([np.real(y), np.imag(y)])
+
+
+def _sqrtm_case(spec, shape, seed, rng):
+    """Symmetric matrices with eigenvalues in [0.5, 2.5] and [-2.5, -0.5] (a complex root)."""
+    *batch, n, _ = shape
+    q, _ = np.linalg.qr(rng.normal(size=tuple(batch) + (n, n)))
+    w = rng.uniform(0.5, 2.5, size=tuple(batch) + (n,)) * np.where(np.arange(n) % 2, -1.0, 1.0)
+    a = (q * w[..., None, :]) @ np.swapaxes(q, -1, -2)
+    prim = REGISTRY[spec.name]
+    return Case(spec.name, _shape_str(shape), seed, (a,), lambda a: _re_im(bind(prim, a)), _sqrtm_ref,
+                call=((a,), {}))
+
+
+def _distinct_sv(rng, shape):
+    """A (stack of) matrices of ``shape`` with singular values >= 1 and at least 0.5 apart."""
+    *batch, m, n = shape
+    k = min(m, n)
+    out = np.empty(shape)
+    for idx in np.ndindex(*batch):
+        u, _ = np.linalg.qr(rng.normal(size=(m, k)))
+        v, _ = np.linalg.qr(rng.normal(size=(n, k)))
+        s = 1.0 + 0.7 * np.arange(k)[::-1] + rng.uniform(-0.1, 0.1, size=k)
+        out[idx] = (u * s) @ v.T
+    return out
+
+
+def _svd_ref(which, full):
+    def ref(a):
+        u, s, vh = np.linalg.svd(a, full_matrices=full)
+        if which == "s":
+            return s
+        if u.shape[-1] and u.shape[-2]:
+            idx = np.argmax(np.abs(u), axis=-2)[..., None, :]
+            sg = np.where(np.take_along_axis(u, idx, axis=-2) < 0, -1.0, 1.0).astype(u.dtype)
+            u = u * sg
+            k = min(u.shape[-1], vh.shape[-2])
+            vh = np.concatenate([vh[..., :k, :] * sg[..., 0, :k, None], vh[..., k:, :]], axis=-2)
+        return u if which == "u" else vh
+    return ref
+
+
+def _svd_case(spec, row, seed, rng):
+    shape, full = row
+    a = _distinct_sv(rng, shape)
+    which = spec.name[4:]
+    params = {} if which == "s" else {"full_matrices": full}
+    return Case(spec.name, f"{_shape_str(shape)},full={full}", seed, (a,), _apply(spec.name, params),
+                _svd_ref(which, full), call=((a,), params))
+
+
+def _qr_case(spec, shape, seed, rng):
+    a = _distinct_sv(rng, shape)
+    k = 0 if spec.name == "qr_q" else 1
+    return Case(spec.name, _shape_str(shape), seed, (a,), _apply(spec.name, {}),
+                lambda a: np.linalg.qr(a)[k], call=((a,), {}))
+
+
+def _pinv_case(spec, shape, seed, rng):
+    a = _distinct_sv(rng, shape)
+    params = {"rcond": 1e-12}
+    return Case(spec.name, _shape_str(shape), seed, (a,), _apply(spec.name, params),
+                lambda a: np.linalg.pinv(a, rcond=1e-12), call=((a,), params))
+
+
+def _stacked_case(make_one):
+    """A case of a stacked record: a batch of the matrices ``make_one(rng, n)`` draws."""
+    def case(spec, row, seed, rng):
+        batch, n = row
+        a = np.stack([make_one(rng, n) for _ in range(int(np.prod(batch)))]).reshape(batch + (n, n))
+        base = {"cholesky": np.linalg.cholesky, "logabsdet": lambda a: np.linalg.slogdet(a)[1],
+                "eigh_w": lambda a: np.linalg.eigh(a)[0]}
+        ref = base.get(spec.name)
+        if spec.name == "eigh_v":
+            def ref(a):
+                v = np.linalg.eigh(a)[1]
+                idx = np.argmax(np.abs(v), axis=-2)[..., None, :]
+                return v * np.where(np.take_along_axis(v, idx, axis=-2) < 0, -1.0, 1.0).astype(v.dtype)
+        return Case(spec.name, f"stack={batch},n={n}", seed, (a,), _apply(spec.name, {}), ref,
+                    call=((a,), {}))
+    return case
+
+
+def _solve_stacked_case(spec, row, seed, rng):
+    batch, n, k = row
+    a = np.stack([_well_conditioned(rng, n) for _ in range(int(np.prod(batch)))]).reshape(batch + (n, n))
+    b = rng.uniform(-1.0, 1.0, size=batch + (n, k))
+    return Case(spec.name, f"stack={batch},n={n},k={k}", seed, (a, b), _apply(spec.name, {}),
+                np.linalg.solve, call=((a, b), {}), analytic=True)
+
+def _scipy_ref(name):
+    """``scipy.special.<name>`` as the reference (imported when a case runs)."""
+    import scipy.special as sp
+    return getattr(sp, name)
+
+
+# records with constant leading operands (the Bessel order v, the shapes a and b of
+# gammainc / gammaincc / betainc): the constants are closed over, x is the primal; scalar
+# constants on every shape, then constant arrays broadcasting against x
+_CONST_GROUPS = [((3, 1), (4,)), ((4,), (3, 4)), ((2, 1, 4), (3, 1))]
+
+
+def const_sampler(consts, **flags):
+    """``consts``: tuples of scalar constants; the array groups draw them from the same values."""
+    def sample(spec, seeds=SEEDS):
+        out = []
+        prim = REGISTRY[spec.name]
+        rows = [(c, shape) for c in consts for shape in SHAPES]
+        for cshape, xshape in _CONST_GROUPS:
+            rows.append((tuple(np.resize(np.asarray([k[i] for k in consts], dtype=np.float64), cshape)
+                               for i in range(len(consts[0]))), xshape))
+        for c, shape in rows:
+            label = ",".join(str(np.shape(k)) if np.ndim(k) else f"{k:g}" for k in c)
+            for seed in seeds:
+                rng = _rng(spec.name, (label, shape), seed)
+                x = uniform(rng, shape, spec.domain, spec.margin)
+
+                def ref(x, c=c):
+                    out = np.asarray(_scipy_ref(spec.name)(*c, x))
+                    return out.astype(np.asarray(x).dtype if np.asarray(x).dtype.kind == "f" else np.float64)
+                out.append(Case(spec.name, f"{label},{_shape_str(shape)}", seed, (x,),
+                                lambda x, c=c: bind(prim, *c, x), ref, call=(tuple(c) + (x,), {}), **flags))
+        return out
+    return sample
+
+
+def _const_spec(name, consts, domain, avoid):
+    return Spec(name, const_sampler(consts), domain=domain, family="binary", avoid=avoid)
+
+
 def _lgamma(x):
     # math.lgamma element by element, in x's float dtype
     return np.vectorize(math.lgamma, otypes=[float])(x).astype(np.asarray(x).dtype)
@@ -834,6 +1061,32 @@ PRIMITIVE_SPECS: dict[str, Spec] = {s.name: s for s in [
            analytic=False),
     Spec("polygamma", unary_sampler(_trigamma, params={"n": 1}), domain=(0.0, 5.0), family="unary",
          analytic=False, avoid="x <= 0 (poles)"),
+    # partiald/ops/special.py: inverse error functions, gamma, modified Bessel i0/i1 (references:
+    # scipy.special, or math.gamma / np.i0)
+    _unary("erfinv", lambda x: _scipy_ref("erfinv")(x), domain=(-1.0, 1.0), avoid="|x| >= 1",
+           analytic=False, edges=(_edge([1.0, -1.0]),)),
+    _unary("erfcinv", lambda x: _scipy_ref("erfcinv")(x), domain=(0.0, 2.0), avoid="x <= 0, x >= 2",
+           analytic=False, edges=(_edge([0.0, 2.0]),)),
+    _unary("gamma", lambda x: np.vectorize(math.gamma, otypes=[float])(x).astype(np.asarray(x).dtype),
+           domain=(0.0, 5.0), avoid="x <= 0 (poles)",
+           analytic=False),
+    _unary("i0", lambda x: np.i0(x), analytic=False),
+    _unary("i1", lambda x: _scipy_ref("i1")(x), analytic=False),
+    # Bessel functions and the incomplete gamma/beta functions (partiald/ops/special.py),
+    # differentiable in x; the orders / shapes are closed-over constants
+    _unary("j0", lambda x: _scipy_ref("j0")(x), domain=(-4.0, 4.0), analytic=False),
+    _unary("j1", lambda x: _scipy_ref("j1")(x), domain=(-4.0, 4.0), analytic=False),
+    _unary("y0", lambda x: _scipy_ref("y0")(x), domain=(0.2, 4.0), avoid="x <= 0", analytic=False),
+    _unary("y1", lambda x: _scipy_ref("y1")(x), domain=(0.2, 4.0), avoid="x <= 0", analytic=False),
+    _const_spec("jv", [(0.0,), (1.0,), (2.5,), (-1.5,)], (0.2, 4.0), "x <= 0 (complex for non-integer v)"),
+    _const_spec("yv", [(0.0,), (2.0,), (1.5,)], (0.2, 4.0), "x <= 0"),
+    _const_spec("iv", [(0.0,), (1.0,), (2.5,)], (0.2, 4.0), "x <= 0 (complex for non-integer v)"),
+    _const_spec("ive", [(0.0,), (3.0,), (0.5,)], (0.2, 4.0), "x <= 0 (complex for non-integer v)"),
+    _const_spec("kv", [(0.0,), (2.0,), (0.5,)], (0.2, 4.0), "x <= 0"),
+    _const_spec("kve", [(0.0,), (1.0,), (2.5,)], (0.2, 4.0), "x <= 0"),
+    _const_spec("gammainc", [(1.0,), (2.5,), (0.7,)], (0.1, 5.0), "x <= 0"),
+    _const_spec("gammaincc", [(1.0,), (3.0,), (0.7,)], (0.1, 5.0), "x <= 0"),
+    _const_spec("betainc", [(2.0, 3.0), (0.8, 1.5), (1.0, 1.0)], (0.0, 1.0), "x <= 0, x >= 1"),
     _unary("log2", np.log2, domain=(0.0, 5.0), avoid="x <= 0"),
     _unary("log10", np.log10, domain=(0.0, 5.0), avoid="x <= 0"),
     _unary("exp2", np.exp2),
@@ -852,6 +1105,10 @@ PRIMITIVE_SPECS: dict[str, Spec] = {s.name: s for s in [
     _unary("floor", np.floor, analytic=False, nondiff=True, avoid="integers", avoid_fn=near_integers()),
     _unary("ceil", np.ceil, analytic=False, nondiff=True, avoid="integers", avoid_fn=near_integers()),
     _unary("fabs", np.fabs, analytic=False, avoid="the kink at 0", avoid_fn=near([0.0])),
+    # complex parts, on the sweep's real inputs (complex inputs: tests/test_complex.py)
+    _unary("real", np.real, linear=True, analytic=False),
+    _unary("imag", np.imag, linear=True, analytic=False),
+    _unary("conj", np.conjugate, linear=True, analytic=False),
     _unary("round", np.round, analytic=False, nondiff=True, avoid="half-integers", avoid_fn=near_integers(0.5)),
     _unary("stop_gradient", lambda x: np.array(x, copy=True), analytic=False, nondiff=True, fd=False,
            avoid="none: FD is not its oracle (its derivative is zero by definition)"),
@@ -871,6 +1128,8 @@ PRIMITIVE_SPECS: dict[str, Spec] = {s.name: s for s in [
     Spec("gather", _structural(_GATHERS, _gather_case), family="structure", analytic=True, linear=True),
     Spec("scatter_add", _structural(_GATHERS, _scatter_case), family="structure", analytic=True, linear=True),
     Spec("einsum", _structural(_EINSUMS, _einsum_case), family="structure", analytic=True),
+    Spec("fft", _structural(_FFTS, _fft_case), family="structure", linear=True,
+         avoid="none: linear (complex inputs as two real primals, complex outputs as real and imaginary parts)"),
     # linear algebra
     Spec("solve", _structural([(1, (1,)), (3, (3,)), (4, (4,)), (3, (3, 2)), (0, (0,)), (2, (2, 0))], _solve_case),
          family="linalg", analytic=True, avoid=_DIAG_DOMINANT),
@@ -887,4 +1146,47 @@ PRIMITIVE_SPECS: dict[str, Spec] = {s.name: s for s in [
          avoid="repeated eigenvalues (gaps >= 0.7); the lower triangle is read"),
     Spec("eigh_v", _structural([1, 2, 3, 4, 0], _eigh_case), family="linalg",
          avoid="repeated eigenvalues (gaps >= 0.7) and ties of the largest |component| (sign rule)"),
+    Spec("sqrtm", _structural([(1, 1), (2, 2), (3, 3), (2, 3, 3), (0, 0)], _sqrtm_case), family="linalg",
+         avoid="zero eigenvalues and eigenvalue pairs with roots summing to 0 (|w| >= 0.5)"),
+    Spec("eig_w", _structural([((1, 1), False), ((3, 3), False), ((2, 3, 3), False), ((3, 3), True),
+                               ((0, 0), False)], _eig_case), family="linalg",
+         avoid="repeated eigenvalues (gaps >= 0.7, well-conditioned eigenvectors)"),
+    Spec("eig_v", _structural([((1, 1), False), ((3, 3), False), ((2, 3, 3), False), ((3, 3), True),
+                               ((0, 0), False)], _eig_case), family="linalg",
+         avoid="repeated eigenvalues (gaps >= 0.7) and ties of the largest |component| (phase rule)"),
+    # svd / qr / pinv (stacked rows for the older linalg records: see _STACKED_LINALG below)
+    Spec("svd_s", _structural([((3, 3), False), ((4, 2), False), ((2, 4), False), ((1, 1), False),
+                               ((2, 3, 3), False), ((0, 0), False)], _svd_case), family="linalg",
+         avoid="repeated singular values (gaps >= 0.5)"),
+    Spec("svd_u", _structural([((3, 3), False), ((3, 3), True), ((4, 2), False), ((2, 4), False),
+                               ((2, 3, 2), False), ((0, 0), False)], _svd_case), family="linalg",
+         avoid="repeated or zero singular values (gaps >= 0.5, s >= 0.8) and sign-rule ties"),
+    Spec("svd_vh", _structural([((3, 3), False), ((3, 3), True), ((4, 2), False), ((2, 4), False),
+                                ((2, 3, 2), False), ((0, 0), False)], _svd_case), family="linalg",
+         avoid="repeated or zero singular values (gaps >= 0.5, s >= 0.8) and sign-rule ties"),
+    Spec("qr_q", _structural([(3, 3), (4, 2), (2, 4), (2, 3, 2), (0, 0)], _qr_case), family="linalg",
+         avoid="rank-deficient matrices (singular values >= 0.8)"),
+    Spec("qr_r", _structural([(3, 3), (4, 2), (2, 4), (2, 3, 2), (0, 0)], _qr_case), family="linalg",
+         avoid="rank-deficient matrices (singular values >= 0.8)"),
+    Spec("pinv", _structural([(3, 3), (4, 2), (2, 4), (2, 3, 2), (0, 0)], _pinv_case), family="linalg",
+         avoid="rank changes (singular values >= 0.8)"),
 ]}
+
+
+# stacked (..., n, n) rows for the linear-algebra records that take stacks: the same
+# records, sampled on batches (vmap of these then batches a stack)
+def _chain_samplers(first, second):
+    def sample(spec, seeds=SEEDS):
+        return first(spec, seeds) + second(spec, seeds)
+    return sample
+
+
+_STACKED_LINALG = {
+    "solve": _structural([((2,), 3, 2), ((2, 1), 2, 1)], _solve_stacked_case),
+    "cholesky": _structural([((2,), 3), ((1, 2), 2)], _stacked_case(_spd)),
+    "logabsdet": _structural([((2,), 3)], _stacked_case(_well_conditioned)),
+    "eigh_w": _structural([((2,), 3)], _stacked_case(_sym_distinct)),
+    "eigh_v": _structural([((2,), 3)], _stacked_case(_sym_distinct)),
+}
+for _name, _sampler in _STACKED_LINALG.items():
+    PRIMITIVE_SPECS[_name].sampler = _chain_samplers(PRIMITIVE_SPECS[_name].sampler, _sampler)

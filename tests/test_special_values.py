@@ -29,6 +29,9 @@ import partiald as pdx
 import partiald.nn as nn
 import partiald.numpy as pnp
 from partiald.scipy.special import digamma, erf, erfc, gammaln
+from partiald.scipy.special import erfcinv, erfinv, i0, i1
+from partiald.scipy import special as sps
+from partiald.scipy.special import gamma as sgamma
 
 # Overflow at exp(710), log(0), sqrt of negatives... are NumPy RuntimeWarnings by design.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -83,6 +86,41 @@ def _row(name, f, x, value, deriv, traced_only=False, deriv_xfail=None):
     # deriv_xfail: the engine gets this derivative wrong (the plain-call test still runs the row)
     marks = pytest.mark.xfail(strict=True, reason=deriv_xfail) if deriv_xfail else ()
     return pytest.param(f, x, value, deriv, id=id, marks=marks)
+
+
+def _real_of_complex(x):
+    return pnp.real(x * (1.0 + 2.0j))
+
+
+def _imag_of_complex(x):
+    return pnp.imag(x * (1.0 + 2.0j))
+
+
+def _conj_of_complex(x):
+    return pnp.imag(pnp.conj(x * (1.0 + 2.0j)))
+
+
+def _fft_of_pair(x):
+    return pnp.real(pnp.fft.fft(pnp.stack([x, 2.0 * x])))[0]
+
+
+def _triangular(x):
+    """[[x, 1], [0, 2]]: eigenvalues x and 2, the eigenvector of 2 is (1, 2 - x) / norm."""
+    return pnp.stack([pnp.stack([x, 1.0 + 0.0 * x]), pnp.stack([0.0 * x, 2.0 + 0.0 * x])])
+
+
+def _eigval_of_triangular(x):
+    return pnp.real(pnp.linalg.eigvals(_triangular(x))[0])
+
+
+def _eigvec_of_triangular(x):
+    return pnp.real(pnp.linalg.eig(_triangular(x))[1][0, 1])
+
+
+def _sqrtm_of_diagonal(x):
+    """sqrtm([[x, 0], [0, 4]])[0, 0] = sqrt(x) (principal branch)."""
+    from partiald.scipy.linalg import sqrtm
+    return pnp.real(sqrtm(pnp.stack([pnp.stack([x, 0.0 * x]), pnp.stack([0.0 * x, 4.0 + 0.0 * x])]))[0, 0])
 
 
 def _maximum_x(x):
@@ -172,6 +210,29 @@ TABLE = [
     _row("gammaln", gammaln, 0.0, np.inf, -np.inf),                    # the pole: digamma(+0) = -inf
     _row("polygamma", digamma, np.inf, np.inf, 0.0),                   # n = 0; d = polygamma(1, inf) = 0
     _row("polygamma", digamma, 0.0, -np.inf, np.inf),
+    _row("erfinv", erfinv, 0.0, 0.0, np.sqrt(PI) / 2.0),
+    _row("erfinv", erfinv, 1.0, np.inf, np.inf),                       # the end of the domain
+    _row("erfcinv", erfcinv, 1.0, 0.0, -np.sqrt(PI) / 2.0),
+    _row("erfcinv", erfcinv, 0.0, np.inf, -np.inf),
+    _row("gamma", sgamma, 1.0, 1.0, -0.5772156649015329),              # d = -euler_gamma
+    _row("gamma", sgamma, 0.0, np.inf, -np.inf),                       # the pole at +0
+    _row("i0", i0, 0.0, 1.0, 0.0),
+    _row("i1", i1, 0.0, 0.0, 0.5),                                     # the limit of i0 - i1/x
+    # Bessel functions (order constant) and the incomplete gamma / beta functions (in x)
+    _row("j0", sps.j0, 0.0, 1.0, 0.0),                                 # d = -j1(0)
+    _row("j1", sps.j1, 0.0, 0.0, 0.5),                                 # (j0(0) - jv(2, 0)) / 2
+    _row("y0", sps.y0, 0.0, -np.inf, np.inf),                          # -y1(+0) = inf
+    _row("y1", sps.y1, 0.0, -np.inf, np.inf),                          # the limit (recurrence: inf - inf)
+    _row("jv(2,x)", lambda x: sps.jv(2, x), 0.0, 0.0, 0.0),
+    _row("yv(1.5,x)", lambda x: sps.yv(1.5, x), 0.0, -np.inf, np.inf),
+    _row("iv(1,x)", lambda x: sps.iv(1, x), 0.0, 0.0, 0.5),            # (i0(0) + i2(0)) / 2
+    _row("ive(0,x)", lambda x: sps.ive(0, x), 0.0, 1.0, 0.0),          # the kink of exp(-|x|): sign(0) = 0
+    _row("kv(0,x)", lambda x: sps.kv(0, x), np.inf, 0.0, 0.0),
+    _row("kve(1,x)", lambda x: sps.kve(1, x), 0.0, np.inf, -np.inf),
+    _row("gammainc(1,x)", lambda x: sps.gammainc(1, x), 0.0, 0.0, 1.0),     # d = e^-x
+    _row("gammaincc(1,x)", lambda x: sps.gammaincc(1, x), 0.0, 1.0, -1.0),
+    _row("betainc(1,1,x)", lambda x: sps.betainc(1, 1, x), 0.0, 0.0, 1.0),  # d = 1 (a = b = 1: no 0 * log 0)
+    _row("betainc(2,3,x)", lambda x: sps.betainc(2, 3, x), 1.0, 1.0, 0.0),  # d = 12 x (1 - x)^2
     _row("hypot(x,0)", lambda x: pnp.hypot(x, 0.0), 0.0, 0.0, 0.0),   # the cone's tip: 0 (as abs at 0)
     _row("hypot(x,0)", lambda x: pnp.hypot(x, 0.0), -2.0, 2.0, -1.0),
     _row("arcsin", pnp.arcsin, 1.0, PI / 2, np.inf),
@@ -212,6 +273,20 @@ TABLE = [
     _row("fabs", pnp.fabs, 0.0, 0.0, 0.0),
     _row("fabs", pnp.fabs, -0.0, 0.0, 0.0),
     _row("fabs", pnp.fabs, -2.0, 2.0, -1.0),
+    # complex parts on real input (complex inputs: tests/test_complex.py)
+    _row("real", _real_of_complex, -2.0, -2.0, 1.0),
+    _row("real", _real_of_complex, 0.0, 0.0, 1.0),
+    _row("imag", _imag_of_complex, 1.5, 3.0, 2.0),
+    _row("imag", _imag_of_complex, -0.0, -0.0, 2.0),
+    _row("conj", _conj_of_complex, 3.0, -6.0, -2.0),
+    _row("fft", _fft_of_pair, 1.5, 4.5, 3.0),
+    _row("fft", _fft_of_pair, np.inf, np.inf, 3.0),
+    _row("sqrtm", _sqrtm_of_diagonal, 2.25, 1.5, 1 / 3),
+    _row("sqrtm", _sqrtm_of_diagonal, 9.0, 3.0, 1 / 6),
+    _row("eig_w", _eigval_of_triangular, 0.5, 0.5, 1.0),
+    _row("eig_w", _eigval_of_triangular, -3.0, -3.0, 1.0),
+    # 1 / sqrt(1 + (2 - x)^2) and its derivative (2 - x) / (1 + (2 - x)^2)^1.5
+    _row("eig_v", _eigvec_of_triangular, 0.5, 1 / math.sqrt(3.25), 1.5 / 3.25 ** 1.5),
     # fmax/fmin: NumPy's NaN rule (the operand that is not NaN wins, derivative included);
     # otherwise maximum/minimum, a tie giving everything to y
     _row("fmax(x,nan)", lambda x: pnp.fmax(x, np.nan), 1.0, 1.0, 1.0),
@@ -303,6 +378,22 @@ TABLE = [
          2.0, [0.0, 0.0, 0.0, 1.0]),
     _row("eigh[1][1,0]", lambda x: pnp.linalg.eigh(pnp.reshape(x, (2, 2)))[1][1, 0],
          np.array([1.0, 0.0, 0.0, 2.0]), 0.0, [0.0, 0.0, -1.0, 0.0]),
+    # svd at a diagonal matrix: dS = diag(dA), dU[1,0] = (s1 dA01 + s0 dA10) / (s0^2 - s1^2)
+    _row("svd[1][0]", lambda x: pnp.linalg.svd(pnp.reshape(x, (2, 2)))[1][0], np.array([3.0, 0.0, 0.0, 1.0]),
+         3.0, [1.0, 0.0, 0.0, 0.0]),
+    _row("svd[0][1,0]", lambda x: pnp.linalg.svd(pnp.reshape(x, (2, 2)))[0][1, 0],
+         np.array([3.0, 0.0, 0.0, 1.0]), 0.0, [0.0, 0.125, 0.375, 0.0]),
+    _row("svd[2][0,1]", lambda x: pnp.linalg.svd(pnp.reshape(x, (2, 2)))[2][0, 1],
+         np.array([3.0, 0.0, 0.0, 1.0]), 0.0, [0.0, 0.375, 0.125, 0.0]),
+    # qr of an exactly triangular matrix: LAPACK keeps R's diagonal positive there only (a
+    # nonzero subdiagonal flips it), so NumPy's QR jumps; the derivative is that of the
+    # smooth branch through the point (Q = I, R = I)
+    _row("qr[0][1,0]", lambda x: pnp.linalg.qr(pnp.reshape(x, (2, 2)))[0][1, 0], np.array([1.0, 0.0, 0.0, 1.0]),
+         0.0, [0.0, 0.0, 1.0, 0.0]),
+    _row("qr[1][0,1]", lambda x: pnp.linalg.qr(pnp.reshape(x, (2, 2)))[1][0, 1], np.array([1.0, 0.0, 0.0, 1.0]),
+         0.0, [0.0, 1.0, 1.0, 0.0]),
+    _row("pinv[0,1]", lambda x: pnp.linalg.pinv(pnp.reshape(x, (2, 2)))[0, 1], np.array([1.0, 0.0, 0.0, 1.0]),
+         0.0, [0.0, -1.0, 0.0, 0.0]),
     _row("transpose(reshape(x))[0,1]", lambda x: pnp.transpose(pnp.reshape(x, (2, 1)))[0, 1],
          np.array([np.inf, np.nan]), np.nan, [0.0, 1.0]),
     _row("concatenate([x,x])[2]", lambda x: pnp.concatenate([x, x])[2], np.array([np.inf, np.nan]), np.inf,
@@ -526,7 +617,8 @@ UNARY = {
     "negative": np.negative, "positive": np.positive, "floor": np.floor, "round": np.round,
     "around": np.round, "exp2": np.exp2, "cbrt": np.cbrt, "arcsinh": np.arcsinh, "arccosh": np.arccosh,
     "arctanh": np.arctanh, "ceil": np.ceil, "fabs": np.fabs, "deg2rad": np.deg2rad, "rad2deg": np.rad2deg,
-    "radians": np.radians, "degrees": np.degrees,
+    "radians": np.radians, "degrees": np.degrees, "real": np.real, "imag": np.imag, "conj": np.conj,
+    "conjugate": np.conjugate, "angle": np.angle,
 }
 #: unary functions with a boolean result (values only)
 UNARY_BOOL = {"isfinite": np.isfinite, "isnan": np.isnan, "logical_not": np.logical_not}

@@ -1,0 +1,1 @@
+"""Peers' own published test suites, run against partiald through adapters."""
