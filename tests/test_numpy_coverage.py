@@ -341,3 +341,31 @@ def test_dirichlet_and_multivariate_normal():
     np.testing.assert_allclose(mvn.logpdf(xs, ms, sing, allow_singular=True),
                                ss.multivariate_normal.logpdf(xs, ms, sing, allow_singular=True), rtol=1e-12)
     _check(lambda x: mvn.pdf(x, ms, sing, allow_singular=True), xs, order=1)
+
+
+def test_any_all_and_the_remaining_ndarray_methods():
+    x = np.array([[0.4, -1.0, 2.0], [0.0, 3.0, -0.25]])
+
+    def f(m, x):
+        return (x.cumsum(1).sum() + (x.cumprod() ** 2).sum() + (x * x.round()).sum() + x.swapaxes(0, 1)[0, 1]
+                + x.mT[2, 1] + (x.repeat(2) ** 3).sum() + x.take([0, 2]).sum() + m.ptp(x) * 2.0
+                + x[:, :2].trace() + (x.diagonal() ** 2).sum()
+                + m.where(m.any(x > 2.5), 1.0, 0.0) * x.sum() + m.where(m.all(x > -2.0, 1), x[:, 0], 0.0).sum())
+    assert np.isclose(f(pnp, x), f(np, x), rtol=1e-14)
+    h = 1e-6
+    fd = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = h
+        fd[i] = (f(np, x + e) - f(np, x - e)) / (2 * h)
+    np.testing.assert_allclose(pdx.grad(lambda x: f(pnp, x))(x), fd, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(pdx.jit(pdx.grad(lambda x: f(pnp, x)))(x), fd, rtol=1e-6, atol=1e-6)
+    for axis in (None, 0, 1):
+        for keepdims in (False, True):
+            got = pdx.jit(lambda x, a=axis, k=keepdims: pnp.any(x > 1.0, a, k))(x)
+            np.testing.assert_array_equal(got, np.any(x > 1.0, axis, keepdims=keepdims))
+            got = pdx.jit(lambda x, a=axis, k=keepdims: pnp.all(x, a, k))(x)
+            np.testing.assert_array_equal(got, np.all(x, axis, keepdims=keepdims))
+    assert pnp.any(np.zeros((0, 3))) == np.any(np.zeros((0, 3)))
+    with pytest.raises(TypeError, match=r"in place.*pnp\.sort"):
+        pdx.grad(lambda x: (x.sort(), x.sum())[1])(x)

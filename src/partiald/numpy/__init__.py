@@ -15,11 +15,12 @@ from . import fft  # noqa: F401  (pnp.fft)
 from ._core import *  # noqa: F401,F403  (the functions, listed in _core.__all__)
 from ._complex import *  # noqa: F401,F403  (real, imag, conj, angle: complex numbers)
 from ._complex import __all__ as _COMPLEX_NAMES
+from ._logic import all, any  # noqa: F401,A004  (pnp.any, pnp.all)
 from ._core import (FUNCTIONS, _arr, _axes, _dtype, _is_traced, _ndim, _shape,  # noqa: F401
                     _to_float, _unsupported)
 from ._core import __all__ as _FUNCTION_NAMES
 
-__all__ = list(_FUNCTION_NAMES) + list(_COMPLEX_NAMES) + ["linalg", "fft"]
+__all__ = list(_FUNCTION_NAMES) + list(_COMPLEX_NAMES) + ["any", "all"] + ["linalg", "fft"]
 
 
 def __getattr__(name):

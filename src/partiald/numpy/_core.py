@@ -479,6 +479,11 @@ def min(x, axis=None, keepdims=False):
 amax, amin = max, min
 
 
+def ptp(a, axis=None, keepdims=False):
+    """``numpy.ptp``: ``max - min`` along ``axis`` (differentiable as max and min are)."""
+    return subtract(max(a, axis, keepdims), min(a, axis, keepdims))
+
+
 def prod(x, axis=None, keepdims=False):
     """``numpy.prod``; the derivative is exact at zeros (no division)."""
     x = asarray(x) if not _is_traced(x) else x

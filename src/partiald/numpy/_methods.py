@@ -13,6 +13,7 @@ from ..core.trace import Tracer
 from ..ops import elementwise as _ew
 from ..ops import shape as _sh
 from . import _core as pnp
+from . import _logic
 from ._core import _getitem, _index_spec
 from . import linalg as _linalg
 from . import fft as _fft
@@ -169,6 +170,33 @@ def _install():
     T.__floor__ = lambda s: pnp.floor(s)
     T.__ceil__ = lambda s: pnp.negative(pnp.floor(pnp.negative(s)))
     T.__trunc__ = lambda s: pnp.where(pnp.less(s, 0), pnp.negative(pnp.floor(pnp.negative(s))), pnp.floor(s))
+    # the rest of ndarray's methods that have a functional form
+    T.any = lambda s, axis=None, keepdims=False: _logic.any(s, axis, keepdims)
+    T.all = lambda s, axis=None, keepdims=False: _logic.all(s, axis, keepdims)
+    T.cumsum = lambda s, axis=None: pnp.cumsum(s, axis)
+    T.cumprod = lambda s, axis=None: pnp.cumprod(s, axis)
+    T.round = lambda s, decimals=0: pnp.round(s, decimals)
+    T.swapaxes = lambda s, axis1, axis2: pnp.swapaxes(s, axis1, axis2)
+    T.argsort = lambda s, axis=-1: pnp.argsort(s, axis)
+    T.trace = lambda s, offset=0, axis1=0, axis2=1: pnp.trace(s, offset, axis1, axis2)
+    T.diagonal = lambda s, offset=0, axis1=0, axis2=1: pnp.diagonal(s, offset, axis1, axis2)
+    T.nonzero = lambda s: pnp.nonzero(s)
+    T.repeat = lambda s, repeats, axis=None: pnp.repeat(s, repeats, axis)
+    T.take = lambda s, indices, axis=None: pnp.take(s, indices, axis)
+    T.mT = property(lambda s: pnp.swapaxes(s, -1, -2))
+    T.itemsize = property(lambda s: s.dtype.itemsize)
+    T.nbytes = property(lambda s: s.size * s.dtype.itemsize)
+    T.sort = _sort_in_place
+    T.fill = lambda s, value: _immutable("fill", "pnp.full_like(x, value)")
+
+
+def _immutable(method, fix):
+    raise TypeError(f"x.{method}(...) modifies the array in place, but a traced array is immutable; "
+                    f"use {fix}, which returns a new array")
+
+
+def _sort_in_place(s, axis=-1, kind=None, order=None):
+    _immutable("sort", "pnp.sort(x)")
 
 
 _install()

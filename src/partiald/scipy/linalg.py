@@ -1,9 +1,10 @@
 """``partiald.scipy.linalg``: SciPy's dense linear algebra, differentiable.
 
-solve_triangular, cholesky, cho_factor, cho_solve, inv, det, expm, solve_sylvester,
-solve_banded: compositions of the ``pnp.linalg`` records; sqrtm: a record (NumPy only; SciPy is not needed at runtime). Triangular
-functions read only the triangle SciPy reads, so their derivatives are those of the
-function of that triangle.
+solve_triangular, cholesky, cho_factor, cho_solve, inv, det, expm, solve_sylvester and
+solve_banded are compositions of the ``pnp.linalg`` records (NumPy only); sqrtm is a
+record whose values come from SciPy when it is installed (else from an
+eigendecomposition). Triangular functions read only the triangle SciPy reads, so
+their derivatives are those of the function of that triangle.
 """
 from __future__ import annotations
 
