@@ -914,6 +914,36 @@ def _solve_stacked_case(spec, row, seed, rng):
     return Case(spec.name, f"stack={batch},n={n},k={k}", seed, (a, b), _apply(spec.name, {}),
                 np.linalg.solve, call=((a, b), {}), analytic=True)
 
+
+def _stack_of(make, batch, n):
+    """A stack ``batch + (n, n)`` of the matrices ``make()`` draws (empty batches too)."""
+    mats = [make() for _ in range(int(np.prod(batch)))]
+    return (np.stack(mats) if mats else np.zeros((0, n, n))).reshape(batch + (n, n))
+
+
+def _det_stacked_case(spec, row, seed, rng):
+    batch, n, rank = row
+    make = (lambda: _well_conditioned(rng, n)) if rank == n else (lambda: _singular(rng, n, rank))
+    a = _stack_of(make, batch, n)
+    return Case(spec.name, f"stack={batch},n={n},rank={rank}", seed, (a,), _apply(spec.name, {}),
+                np.linalg.det, call=((a,), {}), analytic=True, order2=rank == n)
+
+
+def _adjugate_stacked_ref(a):
+    # adj(A) = det(A) inv(A) per matrix (invertible matrices, complex-capable)
+    a = np.asarray(a)
+    if a.size == 0:
+        return a.copy()
+    return np.linalg.det(a)[..., None, None] * np.linalg.inv(a)
+
+
+def _adjugate_stacked_case(spec, row, seed, rng):
+    batch, n = row
+    a = _stack_of(lambda: _well_conditioned(rng, n), batch, n)
+    return Case(spec.name, f"stack={batch},n={n}", seed, (a,), _apply(spec.name, {}), _adjugate_stacked_ref,
+                call=((a,), {}), analytic=True)
+
+
 def _scipy_ref(name):
     """``scipy.special.<name>`` as the reference (imported when a case runs)."""
     import scipy.special as sp
@@ -1187,6 +1217,10 @@ _STACKED_LINALG = {
     "logabsdet": _structural([((2,), 3)], _stacked_case(_well_conditioned)),
     "eigh_w": _structural([((2,), 3)], _stacked_case(_sym_distinct)),
     "eigh_v": _structural([((2,), 3)], _stacked_case(_sym_distinct)),
+    "det": _structural([((2,), 2, 2), ((2,), 3, 3), ((2, 1), 4, 4), ((2,), 3, 2), ((3,), 4, 2), ((2,), 1, 1),
+                        ((0,), 3, 3), ((2,), 0, 0)], _det_stacked_case),
+    "adjugate": _structural([((2,), 1), ((2,), 2), ((2,), 3), ((2, 1), 4), ((2,), 5), ((0,), 3)],
+                            _adjugate_stacked_case),
 }
 for _name, _sampler in _STACKED_LINALG.items():
     PRIMITIVE_SPECS[_name].sampler = _chain_samplers(PRIMITIVE_SPECS[_name].sampler, _sampler)

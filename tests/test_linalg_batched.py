@@ -504,3 +504,214 @@ def test_solve_banded_matches_scipy():
         w = rng.normal(size=(n, 2))
         _check_grad(lambda v: pnp.sum(psl.solve_banded(lu, v, b) * w), ab)
         _check_grad(lambda v: pnp.sum(psl.solve_banded(lu, ab, v) * w), b)
+
+
+# -- det and adjugate on stacks ----------------------------------------------------------------
+
+def _adj(a):
+    from partiald.core.primitive import REGISTRY, bind
+    return bind(REGISTRY["adjugate"], a)
+
+
+def _cofactor_adjugate(a):
+    """adj(A)[..., i, j] = (-1)^(i+j) det(A without row j and column i), per matrix: exact
+    at singular matrices (a reference independent of the SVD)."""
+    a = np.asarray(a)
+    n = a.shape[-1]
+    out = np.empty_like(a)
+    if n == 1:
+        return np.ones_like(a)
+    for i in range(n):
+        for j in range(n):
+            minor = np.delete(np.delete(a, j, axis=-2), i, axis=-1)
+            out[..., i, j] = (-1) ** (i + j) * np.linalg.det(minor)
+    return out
+
+
+def _rank_stack(batch, n, rank, rng=RNG, cplx=False):
+    def draw(shape):
+        x = rng.normal(size=shape)
+        return x + 1j * rng.normal(size=shape) if cplx else x
+    return draw(batch + (n, rank)) @ draw(batch + (rank, n))
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5])
+def test_stacked_det_and_adjugate_values(n):
+    a = RNG.normal(size=(2, 3, n, n))
+    np.testing.assert_allclose(pnp.linalg.det(a), np.linalg.det(a), rtol=1e-12, atol=1e-12)
+    assert np.shape(pnp.linalg.det(a)) == (2, 3)
+    adj = _adj(a)
+    assert adj.shape == a.shape
+    if n:
+        np.testing.assert_allclose(adj, _cofactor_adjugate(a), rtol=1e-10, atol=1e-12)
+    # an empty batch
+    assert np.shape(pnp.linalg.det(np.zeros((0, n, n)))) == (0,)
+    assert _adj(np.zeros((0, n, n))).shape == (0, n, n)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+@pytest.mark.parametrize("drop", [1, 2])
+def test_stacked_det_gradient_at_singular_matrices(n, drop):
+    # rank n-1: the gradient adj(A)^T is nonzero; rank n-2: it is 0 (for n >= 3 ... or n = 2)
+    rank = n - drop
+    a = _rank_stack((2, 2), n, rank)
+    w = RNG.normal(size=(2, 2))
+    f = lambda x: pnp.sum(pnp.linalg.det(x) * w)          # noqa: E731
+    g = pdx.grad(f)(a)
+    ref = np.swapaxes(_cofactor_adjugate(a), -1, -2) * w[..., None, None]
+    np.testing.assert_allclose(g, ref, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(np.swapaxes(_adj(a), -1, -2) * w[..., None, None], ref, rtol=1e-8, atol=1e-10)
+    if rank == n - 1:
+        assert np.abs(ref).max() > 1e-3
+    _check_grad(f, a)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("drop", [0, 1, 2])
+def test_stacked_det_second_order_exact_at_singular_matrices(n, drop):
+    # n <= 3: the adjugate JVP is a closed form, so the Hessian is exact at singular matrices
+    a = _rank_stack((2,), n, n - drop)
+    w = np.array([0.7, -1.3])
+    f = lambda x: pnp.sum(pnp.linalg.det(x) * w)          # noqa: E731
+    h = np.reshape(pdx.hessian(f)(a), (a.size, a.size))
+    gflat = lambda v: np.ravel(pdx.grad(f)(np.reshape(v, a.shape)))   # noqa: E731
+    v0, eps = np.ravel(a), 1e-5
+    fd = np.stack([(gflat(v0 + eps * e) - gflat(v0 - eps * e)) / (2 * eps) for e in np.eye(a.size)], axis=1)
+    np.testing.assert_allclose(h, fd, rtol=1e-6, atol=1e-7)
+    # no coupling between matrices of the stack
+    m = n * n
+    assert np.all(h[:m, m:] == 0) and np.all(h[m:, :m] == 0)
+
+
+def test_stacked_det_second_order_n4():
+    a = RNG.normal(size=(2, 4, 4)) + 3 * np.eye(4)
+    w = np.array([0.7, -1.3])
+    f = lambda x: pnp.sum(pnp.linalg.det(x) * w)          # noqa: E731
+    h = np.reshape(pdx.hessian(f)(a), (a.size, a.size))
+    gflat = lambda v: np.ravel(pdx.grad(f)(np.reshape(v, a.shape)))   # noqa: E731
+    v0, eps = np.ravel(a), 1e-5
+    fd = np.stack([(gflat(v0 + eps * e) - gflat(v0 - eps * e)) / (2 * eps) for e in np.eye(a.size)], axis=1)
+    np.testing.assert_allclose(h, fd, rtol=1e-6, atol=1e-6)
+    # third order along a direction: d^3/dt^3 det(A + tD) is 6 * the t^3 coefficient
+    d = RNG.normal(size=(4, 4))
+    d3 = pdx.grad(pdx.grad(pdx.grad(lambda t: pnp.linalg.det(a[0] + t * d))))(0.0)
+    coeffs = np.polyfit(np.linspace(-1, 1, 9), [np.linalg.det(a[0] + t * d) for t in np.linspace(-1, 1, 9)], 4)
+    assert np.isclose(d3, 6 * coeffs[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_stacked_adjugate_gradient(n):
+    a = RNG.normal(size=(3, n, n)) + 2 * np.eye(n)
+    w = RNG.normal(size=(3, n, n))
+    _check_grad(lambda x: pnp.sum(_adj(x) * w), a, tol=1e-5)
+    if n == 3:      # exact at singular matrices too
+        _check_grad(lambda x: pnp.sum(_adj(x) * w), _rank_stack((3,), 3, 1), tol=1e-6)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_vmap_and_jit_of_det_and_adjugate(n):
+    a = RNG.normal(size=(4, 2, n, n))
+    expected = np.linalg.det(a)
+    np.testing.assert_allclose(pdx.vmap(pnp.linalg.det)(a), expected, rtol=1e-10)
+    np.testing.assert_allclose(pdx.vmap(pnp.linalg.det, in_axes=1, out_axes=1)(np.swapaxes(a, 0, 1)),
+                               np.swapaxes(expected, 0, 1), rtol=1e-10)
+    np.testing.assert_allclose(pdx.vmap(pdx.vmap(pnp.linalg.det))(a), expected, rtol=1e-10)
+    np.testing.assert_allclose(pdx.jit(pnp.linalg.det)(a), expected, rtol=1e-10)
+    np.testing.assert_allclose(pdx.vmap(_adj)(a), _cofactor_adjugate(a), rtol=1e-9, atol=1e-12)
+    g = pdx.grad(lambda x: pnp.sum(pnp.linalg.det(x) ** 2))
+    gv = pdx.vmap(g)(a)
+    np.testing.assert_allclose(gv, np.stack([g(x) for x in a]), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(pdx.jit(g)(a), gv, rtol=1e-9, atol=1e-12)
+    # vmap of a gradient-of-gradient (the batched adjugate JVP)
+    hv = pdx.vmap(lambda x: pdx.hvp(lambda y: pnp.linalg.det(y), (x,), (np.ones_like(x),))[1])(a[:, 0])
+    for k in range(a.shape[0]):
+        h = pdx.hvp(lambda y: pnp.linalg.det(y), (a[k, 0],), (np.ones_like(a[k, 0]),))[1]
+        np.testing.assert_allclose(hv[k], h, rtol=1e-8, atol=1e-10)
+
+
+def test_det_and_adjugate_batch_without_a_loop(monkeypatch):
+    # the batching rule binds the record once on the whole stack
+    from partiald.ops import batch_rules
+    calls = []
+    orig = batch_rules.loop_batch
+
+    def spy(*args, **kwargs):
+        calls.append(args[0])
+        return orig(*args, **kwargs)
+    monkeypatch.setattr(batch_rules, "loop_batch", spy)
+    a = RNG.normal(size=(3, 4, 4))
+    pdx.vmap(pdx.grad(lambda x: pnp.linalg.det(x)))(a)
+    pdx.vmap(_adj)(a)
+    assert not [p for p in calls if getattr(p, "name", None) in ("det", "adjugate")]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_complex_det_gradient_matches_finite_differences_and_jax(n):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    a = _rank_stack((2,), n, n, cplx=True)
+    f = lambda x: pnp.sum(pnp.real(pnp.linalg.det(x)))         # noqa: E731
+    fn = lambda x: float(np.sum(np.real(np.linalg.det(x))))      # noqa: E731
+    g = pdx.grad(f)(a)
+    theirs = np.asarray(jax.grad(lambda x: jnp.sum(jnp.real(jnp.linalg.det(x))))(a))
+    np.testing.assert_allclose(g, theirs, rtol=1e-8, atol=1e-10)
+    eps = 1e-6
+    for i in np.ndindex(a.shape):
+        for d in (1.0, 1j):           # real and imaginary directions: df = Re(conj(g) * d)
+            e = np.zeros_like(a)
+            e[i] = eps * d
+            fd = (fn(a + e) - fn(a - e)) / (2 * eps)
+            assert np.isclose(np.real(g[i] * d), fd, rtol=1e-6, atol=1e-7), (i, d)
+    # complex adjugate values (the SVD formula for n > 3 uses conjugate transposes)
+    np.testing.assert_allclose(_adj(a), _cofactor_adjugate(a), rtol=1e-9, atol=1e-11)
+
+
+def test_complex_det_gradient_at_singular_matrices_and_second_order():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    a = _rank_stack((2,), 3, 2, cplx=True)
+    f = lambda x: pnp.sum(pnp.imag(pnp.linalg.det(x) ** 2))      # noqa: E731
+    g = pdx.grad(f)(a)
+    theirs = np.asarray(jax.grad(lambda x: jnp.sum(jnp.imag(jnp.linalg.det(x) ** 2)))(a))
+    np.testing.assert_allclose(g, theirs, rtol=1e-8, atol=1e-10)
+    # a Hessian-vector product through the adjugate JVP
+    x0 = _rank_stack((2,), 3, 3, cplx=True)
+    v = RNG.normal(size=x0.shape) + 1j * RNG.normal(size=x0.shape)
+    f2 = lambda x: pnp.sum(pnp.real(pnp.linalg.det(x)))          # noqa: E731
+    gl = lambda x: pdx.grad(f2)(x)                                # noqa: E731
+    eps = 1e-6
+    fd = (gl(x0 + eps * v) - gl(x0 - eps * v)) / (2 * eps)
+    jf = jax.grad(lambda x: jnp.sum(jnp.real(jnp.linalg.det(x))))
+    _, theirs2 = jax.jvp(jf, (x0,), (v,))
+    np.testing.assert_allclose(fd, np.asarray(theirs2), rtol=1e-6, atol=1e-7)
+
+
+def test_stacked_det_and_adjugate_sparsity_is_block_diagonal():
+    a = RNG.normal(size=(2, 3, 3))
+    f = lambda v: pnp.linalg.det(pnp.reshape(v, (2, 3, 3)))       # noqa: E731
+    jp = pdx.jacobian_sparsity(f)(np.ravel(a)).toarray()
+    np.testing.assert_array_equal(jp, np.kron(np.eye(2), np.ones((1, 9))) != 0)
+    hp = pdx.hessian_sparsity(lambda v: pnp.sum(f(v)))(np.ravel(a)).toarray()
+    i, j, k, l = np.indices((3, 3, 3, 3))
+    per = ((i != k) & (j != l)).reshape(9, 9)
+    np.testing.assert_array_equal(hp, np.kron(np.eye(2), per) != 0)
+    # the Hessian's nonzeros lie in the pattern
+    h = np.reshape(pdx.hessian(lambda v: pnp.sum(f(v)))(np.ravel(a)), (18, 18))
+    assert not np.any((h != 0) & ~hp)
+    g2 = lambda v: _adj(pnp.reshape(v, (2, 2, 2)))                # noqa: E731
+    jp2 = pdx.jacobian_sparsity(g2)(np.ravel(a)[:8]).toarray()
+    np.testing.assert_array_equal(jp2, np.kron(np.eye(2), np.eye(4)[[3, 1, 2, 0]]) != 0)
+    g3 = lambda v: _adj(pnp.reshape(v, (2, 3, 3)))                # noqa: E731
+    jp3 = pdx.jacobian_sparsity(g3)(np.ravel(a)).toarray()
+    np.testing.assert_array_equal(jp3, np.kron(np.eye(2), np.ones((9, 9))) != 0)
+
+
+def test_stacked_det_hessian_pattern_over_the_pair_limit(monkeypatch):
+    # past PAIR_LIMIT the det rule pairs all entries of each matrix, still per matrix
+    from partiald.transforms import sparsity as S
+    monkeypatch.setattr(S, "PAIR_LIMIT", 10)
+    a = RNG.normal(size=(2, 3, 3))
+    hp = pdx.hessian_sparsity(lambda v: pnp.sum(pnp.linalg.det(pnp.reshape(v, (2, 3, 3)))))(np.ravel(a))
+    np.testing.assert_array_equal(hp.toarray(), np.kron(np.eye(2), np.ones((9, 9))) != 0)

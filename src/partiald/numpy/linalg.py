@@ -12,7 +12,6 @@ import collections as _collections
 import numpy as _np
 
 from ..core.primitive import bind
-from ..ops import batch_rules as _br
 from ..ops import elementwise as _ew
 from ..ops import linalg as _la
 from . import _core as pnp
@@ -212,14 +211,7 @@ def det(a):
     """Determinant of a (stack of) square matrices."""
     a = _float(a)
     _stack(a, "det")
-    s = pnp._shape(a)
-    if len(s) == 2:
-        return bind(_la.det_p, a)
-    batch = s[:-2]
-    size = int(_np.prod(batch))
-    flat = pnp.reshape(a, (size,) + s[-2:])
-    out, _ = _br.loop_batch(_la.det_p, [flat], [0])
-    return pnp.reshape(out, batch)
+    return bind(_la.det_p, a)
 
 
 def cholesky(a, upper=False):

@@ -8,9 +8,10 @@ move batch axes where the operation can use them (usually to the front), let
 elementwise operations broadcast, shift reduction axes and permutations past the
 batch axis, add a letter to an einsum. Rules only ``bind`` primitives, so a
 batched computation can itself be traced, differentiated or batched again
-(nested vmap). ``det``, ``adjugate`` and ``solve`` with a batched matrix have no
-batched form here: their records name :func:`loop_rule`, which binds one example
-at a time (exact and differentiable, a Python loop over the batch).
+(nested vmap). Records with no batched form may name :func:`loop_rule`, which
+binds one example at a time (exact and differentiable, a Python loop over the
+batch); the linear algebra records take stacks and move the batch axis to the
+front instead.
 
 Structural primitives are looked up in the registry when a rule runs, so the
 record modules can import this one without an import circle.

@@ -1,10 +1,10 @@
 """Linear algebra primitives: solve, det, adjugate, cholesky, logabsdet and slogdet_sign,
 eigh_w and eigh_v, svd_s/svd_u/svd_vh, qr_q/qr_r and pinv (inv and norm are compositions).
 
-Every record but det and adjugate takes stacks ``(..., m, n)`` of matrices: the
-impls call NumPy's stacked routines, the JVP rules are written with batched
-einsums and solves, and the batching rule moves the batch axis to the front and
-binds the same record. Rules follow JAX's conventions for complex inputs
+Every record takes stacks ``(..., m, n)`` of matrices: the impls call NumPy's stacked
+routines (or vectorized closed forms), the JVP rules are written with batched einsums,
+gathers and solves, and the batching rule moves the batch axis to the front and binds
+the same record. Rules follow JAX's conventions for complex inputs
 (conjugate transposes where JAX has them)."""
 from __future__ import annotations
 
@@ -148,81 +148,96 @@ solve_p = register(Primitive("solve", _solve_impl, _solve_aval, jvp=_solve_jvp,
 
 
 def _adjugate_impl(a):
-    # adj(A) = det(U) det(V) V diag(prod_{j != i} s_j) U^T for A = U S V^T: defined and
-    # exact for singular matrices too, where det(A) * inv(A) is not.
+    # adj(A) = det(U) det(V^H) V diag(prod_{j != i} s_j) U^H for A = U S V^H: defined and
+    # exact for singular matrices too, where det(A) * inv(A) is not. Stacks (..., n, n).
     a = np.asarray(a)
     n = a.shape[-1]
+    if a.size == 0:
+        return np.zeros(a.shape, a.dtype)
     if n == 1:
         return np.ones_like(a)
     if n == 2:      # exact: [[d, -b], [-c, a]]
-        return np.array([[a[1, 1], -a[0, 1]], [-a[1, 0], a[0, 0]]], dtype=a.dtype)
-    if n == 3:      # exact cofactors: adj(A)[i, j] = C[j, i]
         out = np.empty_like(a)
-        for i in range(3):
-            for j in range(3):
-                r = [k for k in range(3) if k != j]
-                c = [k for k in range(3) if k != i]
-                minor = a[r[0], c[0]] * a[r[1], c[1]] - a[r[0], c[1]] * a[r[1], c[0]]
-                out[i, j] = minor if (i + j) % 2 == 0 else -minor
+        out[..., 0, 0], out[..., 1, 1] = a[..., 1, 1], a[..., 0, 0]
+        out[..., 0, 1], out[..., 1, 0] = -a[..., 0, 1], -a[..., 1, 0]
         return out
-    u, s, vt = np.linalg.svd(a)
-    excl = np.array([np.prod(np.delete(s, i)) for i in range(n)], dtype=a.dtype)
-    sign = np.linalg.det(u) * np.linalg.det(vt)
-    return (sign * (vt.T * excl) @ u.T).astype(a.dtype)
+    if n == 3:      # exact cofactors: adj(A)[i, j] = C[j, i]
+        r0, r1, c0, c1 = _MINOR_IDX
+        minor = a[..., r0, c0] * a[..., r1, c1] - a[..., r0, c1] * a[..., r1, c0]
+        return (minor * _MINOR_SIGN).astype(a.dtype, copy=False)
+    u, s, vh = np.linalg.svd(a)
+    ones = np.ones(s.shape[:-1] + (1,), s.dtype)
+    before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)      # prod_{j < i}
+    after = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]  # prod_{j > i}
+    excl = before * after
+    sign = np.linalg.det(u) * np.linalg.det(vh)
+    v = np.conj(np.swapaxes(vh, -1, -2))
+    uh = np.conj(np.swapaxes(u, -1, -2))
+    return (sign[..., None, None] * ((v * excl[..., None, :]) @ uh)).astype(a.dtype, copy=False)
+
+
+# for 3x3 cofactors: the rows r0 < r1 other than j (varying along the column index j) and
+# the columns c0 < c1 other than i (varying along the row index i)
+_IDX3 = np.array([(1, 2), (0, 2), (0, 1)])
+_MINOR_IDX = (np.ascontiguousarray(np.broadcast_to(_IDX3[:, 0][None, :], (3, 3))),
+              np.ascontiguousarray(np.broadcast_to(_IDX3[:, 1][None, :], (3, 3))),
+              np.ascontiguousarray(np.broadcast_to(_IDX3[:, 0][:, None], (3, 3))),
+              np.ascontiguousarray(np.broadcast_to(_IDX3[:, 1][:, None], (3, 3))))
+_MINOR_SIGN = np.array([[1.0, -1.0, 1.0], [-1.0, 1.0, -1.0], [1.0, -1.0, 1.0]])
+
+
+def _gather_last2(m, r, c):
+    """``m[..., r, c]`` with index arrays ``r``, ``c`` of one shape."""
+    full = ("slice", None, None, None)
+    return gather(m, (full,) * (_nd(m) - 2) + (("array", 0), ("array", 1)), r, c)
 
 
 def _minor_products(a, b):
-    """For 3x3 matrices, the bilinear cofactor form: adj(A) = B(A, A), with
+    """For stacks of 3x3 matrices, the bilinear cofactor form: adj(A) = B(A, A), with
     B(A, B)[i, j] = (-1)^(i+j) (A[r0, c0] B[r1, c1] - A[r0, c1] B[r1, c0]), where
     r = the rows other than j and c = the columns other than i."""
-    from .shape import gather
-    idx = np.array([(1, 2), (0, 2), (0, 1)])
-    r0 = np.broadcast_to(idx[:, 0][None, :], (3, 3))      # rows without j (column index j)
-    r1 = np.broadcast_to(idx[:, 1][None, :], (3, 3))
-    c0 = np.broadcast_to(idx[:, 0][:, None], (3, 3))      # columns without i (row index i)
-    c1 = np.broadcast_to(idx[:, 1][:, None], (3, 3))
-    spec = (("array", 0), ("array", 1))
-
-    def g(m, r, c):
-        return gather(m, spec, np.ascontiguousarray(r), np.ascontiguousarray(c))
-    sign = np.array([[1.0, -1.0, 1.0], [-1.0, 1.0, -1.0], [1.0, -1.0, 1.0]])
-    return mul(sub(mul(g(a, r0, c0), g(b, r1, c1)), mul(g(a, r0, c1), g(b, r1, c0))), sign)
+    r0, r1, c0, c1 = _MINOR_IDX
+    g = _gather_last2
+    return mul(sub(mul(g(a, r0, c0), g(b, r1, c1)), mul(g(a, r0, c1), g(b, r1, c0))), _MINOR_SIGN)
 
 
 def _adjugate_jvp(tangents, ans, a):
     t = tangents[0]
-    n = a.shape[0]
-    if n == 1:
+    n = shape_of(a)[-1]
+    if n <= 1:
         return None                          # adj of a 1x1 matrix is the constant [[1]]
     if n == 2:
         # linear in A: adj(T) = [[t11, -t01], [-t10, t00]], a signed gather of T
-        from .shape import gather
         r = np.array([[1, 0], [1, 0]])
         c = np.array([[1, 1], [0, 0]])
-        return mul(gather(t, (("array", 0), ("array", 1)), r, c), np.array([[1.0, -1.0], [-1.0, 1.0]]))
+        return mul(_gather_last2(t, r, c), np.array([[1.0, -1.0], [-1.0, 1.0]]))
     if n == 3:
         # quadratic in A: d B(A, A) = B(T, A) + B(A, T), exact at singular matrices too
         return add(_minor_products(t, a), _minor_products(a, t))
-    # adj(A) = det(A) A^-1  =>  d adj = tr(adj dA) A^-1 - A^-1 dA adj   (A invertible)
-    tr = reduce_sum(safe_mul(t, transpose(ans, (1, 0))), (0, 1))
-    inv = solve(a, np.eye(n, dtype=ans.dtype))
-    return sub(mul(tr, inv), solve(a, einsum("ij,jk->ik", t, ans, safe=True)))
+    # adj(A) = det(A) A^-1  =>  d adj = tr(adj dA) A^-1 - A^-1 dA adj
+    #                                 = A^-1 (tr(adj dA) I - dA adj)       (A invertible)
+    r = _nd(a)
+    tr = reduce_sum(safe_mul(t, _mT(ans)), (r - 2, r - 1))
+    tr = reshape(tr, shape_of(tr) + (1, 1))
+    return solve(a, sub(mul(tr, np.eye(n, dtype=dtype_of(ans))), _mm(t, ans)))
 
 
 adjugate_p = register(Primitive("adjugate", _adjugate_impl, lambda a: ShapedArray(a.shape, a.dtype),
                                 jvp=_adjugate_jvp, rule_name="adjugate rule",
-                                batch=batch_rules.loop_rule("adjugate"), sparsity="adjugate"))
+                                batch=_front_rule("adjugate"), sparsity="adjugate"))
 
 
 def _det_jvp(tangents, ans, a):
-    # d det(A) = tr(adj(A) dA) = sum(adj(A)^T * dA), also where A is singular
-    adj_t = transpose(bind(adjugate_p, a), (1, 0))
-    return reduce_sum(safe_mul(tangents[0], adj_t), (0, 1))
+    # d det(A) = tr(adj(A) dA) = sum(adj(A)^T * dA) over the last two axes, also where A is
+    # singular (plain transposes: det is holomorphic, as in JAX)
+    r = _nd(a)
+    adj_t = _mT(bind(adjugate_p, a))
+    return reduce_sum(safe_mul(tangents[0], adj_t), (r - 2, r - 1))
 
 
 det_p = register(Primitive("det", lambda a: np.linalg.det(a),
-                           lambda a: ShapedArray((), a.dtype), jvp=_det_jvp,
-                           rule_name="determinant rule", batch=batch_rules.loop_rule("det"),
+                           lambda a: ShapedArray(a.shape[:-2], a.dtype), jvp=_det_jvp,
+                           rule_name="determinant rule", batch=_front_rule("det"),
                            sparsity="det"))
 
 
@@ -463,22 +478,23 @@ def sylvester(a, b, q):
 
 def _sqrtm_impl(a):
     ct = np.result_type(a.dtype, np.complex64)
-    n = a.shape[-1]
     if a.size == 0:
         return np.zeros(a.shape, ct)
-    flat = np.asarray(a).reshape((-1, n, n))
-    out = np.empty(flat.shape, ct)
     try:
         import scipy.linalg as sla
     except ImportError:
         sla = None
-    for i, m in enumerate(flat):
-        if sla is not None:
-            out[i] = sla.sqrtm(m)
-        else:          # diagonalizable matrices: V sqrt(diag(w)) V^-1 (principal branch)
-            w, v = np.linalg.eig(m.astype(ct))
-            out[i] = (v * np.sqrt(w)) @ np.linalg.inv(v)
-    return out.reshape(a.shape)
+    if sla is not None and a.ndim == 2:
+        return np.asarray(sla.sqrtm(a), dtype=ct)
+    if sla is not None:
+        try:                                   # SciPy >= 1.16 takes stacks
+            return np.asarray(sla.sqrtm(a), dtype=ct).reshape(a.shape)
+        except ValueError:
+            pass
+    # diagonalizable matrices: V sqrt(diag(w)) V^-1, principal branch, batched
+    w, v = np.linalg.eig(np.asarray(a).astype(ct))
+    return np.linalg.solve(np.swapaxes(v, -1, -2), np.swapaxes(v * np.sqrt(w)[..., None, :], -1, -2)
+                           ).swapaxes(-1, -2).astype(ct, copy=False)
 
 
 def _sqrtm_jvp(tangents, ans, a):

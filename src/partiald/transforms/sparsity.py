@@ -492,33 +492,53 @@ def _solve_rule(ctx):
 
 
 def _det_rule(ctx):
-    n = ctx.shape(0)[0]
-    if n == 0 or not ctx.dep[0]:
+    # per matrix of the stack (..., n, n): the determinant depends on all of its own
+    # matrix, and d^2 det / da_ij da_kl (a signed minor) is nonzero only for i != k, j != l
+    s = ctx.shape(0)
+    n = s[-1]
+    nb = int(np.prod(s[:-2], dtype=np.int64))
+    if n == 0 or nb == 0 or not ctx.dep[0]:
         return Local([None])
-    maps = [Map.dense(1, ctx.size(0))]
+    if nb == 1:
+        maps = [Map.dense(1, ctx.size(0))]
+    else:
+        sp = scipy_sparse()
+        maps = [Map.matrix(sp.kron(sp.identity(nb, dtype=bool), np.ones((1, n * n), dtype=bool),
+                                   format="csr"))]
     if n == 1:
         return Local(maps)                 # det of a 1x1 matrix is its entry: linear
-    if (n * (n - 1)) ** 2 > PAIR_LIMIT:
-        return Local(maps, ((0, 0),))
-    # d^2 det / da_ij da_kl is a signed minor: nonzero only for i != k and j != l
+    if nb * (n * (n - 1)) ** 2 > PAIR_LIMIT:
+        return Local(maps, ((0, 0),))      # all pairs within each matrix
     i, j, k, l = np.nonzero(np.ones((n, n, n, n), dtype=bool))
     sel = (i != k) & (j != l)
     left, right = i[sel] * n + j[sel], k[sel] * n + l[sel]
+    size = ctx.size(0)
 
     def pair_fn(live):
-        if not live.any():
+        b = np.flatnonzero(live)
+        if b.size == 0:
             return []
-        return [(0, Map("rows", left.size, n * n, idx=left), 0, Map("rows", right.size, n * n, idx=right))]
+        off = b[:, None] * (n * n)         # the live matrices' first elements
+        lt, rt = np.ravel(off + left[None, :]), np.ravel(off + right[None, :])
+        return [(0, Map("rows", lt.size, size, idx=lt), 0, Map("rows", rt.size, size, idx=rt))]
     return Local(maps, pair_fn=pair_fn)
 
 
 def _adjugate_rule(ctx):
-    n = ctx.shape(0)[0]
-    if n <= 1 or not ctx.dep[0]:
+    # per matrix of the stack (..., n, n), block-diagonal over the batch
+    s = ctx.shape(0)
+    n = s[-1]
+    nb = int(np.prod(s[:-2], dtype=np.int64))
+    if n <= 1 or nb == 0 or not ctx.dep[0]:
         return Local([None])               # adj of a 1x1 matrix is the constant [[1]]
     if n == 2:                             # linear: [[d, -b], [-c, a]]
-        return Local([Map.from_index([3, 1, 2, 0], 4)])
-    return Local([Map.dense(ctx.out_size, ctx.size(0))], ((0, 0),))
+        idx = np.arange(nb, dtype=np.int64)[:, None] * 4 + np.array([3, 1, 2, 0], dtype=np.int64)
+        return Local([Map.from_index(np.ravel(idx), ctx.size(0))])
+    if nb == 1:
+        return Local([Map.dense(ctx.out_size, ctx.size(0))], ((0, 0),))
+    sp = scipy_sparse()
+    block = np.ones((n * n, n * n), dtype=bool)
+    return Local([Map.matrix(sp.kron(sp.identity(nb, dtype=bool), block, format="csr"))], ((0, 0),))
 
 
 # einsum: "ij,jk->ik"-style explicit specs, no index repeated within an operand
