@@ -618,10 +618,13 @@ UNARY = {
     "around": np.round, "exp2": np.exp2, "cbrt": np.cbrt, "arcsinh": np.arcsinh, "arccosh": np.arccosh,
     "arctanh": np.arctanh, "ceil": np.ceil, "fabs": np.fabs, "deg2rad": np.deg2rad, "rad2deg": np.rad2deg,
     "radians": np.radians, "degrees": np.degrees, "real": np.real, "imag": np.imag, "conj": np.conj,
-    "conjugate": np.conjugate, "angle": np.angle,
+    "conjugate": np.conjugate, "angle": np.angle, "rint": np.rint, "trunc": np.trunc,
 }
 #: unary functions with a boolean result (values only)
-UNARY_BOOL = {"isfinite": np.isfinite, "isnan": np.isnan, "logical_not": np.logical_not}
+UNARY_BOOL = {"isfinite": np.isfinite, "isnan": np.isnan, "logical_not": np.logical_not, "isinf": np.isinf,
+              "signbit": np.signbit}
+#: unary functions with two results
+UNARY_TWO = {"modf": np.modf}
 #: binary functions, checked on the cross product of the value sets
 BINARY = {
     "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide, "power": np.power,
@@ -639,8 +642,21 @@ def test_unary_list_is_complete():
     exported = {n for n in pnp.__all__
                 if isinstance(getattr(np, n, None), np.ufunc) and getattr(np, n).nin == 1
                 and callable(getattr(pnp, n))}
-    missing = exported - set(UNARY) - set(UNARY_BOOL)
+    missing = exported - set(UNARY) - set(UNARY_BOOL) - set(UNARY_TWO)
     assert not missing, f"unary functions without special-value coverage: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", sorted(UNARY_TWO))
+def test_two_result_unary_values_and_derivatives_on_reference_sets(name):
+    f, ref = getattr(pnp, name), UNARY_TWO[name]
+    with np.errstate(all="ignore"):
+        for got, want in zip(f(VALUES), ref(VALUES)):
+            _assert_matches_numpy(got, want)
+        for k in range(2):
+            traced, t = pdx.jvp(lambda x, k=k: f(x)[k], (VALUES,), (np.ones_like(VALUES),))
+            _assert_matches_numpy(traced, ref(VALUES)[k])
+            g = pdx.grad(lambda x, k=k: pnp.sum(f(x)[k]))(VALUES)
+            assert np.array_equal(t, g, equal_nan=True)
 
 
 def _assert_matches_numpy(actual, expected):

@@ -2251,6 +2251,1130 @@ def correlate(a, v, mode="valid"):
     return _conv_region(a, flip(v), (start,), (length,))
 
 
+# -- more NumPy functions: NaN-aware reductions, order statistics, misc ------------------
+#
+# Compositions of the traced functions above (where on isnan masks, sort and
+# take_along_axis, einsum-free sums, comparisons), so they differentiate to any order
+# and work under jit and vmap. With nothing traced each is NumPy's own call.
+
+_select = where
+
+
+def _plain(*xs):
+    """True when none of ``xs`` holds a traced value (then NumPy's own function runs)."""
+    return not _builtins.any(_contains_tracer(x) for x in xs)
+
+
+def _inexact(x):
+    return _dtype(x).kind in "fc"
+
+
+def _nan_mask(a):
+    return isnan(a) if _inexact(a) else _np.zeros(_shape(a), bool)
+
+
+def _ref_dtype(f, dt, *args, **kw):
+    """The dtype NumPy's ``f`` gives for a small input of dtype ``dt`` (warnings off)."""
+    with _np.errstate(all="ignore"):
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _np.asarray(f(_np.ones((2,), dt), *args, **kw)).dtype
+
+
+def _count(mask, axis, keepdims):
+    return sum(logical_not(mask), axis, keepdims)
+
+
+def nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    """``numpy.nansum``: NaNs count as 0 (derivative 0 there)."""
+    if _plain(a, initial):
+        kw = {} if where is None else {"where": where}
+        return _np.nansum(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims,
+                          **({} if initial is None else {"initial": initial}), **kw)
+    _no_out(out, "nansum")
+    if where is not None:
+        raise NotImplementedError("pnp.nansum: where= is not supported on traced arrays (use pnp.where first)")
+    a = asarray(a)
+    out = sum(_select(_nan_mask(a), 0, a), axis, keepdims, dtype)
+    return out if initial is None else add(out, initial)
+
+
+def nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    """``numpy.nanprod``: NaNs count as 1 (derivative 0 there)."""
+    if _plain(a, initial):
+        kw = {} if where is None else {"where": where}
+        return _np.nanprod(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims,
+                           **({} if initial is None else {"initial": initial}), **kw)
+    _no_out(out, "nanprod")
+    if where is not None:
+        raise NotImplementedError("pnp.nanprod: where= is not supported on traced arrays")
+    a = asarray(a)
+    if dtype is not None:
+        a = astype(a, dtype)
+    elif _dtype(a) == _np.bool_:
+        a = astype(a, _np.int64)
+    out = prod(_select(_nan_mask(a), 1, a), axis, keepdims)
+    return out if initial is None else multiply(out, initial)
+
+
+def _safe_div(num, cnt):
+    """``num / cnt`` with NaN where ``cnt`` is 0 (and no inf reaching derivatives)."""
+    zero = equal(cnt, 0)
+    return _select(zero, _np.nan, divide(num, _select(zero, 1, cnt)))
+
+
+def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
+    """``numpy.nanmean``: the mean of the non-NaN elements (NaN for an all-NaN slice);
+    NaN entries get derivative 0."""
+    if _plain(a):
+        kw = {} if where is None else {"where": where}
+        return _np.nanmean(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, **kw)
+    _no_out(out, "nanmean")
+    if where is not None:
+        raise NotImplementedError("pnp.nanmean: where= is not supported on traced arrays")
+    a = asarray(a)
+    if not _inexact(a):
+        return mean(a if dtype is None else astype(a, dtype), axis, keepdims)
+    a = a if dtype is None else astype(a, dtype)
+    m = isnan(a)
+    return _safe_div(sum(_select(m, 0, a), axis, keepdims), astype(_count(m, axis, keepdims), _dtype(a)))
+
+
+def _nan_extreme(a, axis, keepdims, fname, big):
+    a = asarray(a)
+    if not _inexact(a):
+        return (max if big < 0 else min)(a, axis, keepdims)
+    m = isnan(a)
+    axes = _axes(a, axis)
+    _check_nonempty(a, axes, fname)
+    filled = _select(m, big, a)
+    r = max(filled, axes, keepdims) if big < 0 else min(filled, axes, keepdims)
+    return _select(equal(_count(m, axes, keepdims), 0), _np.nan, r)
+
+
+def nanmax(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """``numpy.nanmax``: the maximum ignoring NaNs (NaN for an all-NaN slice)."""
+    if _plain(a):
+        kw = {k: v for k, v in (("initial", initial), ("where", where)) if v is not None}
+        return _np.nanmax(a, axis=axis, out=out, keepdims=keepdims, **kw)
+    _no_out(out, "nanmax")
+    if initial is not None or where is not None:
+        raise NotImplementedError("pnp.nanmax: initial= and where= are not supported on traced arrays")
+    return _nan_extreme(a, axis, keepdims, "fmax", -_np.inf)
+
+
+def nanmin(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """``numpy.nanmin``: the minimum ignoring NaNs (NaN for an all-NaN slice)."""
+    if _plain(a):
+        kw = {k: v for k, v in (("initial", initial), ("where", where)) if v is not None}
+        return _np.nanmin(a, axis=axis, out=out, keepdims=keepdims, **kw)
+    _no_out(out, "nanmin")
+    if initial is not None or where is not None:
+        raise NotImplementedError("pnp.nanmin: initial= and where= are not supported on traced arrays")
+    return _nan_extreme(a, axis, keepdims, "fmin", _np.inf)
+
+
+def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, mean=None,
+           correction=None):
+    """``numpy.nanvar``: the variance of the non-NaN elements, divided by ``count - ddof``
+    (NaN where that is <= 0); NaN entries get derivative 0."""
+    if _plain(a, mean):
+        kw = {k: v for k, v in (("where", where), ("mean", mean), ("correction", correction)) if v is not None}
+        return _np.nanvar(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, **kw)
+    _no_out(out, "nanvar")
+    if where is not None or mean is not None:
+        raise NotImplementedError("pnp.nanvar: where= and mean= are not supported on traced arrays")
+    if correction is not None:
+        if ddof != 0:
+            raise ValueError("ddof and correction can't be provided simultaneously.")
+        ddof = correction
+    a = _to_float(asarray(a))
+    if dtype is not None:
+        a = astype(a, dtype)
+    m = _nan_mask(a)
+    w = _select
+    fdt = _np.empty(0, _dtype(a)).real.dtype
+    cnt = astype(_count(m, axis, True), fdt)
+    mu = _safe_div(sum(w(m, 0, a), axis, True), cnt)
+    d = w(m, 0, subtract(a, w(m, 0, mu)))
+    if _dtype(a).kind == "c":
+        sq = add(square(bind(_ew.real_p, d)), square(bind(_ew.imag_p, d)))
+    else:
+        sq = square(d)
+    den = subtract(_count(m, axis, keepdims), ddof)
+    den = w(less_equal(den, 0), 0, den)
+    r = _safe_div(sum(sq, axis, keepdims), astype(den, fdt))
+    return astype(r, _dtype(sq)) if _dtype(r) != _dtype(sq) else r
+
+
+def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, mean=None,
+           correction=None):
+    """``numpy.nanstd``: ``sqrt(nanvar(...))``."""
+    if _plain(a, mean):
+        kw = {k: v for k, v in (("where", where), ("mean", mean), ("correction", correction)) if v is not None}
+        return _np.nanstd(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, **kw)
+    return sqrt(nanvar(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction))
+
+
+def nancumsum(a, axis=None, dtype=None, out=None):
+    """``numpy.nancumsum``: running sums with NaNs counted as 0."""
+    if _plain(a):
+        return _np.nancumsum(a, axis=axis, dtype=dtype, out=out)
+    _no_out(out, "nancumsum")
+    a = asarray(a)
+    a = a if dtype is None else astype(a, dtype)
+    return cumsum(_select(_nan_mask(a), 0, a), axis)
+
+
+def nancumprod(a, axis=None, dtype=None, out=None):
+    """``numpy.nancumprod``: running products with NaNs counted as 1."""
+    if _plain(a):
+        return _np.nancumprod(a, axis=axis, dtype=dtype, out=out)
+    _no_out(out, "nancumprod")
+    a = asarray(a)
+    a = a if dtype is None else astype(a, dtype)
+    return cumprod(_select(_nan_mask(a), 1, a), axis)
+
+
+def _nanarg(a, axis, keepdims, fname, big):
+    a = asarray(a)
+    m = _nan_mask(a)
+    if _inexact(a):
+        v = _value_or_none(a)
+        if v is not None and _np.isnan(v).all(axis=axis).any():
+            raise ValueError("All-NaN slice encountered")
+        a = _select(m, big, a)
+    r = argmax(a, axis) if big < 0 else argmin(a, axis)
+    if keepdims:
+        r = reshape(r, (1,) * _ndim(a) if axis is None else
+                    tuple(1 if i == _axes(a, axis)[0] else d for i, d in enumerate(_shape(a))))
+    return r
+
+
+def nanargmax(a, axis=None, out=None, *, keepdims=False):
+    """``numpy.nanargmax``: index of the maximum ignoring NaNs (integer, derivative 0).
+    An all-NaN slice raises ValueError where the values are known (outside jit)."""
+    if _plain(a):
+        return _np.nanargmax(a, axis=axis, out=out, keepdims=keepdims)
+    _no_out(out, "nanargmax")
+    return _nanarg(a, axis, keepdims, "nanargmax", -_np.inf)
+
+
+def nanargmin(a, axis=None, out=None, *, keepdims=False):
+    """``numpy.nanargmin``: index of the minimum ignoring NaNs (integer, derivative 0)."""
+    if _plain(a):
+        return _np.nanargmin(a, axis=axis, out=out, keepdims=keepdims)
+    _no_out(out, "nanargmin")
+    return _nanarg(a, axis, keepdims, "nanargmin", _np.inf)
+
+
+# -- order statistics ----------------------------------------------------------------------
+
+_Q_CONTINUOUS = {"interpolated_inverted_cdf": (0, 1), "hazen": (0.5, 0.5), "weibull": (0, 0),
+                 "median_unbiased": (1 / 3.0, 1 / 3.0), "normal_unbiased": (3 / 8.0, 3 / 8.0)}
+_Q_DISCRETE = ("inverted_cdf", "closest_observation", "lower", "higher", "nearest")
+_Q_METHODS = ("linear", "midpoint", "averaged_inverted_cdf", *_Q_CONTINUOUS, *_Q_DISCRETE)
+
+
+def _q_index(method, n, q):
+    """(previous index, next index, gamma) of NumPy's quantile ``method`` for ``n`` values
+    (an int, or a traced count per slice); gamma None for the discrete methods."""
+    w = _select
+    nm1 = subtract(n, 1)
+    if method in _Q_DISCRETE:
+        if method in ("lower", "higher", "nearest"):
+            vi = multiply(nm1, q)
+            idx = {"lower": floor, "higher": ceil, "nearest": round}[method](vi)
+        else:
+            index = subtract(multiply(n, q), 1) if method == "inverted_cdf" else \
+                subtract(subtract(multiply(n, q), 1), 0.5)
+            prev = floor(index)
+            g0 = equal(subtract(index, prev), 0)
+            cond = g0 if method == "inverted_cdf" else logical_and(g0, equal(remainder(prev, 2), 1))
+            idx = w(cond, prev, add(prev, 1))
+        idx = w(less(idx, 0), 0, idx)
+        return idx, idx, None
+    if method == "linear":
+        vi = multiply(nm1, q)
+    elif method == "midpoint":
+        t = multiply(nm1, q)
+        vi = multiply(0.5, add(floor(t), ceil(t)))
+    elif method == "averaged_inverted_cdf":
+        vi = subtract(multiply(n, q), 1)
+    else:
+        al, be = _Q_CONTINUOUS[method]
+        vi = subtract(add(multiply(n, q), add(al, multiply(q, 1 - al - be))), 1)
+    prev = floor(vi)
+    above, below = greater_equal(vi, nm1), less(vi, 0)
+    prev = w(above, -1.0, w(below, 0.0, prev))
+    nxt = w(above, -1.0, w(below, 0.0, add(prev, 1)))
+    gamma = subtract(vi, prev)
+    if method == "midpoint":
+        gamma = w(equal(remainder(vi, 1), 0), 0.0, 0.5)
+    elif method == "averaged_inverted_cdf":
+        gamma = w(equal(gamma, 0), 0.5, 1.0)
+    # -1 means the last valid value
+    prev = w(equal(prev, -1), nm1, prev)
+    nxt = w(equal(nxt, -1), nm1, nxt)
+    return prev, nxt, gamma
+
+
+def _lerp(a, b, t):
+    d = subtract(b, a)
+    return _select(greater_equal(t, 0.5), subtract(b, multiply(d, subtract(1, t))),
+                              add(a, multiply(d, t)))
+
+
+def _to_last(a, axis):
+    """``a`` with the reduced axes merged into one last axis: (array, axes, batch shape)."""
+    axes = _axes(a, axis)
+    keep = [i for i in range(_ndim(a)) if i not in axes]
+    batch = tuple(_shape(a)[i] for i in keep)
+    n = int(_np.prod([_shape(a)[i] for i in axes], dtype=_np.int64))
+    x = reshape(transpose(a, keep + list(axes)), batch + (n,))
+    return x, axes, batch
+
+
+def _bcast(x, shape):
+    return broadcast_to(x, shape) if _is_traced(x) else _np.broadcast_to(_np.asarray(x), shape)
+
+
+def _quantile_impl(fname, a, q, axis, method, keepdims, nan):
+    if method not in _Q_METHODS:
+        raise ValueError(f"{method!r} is not a valid method. Use one of: {_Q_METHODS}")
+    a = asarray(a)
+    qv = _value_or_none(q) if _is_traced(q) else _np.asarray(q)
+    npf = _np.nanquantile if nan else _np.quantile
+    qref = q if not _is_traced(q) else qv if qv is not None else _np.full(_shape(q), 0.5, _dtype(q))
+    if qv is not None and not _np.all((qv >= 0) & (qv <= 1)):
+        raise ValueError("Quantiles must be in the range [0, 1]")
+    out_dt = _ref_dtype(npf, _dtype(a), qref, method=method)
+    x, axes, batch = _to_last(a, axis)
+    n = _shape(x)[-1]
+    if n == 0:
+        with _np.errstate(all="ignore"):
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return npf(_np.zeros(_shape(a), _dtype(a)), qref, axis=axis, method=method, keepdims=keepdims)
+    if method not in _Q_DISCRETE or nan:
+        x = _to_float(x)
+    s = sort(x, -1)
+    qa = asarray(q)
+    qshape = _shape(qa)
+    qb = reshape(qa, qshape + (1,) * len(batch))
+    m = _nan_mask(x)
+    if nan and _inexact(x):
+        cnt = reshape(_count(m, -1, False), (1,) * len(qshape) + batch)
+    else:
+        cnt = n
+    prev, nxt, gamma = _q_index(method, cnt, qb)
+    full = qshape + batch
+    last = subtract(cnt, 1)
+
+    def gather(idx):
+        idx = maximum(minimum(idx, last), 0)
+        idx = _bcast(astype(idx, _np.int64), full)
+        k = int(_np.prod(qshape, dtype=_np.int64))
+        perm = list(range(len(qshape), len(full))) + list(range(len(qshape)))
+        idx = reshape(transpose(idx, perm), batch + (k,))
+        r = take_along_axis(s, idx, -1)
+        r = reshape(r, batch + qshape)
+        return transpose(r, list(range(len(batch), len(full))) + list(range(len(batch))))
+
+    lo = gather(prev)
+    if gamma is None:
+        r = lo
+    else:
+        g = _bcast(gamma, full)
+        if out_dt.kind == "f":
+            g = astype(g, out_dt)
+        r = _lerp(lo, gather(nxt), g)
+    if _inexact(x):
+        bad = equal(cnt, 0) if nan else isnan(_along(s, len(batch), -1))
+        r = _select(bad, _np.nan, r)
+    if keepdims:
+        r = reshape(r, qshape + tuple(1 if i in axes else d for i, d in enumerate(_shape(a))))
+    return astype(r, out_dt) if _dtype(r) != out_dt else r
+
+
+def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+             weights=None, interpolation=None):
+    """``numpy.quantile`` (all of NumPy's methods, unweighted): the sorted values
+    interpolated, so derivatives move with the sorted values and the interpolation
+    weights; a traced ``q`` is differentiable too (linear-type methods)."""
+    if interpolation is not None:
+        method = interpolation
+    if _plain(a, q):
+        return _np.quantile(a, q, axis=axis, out=out, overwrite_input=overwrite_input, method=method,
+                            keepdims=keepdims, weights=weights)
+    _no_out(out, "quantile")
+    if weights is not None:
+        raise NotImplementedError("pnp.quantile: weights= is not supported on traced arrays")
+    return _quantile_impl("quantile", a, q, axis, method, keepdims, False)
+
+
+def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+               weights=None, interpolation=None):
+    """``numpy.percentile``: ``quantile(a, q / 100)``."""
+    if interpolation is not None:
+        method = interpolation
+    if _plain(a, q):
+        return _np.percentile(a, q, axis=axis, out=out, overwrite_input=overwrite_input, method=method,
+                              keepdims=keepdims, weights=weights)
+    _check_percents(q)
+    return quantile(a, divide(q, 100), axis, out, overwrite_input, method, keepdims, weights=weights)
+
+
+def _check_percents(q):
+    qv = _value_or_none(q) if _is_traced(q) else _np.asarray(q)
+    if qv is not None and not _np.all((qv >= 0) & (qv <= 100)):
+        raise ValueError("Percentiles must be in the range [0, 100]")
+
+
+def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+                weights=None, interpolation=None):
+    """``numpy.nanquantile``: quantiles of the non-NaN values of each slice (NaN where a
+    slice is all NaN); the count per slice is traced, so it works under jit and vmap."""
+    if interpolation is not None:
+        method = interpolation
+    if _plain(a, q):
+        return _np.nanquantile(a, q, axis=axis, out=out, overwrite_input=overwrite_input, method=method,
+                               keepdims=keepdims, weights=weights)
+    _no_out(out, "nanquantile")
+    if weights is not None:
+        raise NotImplementedError("pnp.nanquantile: weights= is not supported on traced arrays")
+    return _quantile_impl("nanquantile", a, q, axis, method, keepdims, True)
+
+
+def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+                  weights=None, interpolation=None):
+    """``numpy.nanpercentile``: ``nanquantile(a, q / 100)``."""
+    if interpolation is not None:
+        method = interpolation
+    if _plain(a, q):
+        return _np.nanpercentile(a, q, axis=axis, out=out, overwrite_input=overwrite_input, method=method,
+                                 keepdims=keepdims, weights=weights)
+    _check_percents(q)
+    return nanquantile(a, divide(q, 100), axis, out, overwrite_input, method, keepdims, weights=weights)
+
+
+def _median_impl(a, axis, keepdims, nan):
+    a = asarray(a)
+    npf = _np.nanmedian if nan else _np.median
+    out_dt = _ref_dtype(npf, _dtype(a))
+    x, axes, batch = _to_last(a, axis)
+    n = _shape(x)[-1]
+    if n == 0:
+        import warnings
+        with _np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return npf(_np.zeros(_shape(a), _dtype(a)), axis=axis, keepdims=keepdims)
+    x = _to_float(x)
+    s = sort(x, -1)
+    w = _select
+    if nan and _inexact(x):
+        cnt = _count(isnan(x), -1, False)
+        lo = maximum(floor_divide(subtract(cnt, 1), 2), 0)
+        hi = maximum(minimum(floor_divide(cnt, 2), subtract(cnt, 1)), 0)
+        a_lo = reshape(take_along_axis(s, expand_dims(lo, -1), -1), batch)
+        a_hi = reshape(take_along_axis(s, expand_dims(hi, -1), -1), batch)
+        r = w(equal(cnt, 0), _np.nan, divide(add(a_lo, a_hi), 2.0))
+    else:
+        k = n // 2
+        r = _along(s, len(batch), k)
+        if n % 2 == 0:
+            r = divide(add(_along(s, len(batch), k - 1), r), 2.0)
+        if _inexact(x):
+            r = w(isnan(_along(s, len(batch), -1)), _np.nan, r)
+    if keepdims:
+        r = reshape(r, tuple(1 if i in axes else d for i, d in enumerate(_shape(a))))
+    return astype(r, out_dt) if _dtype(r) != out_dt else r
+
+
+def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    """``numpy.median``: the middle sorted value (the mean of the two middle ones for an
+    even count); derivatives move with the sorted values. NaN if a slice has a NaN."""
+    if _plain(a):
+        return _np.median(a, axis=axis, out=out, overwrite_input=overwrite_input, keepdims=keepdims)
+    _no_out(out, "median")
+    return _median_impl(a, axis, keepdims, False)
+
+
+def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    """``numpy.nanmedian``: the median of the non-NaN values (NaN for an all-NaN slice)."""
+    if _plain(a):
+        return _np.nanmedian(a, axis=axis, out=out, overwrite_input=overwrite_input, keepdims=keepdims)
+    _no_out(out, "nanmedian")
+    return _median_impl(a, axis, keepdims, True)
+
+
+def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
+    """``numpy.average``: the (weighted) mean; ``returned=True`` also gives the sum of
+    the weights. Differentiable in ``a`` and ``weights``."""
+    if _plain(a, weights):
+        return _np.average(a, axis=axis, weights=weights, returned=returned, keepdims=keepdims)
+    a = asarray(a)
+    if weights is None:
+        avg = mean(a, axis, keepdims)
+        scl = _np.asarray(int(_np.prod(_shape(a))) / _builtins.max(int(_np.prod(_shape(avg))), 1),
+                          dtype=_dtype(avg))
+    else:
+        wgt = asarray(weights)
+        if _dtype(a).kind in "biu":
+            rdt = _np.result_type(_dtype(a), _dtype(wgt), "f8")
+        else:
+            rdt = _np.result_type(_dtype(a), _dtype(wgt))
+        if _shape(a) != _shape(wgt):
+            if axis is None:
+                raise TypeError("Axis must be specified when shapes of a and weights differ.")
+            axes = _norm_axes(axis, _ndim(a), "average")
+            if _ndim(wgt) != len(axes):
+                raise ValueError("Shape of weights must be consistent with shape of a along specified axis.")
+            if _shape(wgt) != tuple(_shape(a)[ax] for ax in axes):
+                raise ValueError("Shape of weights must be consistent with shape of a along specified axis.")
+            wgt = transpose(wgt, [int(i) for i in _np.argsort(axes)])
+            wgt = reshape(wgt, tuple(s if ax in axes else 1 for ax, s in enumerate(_shape(a))))
+            axis = axes
+        scl = sum(astype(wgt, rdt), axis, keepdims)
+        sv = _value_or_none(scl) if _is_traced(scl) else scl
+        if sv is not None and _np.any(sv == 0.0):
+            raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+        avg = divide(sum(multiply(astype(a, rdt), astype(wgt, rdt)), axis, keepdims), scl)
+    if returned:
+        if _shape(scl) != _shape(avg):
+            scl = _bcast(scl, _shape(avg))
+        return avg, scl
+    return avg
+
+
+def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *, dtype=None):
+    """``numpy.cov`` (``rowvar``, ``bias``, ``ddof``, ``fweights``, ``aweights``, ``dtype``),
+    NumPy's own algorithm on traced values: differentiable in the data and the weights."""
+    if _plain(m, y, fweights, aweights):
+        return _np.cov(m, y, rowvar, bias, ddof, fweights, aweights, dtype=dtype)
+    if ddof is not None and ddof != int(ddof):
+        raise ValueError("ddof must be integer")
+    m = asarray(m)
+    if _ndim(m) > 2:
+        raise ValueError("m has more than 2 dimensions")
+    if y is not None:
+        y = asarray(y)
+        if _ndim(y) > 2:
+            raise ValueError("y has more than 2 dimensions")
+    if dtype is None:
+        dtype = _np.result_type(_dtype(m), *([] if y is None else [_dtype(y)]), _np.float64)
+    X = atleast_2d(astype(m, dtype))
+    if not rowvar and _shape(X)[0] != 1:
+        X = transpose(X)
+    if _shape(X)[0] == 0:
+        return _np.array([]).reshape(0, 0)
+    if y is not None:
+        y = atleast_2d(astype(y, dtype))
+        if not rowvar and _shape(y)[0] != 1:
+            y = transpose(y)
+        X = concatenate((X, y), axis=0)
+    if ddof is None:
+        ddof = 1 if not bias else 0
+    n_obs = _shape(X)[1]
+    w = None
+    for name, wv in (("fweights", fweights), ("aweights", aweights)):
+        if wv is None:
+            continue
+        wv = asarray(wv, dtype=_np.float64)
+        conc = _value_or_none(wv) if _is_traced(wv) else wv
+        if name == "fweights" and conc is not None and not _np.all(conc == _np.around(conc)):
+            raise TypeError("fweights must be integer")
+        if _ndim(wv) > 1:
+            raise RuntimeError(f"cannot handle multidimensional {name}")
+        if _shape(wv)[0] != n_obs:
+            raise RuntimeError(f"incompatible numbers of samples and {name}")
+        if conc is not None and _np.any(conc < 0):
+            raise ValueError(f"{name} cannot be negative")
+        w = wv if w is None else multiply(w, wv)
+        if name == "aweights":
+            aweights = wv
+    avg, w_sum = average(X, axis=1, weights=w, returned=True)
+    w_sum = _getitem(w_sum, 0) if _is_traced(w_sum) else w_sum[0]
+    if w is None:
+        fact = float(n_obs - ddof)
+    elif ddof == 0:
+        fact = w_sum
+    elif aweights is None:
+        fact = subtract(w_sum, ddof)
+    else:
+        fact = subtract(w_sum, divide(multiply(ddof, sum(multiply(w, aweights))), w_sum))
+    if isinstance(fact, float):
+        fact = _builtins.max(fact, 0.0)
+    else:
+        fact = _select(less_equal(fact, 0), 0.0, fact)
+    X = subtract(X, reshape(avg, (-1, 1)))
+    X_T = transpose(X) if w is None else transpose(multiply(X, w))
+    if _dtype(X).kind == "c":
+        X_T = bind(_ew.conj_p, X_T) if _is_traced(X_T) else _np.conjugate(X_T)
+    with _np.errstate(divide="ignore"):
+        c = multiply(dot(X, X_T), divide(1.0, fact))
+    return squeeze(c)
+
+
+def corrcoef(x, y=None, rowvar=True, *, dtype=None):
+    """``numpy.corrcoef``: ``cov`` normalized by the standard deviations, clipped to [-1, 1]."""
+    if _plain(x, y):
+        return _np.corrcoef(x, y, rowvar, dtype=dtype)
+    c = cov(x, y, rowvar, dtype=dtype)
+    if _ndim(c) == 0:
+        return divide(c, c)
+    d = diagonal(c)
+    if _dtype(d).kind == "c":
+        d = bind(_ew.real_p, d)
+    sd = sqrt(d)
+    c = divide(c, reshape(sd, (-1, 1)))
+    c = divide(c, reshape(sd, (1, -1)))
+    if _dtype(c).kind == "c":
+        raise NotImplementedError("pnp.corrcoef: complex input is not supported on traced arrays")
+    return clip(c, -1, 1)
+
+
+# -- elementwise ---------------------------------------------------------------------------
+
+def isinf(x):
+    """``numpy.isinf`` (bool, derivative 0)."""
+    x = _arr(x)
+    return logical_not(logical_or(isfinite(x), isnan(x)))
+
+
+def isposinf(x, out=None):
+    """``numpy.isposinf``: ``x == +inf``."""
+    if _plain(x):
+        return _np.isposinf(x, out=out)
+    return equal(x, _np.inf)
+
+
+def isneginf(x, out=None):
+    """``numpy.isneginf``: ``x == -inf``."""
+    if _plain(x):
+        return _np.isneginf(x, out=out)
+    return equal(x, -_np.inf)
+
+
+def signbit(x):
+    """``numpy.signbit``: True where the sign bit is set (``-0.0`` included, via
+    ``arctan2(x, -1) < 0``). For a traced NaN it is False whatever its sign bit."""
+    x = _arr(x)
+    if _plain(x):
+        return _np.signbit(x)
+    if not _inexact(x):
+        return less(x, 0)
+    return less(arctan2(x, astype(_np.asarray(-1.0), _dtype(x))), 0)
+
+
+def trunc(x):
+    """``numpy.trunc``: rounds toward 0 (derivative 0); integers stay integers."""
+    x = _arr(x)
+    if _plain(x):
+        return _np.trunc(x)
+    if not _inexact(x):
+        return x
+    return where(less(x, 0), ceil(x), floor(x))
+
+
+def fix(x, out=None):
+    """``numpy.fix``: rounds toward 0 (``trunc``)."""
+    if _plain(x):
+        return _np.fix(x, out=out)
+    _no_out(out, "fix")
+    return trunc(x)
+
+
+def rint(x):
+    """``numpy.rint``: round half to even (derivative 0)."""
+    x = _arr(x)
+    if _plain(x):
+        return _np.rint(x)
+    if _dtype(x) == _np.bool_:
+        return astype(x, _np.float16)
+    return round(x)
+
+
+def copysign(x1, x2):
+    """``numpy.copysign``: ``|x1|`` with the sign (bit) of ``x2``; derivative
+    ``sign(x1) * sign(x2)`` in ``x1`` (0 at ``x1 = 0``), 0 in ``x2``."""
+    if _plain(x1, x2):
+        return _np.copysign(x1, x2)
+    x1, x2 = _to_float(x1), _to_float(x2)
+    ax = abs(x1)
+    return where(signbit(x2), negative(ax), ax)
+
+
+def heaviside(x1, x2):
+    """``numpy.heaviside``: 0 for ``x1 < 0``, ``x2`` at 0, 1 for ``x1 > 0`` (NaN for NaN);
+    derivative 0 in ``x1``, 1 in ``x2`` where ``x1 == 0``."""
+    if _plain(x1, x2):
+        return _np.heaviside(x1, x2)
+    x1, x2 = _to_float(x1), _to_float(x2)
+    dt = _np.result_type(_dtype(x1) if not isinstance(x1, float) else _np.float64,
+                         _dtype(x2) if not isinstance(x2, float) else _np.float64)
+    out = where(less(x1, 0), 0.0, where(greater(x1, 0), 1.0, x2))
+    out = where(isnan(x1), _np.nan, out)
+    return astype(out, dt) if _dtype(out) != dt else out
+
+
+def float_power(x1, x2):
+    """``numpy.float_power``: ``x1 ** x2`` computed in float64 (complex128 for complex)."""
+    if _plain(x1, x2):
+        return _np.float_power(x1, x2)
+
+    def up(v):
+        v = _arr(v)
+        kind = "c" if (isinstance(v, complex) or (not isinstance(v, (int, float, bool)) and _dtype(v).kind == "c")) \
+            else "f"
+        return astype(v, _np.complex128 if kind == "c" else _np.float64)
+    return power(up(x1), up(x2))
+
+
+def fmod(x1, x2):
+    """``numpy.fmod``: the C remainder (the sign of the dividend): ``remainder`` moved by
+    ``x2`` where the signs differ; derivative 1 in ``x1``, ``-trunc(x1 / x2)`` in ``x2``."""
+    if _plain(x1, x2):
+        return _np.fmod(x1, x2)
+    r = remainder(x1, x2)
+    fixup = logical_and(not_equal(r, 0), not_equal(less(r, 0), less(x1, 0)))
+    return where(fixup, subtract(r, x2), r)
+
+
+def modf(x):
+    """``numpy.modf``: ``(fractional part, integral part)``, both with ``x``'s sign;
+    derivative 1 and 0."""
+    if _plain(x):
+        return _np.modf(x)
+    x = _to_float(x)
+    ip = trunc(x)
+    fr = subtract(x, ip)
+    neg = signbit(x)
+    fr = where(equal(fr, 0), where(neg, -0.0, 0.0), fr)
+    fr = where(isinf(x), where(neg, -0.0, 0.0), fr)
+    return fr, ip
+
+
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    """``numpy.trapezoid``: the trapezoidal rule along ``axis``; differentiable in ``y``,
+    ``x`` and ``dx``."""
+    if _plain(y, x, dx):
+        return _np.trapezoid(y, x, dx, axis)
+    y = asarray(y)
+    nd = _ndim(y)
+    axis = _norm_axis(axis, nd, "trapezoid")
+    if x is None:
+        d = dx
+    else:
+        x = asarray(x)
+        if _ndim(x) == 1:
+            d = diff(x)
+            d = reshape(d, tuple(-1 if i == axis else 1 for i in range(nd)))
+        else:
+            d = diff(x, axis=axis)
+    n = _shape(y)[axis]
+    pre = (slice(None),) * axis
+    s1, s2 = _getitem(y, pre + (slice(1, None),)), _getitem(y, pre + (slice(None, n - 1 if n else 0),))
+    return sum(divide(multiply(d, add(s1, s2)), 2.0), axis)
+
+
+def _cumulative(f, npf, x, axis, dtype, out, include_initial, fname, ident):
+    if _plain(x):
+        return npf(x, axis=axis, dtype=dtype, out=out, include_initial=include_initial)
+    _no_out(out, fname)
+    x = asarray(x)
+    if _ndim(x) == 0:
+        raise ValueError(f"pnp.{fname}: the input must be at least 1-d (NumPy needs it too)")
+    if axis is None:
+        if _ndim(x) > 1:
+            raise ValueError("For arrays which have more than one dimension ``axis`` argument is required.")
+        axis = 0
+    axis = _norm_axis(axis, _ndim(x), fname)
+    if dtype is not None:
+        x = astype(x, dtype)
+    r = f(x, axis)
+    if include_initial:
+        shp = tuple(1 if i == axis else d for i, d in enumerate(_shape(x)))
+        r = concatenate([_np.full(shp, ident, _dtype(r)), r], axis=axis)
+    return r
+
+
+def cumulative_sum(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
+    """``numpy.cumulative_sum`` (NumPy 2): ``cumsum`` with ``include_initial``."""
+    return _cumulative(cumsum, _np.cumulative_sum, x, axis, dtype, out, include_initial, "cumulative_sum", 0)
+
+
+def cumulative_prod(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
+    """``numpy.cumulative_prod`` (NumPy 2): ``cumprod`` with ``include_initial``."""
+    return _cumulative(cumprod, _np.cumulative_prod, x, axis, dtype, out, include_initial, "cumulative_prod", 1)
+
+
+def ediff1d(ary, to_end=None, to_begin=None):
+    """``numpy.ediff1d``: differences of the flattened array, with optional ends."""
+    if _plain(ary, to_end, to_begin):
+        return _np.ediff1d(ary, to_end, to_begin)
+    a = ravel(asarray(ary))
+    dt = _dtype(a)
+    parts = []
+    for v in (to_begin,):
+        if v is not None:
+            parts.append(astype(ravel(asarray(v)), dt))
+    parts.append(subtract(_getitem(a, (slice(1, None),)), _getitem(a, (slice(None, -1),))))
+    if to_end is not None:
+        parts.append(astype(ravel(asarray(to_end)), dt))
+    return concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _count_before(a, v, side):
+    """``searchsorted(a, v, side)`` for a sorted 1-D ``a`` by counting comparisons (traced,
+    works under jit and vmap; NaNs sort last as in NumPy)."""
+    v = asarray(v)
+    a_ = reshape(asarray(a), (1,) * _ndim(v) + (-1,))
+    v_ = expand_dims(v, -1)
+    if side == "left":
+        c = less(a_, v_)
+        if _inexact(v) or _inexact(a_):
+            c = logical_or(c, logical_and(isnan(v_), logical_not(isnan(a_))))
+    else:
+        c = less_equal(a_, v_)
+        if _inexact(v) or _inexact(a_):
+            c = logical_or(c, isnan(v_))
+    return sum(c, -1)
+
+
+def searchsorted(a, v, side="left", sorter=None):
+    """``numpy.searchsorted``: integer results (derivative 0). Outside jit they come
+    from the values (NumPy's own call); inside jit/vmap by counting comparisons."""
+    if _plain(a, v, sorter):
+        return _np.searchsorted(a, v, side=side, sorter=sorter)
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right' (got {side!r})")
+    av = _value_or_none(a) if _is_traced(a) else _np.asarray(a)
+    vv = _value_or_none(v) if _contains_tracer(v) else _np.asarray(v)
+    sv = _value_or_none(sorter) if _is_traced(sorter) else sorter
+    if av is not None and vv is not None and (sorter is None or sv is not None):
+        return _np.searchsorted(_np.asarray(av), _np.asarray(vv), side=side, sorter=sv)
+    if _ndim(a) != 1:
+        raise ValueError("object too deep for desired array")
+    if sorter is not None:
+        a = take(a, sorter)
+    return _count_before(a, v, side)
+
+
+def digitize(x, bins, right=False):
+    """``numpy.digitize``: bin indices (integers, derivative 0), from the values outside
+    jit, by comparisons inside (``bins`` monotonic, increasing or decreasing)."""
+    if _plain(x, bins):
+        return _np.digitize(x, bins, right)
+    xv = _value_or_none(x) if _is_traced(x) else _np.asarray(x)
+    bv = _value_or_none(bins) if _is_traced(bins) else _np.asarray(bins)
+    if xv is not None and bv is not None:
+        return _np.digitize(xv, bv, right)
+    if bv is None:
+        raise _TracerConversionError("pnp.digitize: bins must be known (not traced inside jit/vmap) "
+                                     "to tell increasing from decreasing bins")
+    bv = _np.asarray(bv)
+    if bv.ndim != 1:
+        raise ValueError("object too deep for desired array")
+    inc = bv.size < 2 or bool(_np.all(bv[1:] >= bv[:-1]))
+    if not inc and not _np.all(bv[1:] <= bv[:-1]):
+        raise ValueError("bins must be monotonically increasing or decreasing")
+    side = "left" if right else "right"
+    if inc:
+        return _count_before(bins, x, side)
+    return subtract(len(bv), _count_before(flip(asarray(bins)), x, side))
+
+
+def interp(x, xp, fp, left=None, right=None, period=None):
+    """``numpy.interp``: piecewise-linear interpolation (NumPy's formula, its edge rules).
+    Differentiable in ``x``, ``fp`` and ``xp`` (the interval index is piecewise constant,
+    derivative 0); ``xp`` must be increasing. Works under jit and vmap."""
+    if _plain(x, xp, fp, left, right, period):
+        return _np.interp(x, xp, fp, left, right, period)
+    x, xp, fp = asarray(x), asarray(xp), asarray(fp)
+    if _ndim(xp) != 1 or _ndim(fp) != 1:
+        raise ValueError("object too deep for desired array" if _ndim(xp) > 1 else "object of too small depth "
+                         "for desired array")
+    if _shape(xp)[0] != _shape(fp)[0]:
+        raise ValueError("fp and xp are not of the same length.")
+    if _shape(xp)[0] == 0:
+        raise ValueError("array of sample points is empty")
+    if _dtype(fp).kind == "c":
+        raise NotImplementedError("pnp.interp: complex fp is not supported on traced arrays")
+    x, xp, fp = astype(x, _np.float64), astype(xp, _np.float64), astype(fp, _np.float64)
+    if period is not None:
+        if period == 0:
+            raise ValueError("period must be a non-zero value")
+        period = _builtins.abs(period) if not _contains_tracer(period) else abs(period)
+        left = right = None
+        x = remainder(x, period)
+        xp = remainder(xp, period)
+        order = argsort(xp)
+        xp, fp = take(xp, order), take(fp, order)
+        xp = concatenate([subtract(_getitem(xp, slice(-1, None)), period), xp,
+                          add(_getitem(xp, slice(0, 1)), period)])
+        fp = concatenate([_getitem(fp, slice(-1, None)), fp, _getitem(fp, slice(0, 1))])
+    n = _shape(xp)[0]
+    w = _select
+    f0, fl = _getitem(fp, 0), _getitem(fp, n - 1)
+    lval = f0 if left is None else left
+    rval = fl if right is None else right
+    x0, xl = _getitem(xp, 0), _getitem(xp, n - 1)
+    if n == 1:
+        mid = w(equal(x, x0), f0, _np.nan)
+    else:
+        j = subtract(_count_before(xp, x, "right"), 1)
+        jc = maximum(minimum(j, n - 2), 0)
+        xa, xb, fa, fb = take(xp, jc), take(xp, add(jc, 1)), take(fp, jc), take(fp, add(jc, 1))
+        same = equal(x, xa)
+        dxs = subtract(xb, xa)
+        slope = divide(subtract(fb, fa), w(equal(dxs, 0), 1.0, dxs))
+        slope = w(equal(dxs, 0), divide(subtract(fb, fa), dxs), slope)
+        y = add(multiply(slope, subtract(x, w(same, x, xa))), fa)
+        y2 = add(multiply(slope, subtract(x, xb)), fb)
+        y = w(isnan(y), w(logical_and(isnan(y2), equal(fa, fb)), fa, y2), y)
+        mid = w(same, fa, w(equal(j, n - 1), fl, y))
+    out = w(greater(x, xl), rval, w(less(x, x0), lval, mid))
+    return w(isnan(x), _np.nan, out)
+
+
+def polyval(p, x):
+    """``numpy.polyval`` by Horner's rule (NumPy's loop); differentiable in ``p`` and ``x``."""
+    if _plain(p, x):
+        return _np.polyval(p, x)
+    p, x = asarray(p), asarray(x)
+    y = _np.zeros(_shape(x), _dtype(x))
+    for i in range(_shape(p)[0]):
+        y = add(multiply(y, x), _getitem(p, i))
+    return y
+
+
+# -- rearrangements by an index map computed with NumPy -------------------------------------
+#
+# NumPy's own function runs on an array of element ids; the result gathers those ids from
+# the traced array (a linear map: derivatives follow the elements).
+
+def _ids(a):
+    return _np.arange(int(_np.prod(_shape(a), dtype=_np.int64))).reshape(_shape(a))
+
+
+def _from_ids(a, ids):
+    a = asarray(a)
+    if ids.size == 0 or _np.prod(_shape(a)) == 0:
+        return _np.zeros(ids.shape, _dtype(a))
+    return take(ravel(a), ids)
+
+
+def delete(arr, obj, axis=None):
+    """``numpy.delete`` (``obj`` must be known while tracing)."""
+    if _plain(arr, obj):
+        return _np.delete(arr, obj, axis)
+    obj = _concrete_ints(obj, "delete", "obj") if _contains_tracer(obj) else obj
+    return _from_ids(arr, _np.delete(_ids(arr), obj, axis))
+
+
+def insert(arr, obj, values, axis=None):
+    """``numpy.insert`` (``obj`` must be known while tracing); ``values`` are cast to
+    ``arr``'s dtype and differentiable."""
+    if _plain(arr, obj, values):
+        return _np.insert(arr, obj, values, axis)
+    obj = _concrete_ints(obj, "insert", "obj") if _contains_tracer(obj) else obj
+    arr, values = asarray(arr), asarray(values)
+    ids = _np.insert(_ids(arr) + 1, obj, -(_ids(values) + 1), axis)
+    values = astype(values, _dtype(arr))
+    if _np.prod(_shape(values)) == 0:
+        return _from_ids(arr, ids - 1)
+    if _np.prod(_shape(arr)) == 0:
+        return _from_ids(values, -ids - 1)
+    return where(ids > 0, _from_ids(arr, _np.maximum(ids - 1, 0)), _from_ids(values, _np.maximum(-ids - 1, 0)))
+
+
+def resize(a, new_shape):
+    """``numpy.resize``: the flattened ``a`` repeated to fill ``new_shape``."""
+    if _plain(a):
+        return _np.resize(a, new_shape)
+    a = asarray(a)
+    if _np.prod(_shape(a)) == 0:
+        return _np.zeros(new_shape, _dtype(a))
+    return _from_ids(a, _np.resize(_ids(a), new_shape))
+
+
+def compress(condition, a, axis=None, out=None):
+    """``numpy.compress`` (the condition's values must be known: outside jit)."""
+    if _plain(condition, a):
+        return _np.compress(condition, a, axis, out)
+    _no_out(out, "compress")
+    cond = _concrete(condition, "compress")
+    return _from_ids(a, _np.compress(cond, _ids(a), axis))
+
+
+def extract(condition, arr):
+    """``numpy.extract``: ``ravel(arr)[ravel(condition) != 0]`` (condition known: outside jit)."""
+    if _plain(condition, arr):
+        return _np.extract(condition, arr)
+    cond = _concrete(condition, "extract")
+    return _from_ids(arr, _np.extract(cond, _ids(arr)))
+
+
+def choose(a, choices, out=None, mode="raise"):
+    """``numpy.choose``: ``choices[a[i]][i]`` elementwise (broadcast); ``a`` may be traced
+    (integer), the choices are differentiable."""
+    if _plain(a, choices):
+        return _np.choose(a, choices, out=out, mode=mode)
+    _no_out(out, "choose")
+    choices = [asarray(c) for c in choices] if isinstance(choices, (list, tuple)) else \
+        [_getitem(asarray(choices), i) for i in range(_shape(choices)[0])]
+    n = len(choices)
+    a = asarray(a)
+    if _dtype(a).kind not in "biu":
+        raise TypeError(f"pnp.choose: the index array must be integers, got {_dtype(a)}")
+    if mode == "wrap":
+        a = remainder(a, n)
+    elif mode == "clip":
+        a = clip(a, 0, n - 1)
+    elif mode == "raise":
+        av = _value_or_none(a) if _is_traced(a) else _np.asarray(a)
+        if av is not None and _np.size(av) and (av.min() < 0 or av.max() >= n):
+            raise ValueError("invalid entry in choice array")
+    else:
+        raise ValueError(f"clipmode must be one of 'clip', 'raise', or 'wrap' (got {mode!r})")
+    dt = _np.result_type(*[_dtype(c) for c in choices])
+    shp = _np.broadcast_shapes(_shape(a), *[_shape(c) for c in choices])
+    out = broadcast_to(astype(choices[-1], dt), shp)
+    for i in range(n - 2, -1, -1):
+        out = where(equal(a, i), astype(choices[i], dt), out)
+    return out
+
+
+def dstack(tup):
+    """``numpy.dstack``: concatenate along the third axis (after ``atleast_3d``)."""
+    if _plain(list(tup)):
+        return _np.dstack(tup)
+    return concatenate([atleast_3d(t) for t in tup], axis=2)
+
+
+def block(arrays):
+    """``numpy.block``: assemble nested lists of arrays (the innermost list joins along
+    the last axis)."""
+    def leaves(x, depth):
+        if isinstance(x, list):
+            if not x:
+                raise ValueError("List at arrays[...] cannot be empty")
+            ds = [leaves(i, depth + 1) for i in x]
+            if len({d for d, _ in ds}) != 1:
+                raise ValueError("List depths are mismatched")
+            return ds[0][0], _builtins.max(nd for _, nd in ds)
+        if isinstance(x, tuple):
+            raise TypeError("arrays is a tuple. Only lists can be used to arrange blocks, and np.block does "
+                            "not allow implicit conversion from tuple to ndarray.")
+        return depth, _ndim(x)
+
+    if not (isinstance(arrays, list) and _contains_tracer(arrays)) and not _is_traced(arrays):
+        return _np.block(arrays)
+    depth, nd = leaves(arrays, 0)
+    nd = _builtins.max(nd, depth)
+
+    def rec(x, level):
+        if isinstance(x, list):
+            return concatenate([rec(i, level + 1) for i in x], axis=-(depth - level))
+        x = asarray(x)
+        return reshape(x, (1,) * (nd - _ndim(x)) + _shape(x))
+    return rec(arrays, 0)
+
+
+def _conj(x):
+    if _dtype(x).kind != "c":
+        return x
+    return bind(_ew.conj_p, x) if _is_traced(x) else _np.conjugate(x)
+
+
+def vecdot(x1, x2, /, *, axis=-1):
+    """``numpy.vecdot`` (NumPy 2): ``sum(conj(x1) * x2, axis)``, broadcasting."""
+    if _plain(x1, x2):
+        return _np.vecdot(x1, x2, axis=axis)
+    x1, x2 = asarray(x1), asarray(x2)
+    if _shape(x1)[axis] != _shape(x2)[axis]:
+        raise ValueError(f"vecdot: the lengths along axis {axis} differ ({_shape(x1)[axis]} vs {_shape(x2)[axis]})")
+    return sum(multiply(_conj(x1), x2), axis)
+
+
+def matvec(x1, x2, /):
+    """``numpy.matvec`` (NumPy 2): matrix (..., m, n) times vector (..., n)."""
+    if _plain(x1, x2):
+        return _np.matvec(x1, x2)
+    return squeeze(matmul(asarray(x1), expand_dims(asarray(x2), -1)), -1)
+
+
+def vecmat(x1, x2, /):
+    """``numpy.vecmat`` (NumPy 2): conj(vector) (..., n) times matrix (..., n, m)."""
+    if _plain(x1, x2):
+        return _np.vecmat(x1, x2)
+    return squeeze(matmul(expand_dims(_conj(asarray(x1)), -2), asarray(x2)), -2)
+
+
+def unwrap(p, discont=None, axis=-1, *, period=2 * _np.pi):
+    """``numpy.unwrap`` (NumPy's algorithm): derivative 1 in ``p`` (the corrections are
+    piecewise constant)."""
+    if _plain(p, discont, period):
+        return _np.unwrap(p, discont, axis, period=period)
+    p = asarray(p)
+    nd = _ndim(p)
+    axis = _norm_axis(axis, nd, "unwrap")
+    dd = diff(p, axis=axis)
+    if discont is None:
+        discont = period / 2
+    dt = _np.result_type(_dtype(dd), _np.asarray(period).dtype)
+    if dt.kind in "iu":
+        interval_high, rem = divmod(period, 2)
+        ambiguous = rem == 0
+    else:
+        interval_high, ambiguous = period / 2, True
+    interval_low = -interval_high
+    ddmod = add(remainder(subtract(dd, interval_low), period), interval_low)
+    if ambiguous:
+        ddmod = where(logical_and(equal(ddmod, interval_low), greater(dd, 0)), interval_high, ddmod)
+    corr = stop_gradient(subtract(ddmod, dd))
+    corr = where(less(abs(dd), discont), 0, corr)
+    p = astype(p, dt)
+    pre = (slice(None),) * axis
+    head = _getitem(p, pre + (slice(0, 1),))
+    rest = add(_getitem(p, pre + (slice(1, None),)), cumsum(astype(corr, dt), axis))
+    return concatenate([head, astype(rest, dt)], axis=axis)
+
+
+# -- NumPy's index helpers (no traced inputs) and in-place functions -------------------------
+
+tril_indices = _np.tril_indices
+triu_indices = _np.triu_indices
+diag_indices = _np.diag_indices
+indices = _np.indices
+mgrid = _np.mgrid
+ogrid = _np.ogrid
+
+
+def _in_place(npf, alternative):
+    name = npf.__name__
+
+    def f(*args, **kwargs):
+        if not _plain(list(args), list(kwargs.values())):
+            raise TypeError(f"numpy.{name} writes into an array in place, which a traced array cannot do "
+                            f"(traced values are immutable). Use the functional form instead: {alternative}, "
+                            "which returns a new array.")
+        return npf(*args, **kwargs)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"``numpy.{name}`` on NumPy arrays; on a traced array a TypeError naming {alternative}."
+    return f
+
+
+fill_diagonal = _in_place(_np.fill_diagonal, "x.at[pnp.diag_indices(n)].set(val)")
+put = _in_place(_np.put, "x.ravel().at[ind].set(v).reshape(x.shape)")
+put_along_axis = _in_place(_np.put_along_axis, "x.at[idx].set(values) (idx built as take_along_axis would)")
+place = _in_place(_np.place, "x.at[mask].set(vals) or pnp.where(mask, vals, x)")
+copyto = _in_place(_np.copyto, "dst = pnp.where(where, src, dst) (or dst.at[idx].set(src))")
+
+
 # -- the explicit list of what is supported ----------------------------------------------
 
 __all__ = sorted(name for name, v in dict(globals()).items()
