@@ -32,6 +32,7 @@ def _nary(unary):
                     for i, xi in zip(argnum, x):
                         sub[i] = xi
                 return fun(*sub, **kwargs)
+            unary_f.__name__ = getattr(fun, "__name__", "f")
             x = args[argnum] if _builtins.isinstance(argnum, int) else _builtins.tuple(args[i] for i in argnum)
             return unary(unary_f, x, *op_args, **op_kwargs)
         nary_f.__name__ = getattr(fun, "__name__", "f")

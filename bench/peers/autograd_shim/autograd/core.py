@@ -1,6 +1,9 @@
 """autograd.core: only the differential operators have partiald
 counterparts; vspace and the tracer internals do not."""
-from . import make_jvp, make_vjp  # noqa: F401
+# autograd.core's make_vjp/make_jvp are the unary forms (fun, x); the package-level ones
+# take argnum and the function's arguments
+from . import _make_jvp as make_jvp  # noqa: F401
+from . import _make_vjp as make_vjp  # noqa: F401
 
 
 def primitive(f):
