@@ -452,7 +452,9 @@ def _memo_args(xs):
 
 
 def add(*xs) -> Node:
-    """Canonical sum: flattened, like terms collected, constants folded, zeros dropped."""
+    """Canonical sum: flattened, like terms collected, constants folded, zeros dropped,
+    ``c*sin(u)^2 + c*cos(u)^2 -> c`` (:func:`_pythagoras`); ``t - t`` is nan where ``t``
+    may be inf/nan (``(x + inf)^2``)."""
     m = _STATE.memo
     if m is None:
         return _add(xs)
@@ -468,7 +470,11 @@ def mul(*xs) -> Node:
     """Canonical product: flattened, coefficients folded and written first, equal bases
     combined into powers (``x*x -> x^2``), ``*1`` and ``^0`` dropped. A number times a sum
     stays a product here, so it can still combine with powers of the same sum
-    (``2*(u + 1) * (u + 1)^-3``); :func:`normalize` distributes what remains."""
+    (``2*(u + 1) * (u + 1)^-3``); :func:`normalize` distributes what remains.
+    Exponentials merge where that is not larger (``exp(x)*exp(-x) -> 1``,
+    ``exp(a)*exp(b) -> exp(a + b)``) and so do powers of positive numbers with one
+    exponent (``2^x*4^x -> 8^x``); a factor that may be inf/nan (``x + inf``) never
+    cancels: ``(x + inf)/(x + inf)`` is nan (:func:`_nonfinite`)."""
     m = _STATE.memo
     if m is None:
         return _mul(xs)
@@ -532,7 +538,13 @@ def _add_finish(constant, terms):
     dropped): the last step of ``_add``, and of :class:`SumBuilder`."""
     if type(constant) is float and math.isnan(constant):
         return NAN
+    if len(terms) > 1:
+        constant = _pythagoras(constant, terms)
     pairs = tuple(sorted([(c, t) for t, c in terms.items() if c != 0], key=_term_skey))
+    if len(pairs) < len(terms):
+        for t, c in terms.items():
+            if c == 0 and _nonfinite(t):
+                return NAN      # (x + inf)^2 - (x + inf)^2 is inf - inf
     for c, _ in pairs:
         if _is_nan(c):
             return NAN      # inf*x - inf*x: a nan term makes the sum nan
@@ -665,13 +677,22 @@ def _mul(xs):
                 exps[b] = e
                 order.append(b)
             elif old.kind == "num" and e.kind == "num":
-                exps[b] = num(_num_add(old.args[0], e.args[0]))
+                ov, ev = old.args[0], e.args[0]
+                if ((ov > 0 and ev < 0) or (ov < 0 and ev > 0)) and _nonfinite(b):
+                    return NAN      # (x + inf)/(x + inf) is inf * 0
+                exps[b] = num(_num_add(ov, ev))
             else:
-                exps[b] = add(old, e)
+                merged = exps[b] = add(old, e)
+                if merged is ZERO and _nonfinite(b):
+                    return NAN      # (x + inf)^y / (x + inf)^y is inf * 0 (or 0 * inf)
+    if len(order) > 1:
+        f = _merge_powers(exps, order)
+        if f != 1:
+            coef = _num_mul(coef, f)
     if coef == 0:
         for b in order:
             e = exps[b]
-            if b.kind == "add" and type(b.args[0]) is float and e.kind == "num" and e.args[0] > 0:
+            if e.kind == "num" and e.args[0] > 0 and _nonfinite(b):
                 return NAN  # 0 * (x + inf) is nan: x + inf is infinite wherever x is finite
         return ZERO         # 0 * x is 0 for every other x (SymPy's reading of a formula)
     if _is_nan(coef):
@@ -812,6 +833,20 @@ def _power(base, exponent):
         coef, factors = base.args
         parts = [power(num(coef), exponent)] + [power(b, mul(e, exponent)) for b, e in factors]
         return mul(*parts)
+    if base.kind == "mul" and ekind == "num" and type(exponent.args[0]) is Fraction:
+        # (c * x^2 * y^4)^r = c^r * |x|^(2 r) * |y|^(4 r) for real x, y and c > 0
+        coef, factors = base.args
+        r = exponent.args[0]
+        if type(coef) is not float and coef > 0 and all(
+                e.kind == "num" and type(e.args[0]) is int and e.args[0] % 2 == 0 for _, e in factors):
+            parts = [power(num(coef), exponent)]
+            for b, e in factors:
+                k = _q(e.args[0] * r)
+                parts.append(power(b if type(k) is int and k % 2 == 0 else func("abs", b), num(k)))
+            return mul(*parts)
+    if base.kind == "func" and base.args[0] == "abs" and ekind == "num" \
+            and type(exponent.args[0]) is int and exponent.args[0] % 2 == 0:
+        return power(base.args[1], exponent)       # abs(x)^2 = x^2
     return _make_mul(1, ((base, exponent),))
 
 
@@ -878,12 +913,24 @@ class SumBuilder:
         else:
             pairs = (_split_coef(x),)
         for c, t in pairs:
+            if _has_trig_square(t) or (t.kind == "add" and any(_has_trig_square(t2) for _, t2 in t.args[1])):
+                # sin(u)^2 + cos(u)^2 collapses in add(): take that step as add() does
+                n = self.node()
+                self._set(add(n, x) if first else add(x, n))
+                return
+        for c, t in pairs:
             if t.kind == "add" and type(c) is not float:
                 constant = _num_add(constant, _num_mul(c, t.args[0]))
                 for c2, t2 in t.args[1]:
                     nonzero += _put_term(terms, t2, _num_mul(c, c2))
+                    if terms[t2] == 0 and _nonfinite(t2):
+                        self._set(NAN)
+                        return
                 continue
             nonzero += _put_term(terms, t, c)
+            if terms[t] == 0 and _nonfinite(t):
+                self._set(NAN)      # add() makes the sum nan: inf - inf
+                return
         self._constant = constant
         self._nonzero = nonzero
         if nonzero > 1 or (nonzero == 1 and constant != 0):
@@ -965,6 +1012,8 @@ class ProductBuilder:
                 reduced = False
                 for b, e in pairs:
                     old = exps.get(b)
+                    if (old is not None and _nonfinite(b)) or _merges(b, exps):
+                        break       # mul() may make it nan, or merge exp() or number bases
                     if old is not None:
                         if old.kind == "num" and e.kind == "num":
                             e = num(_num_add(old.args[0], e.args[0]))
@@ -1047,6 +1096,14 @@ def func(name, *args) -> Node:
             else:
                 with np.errstate(all="ignore"):
                     return num(float(NUMPY_FUNCS[name](v)))
+        elif akind == "add" and type(a.args[0]) is float:
+            v = _inf_constant(a)
+            if v is not None:
+                # exp(x + inf) is inf, sin(x + inf) nan, tanh(x + inf) 1 (other values stay)
+                with np.errstate(all="ignore"):
+                    r = float(NUMPY_FUNCS[name](v))
+                if not math.isfinite(r) or r.is_integer():
+                    return num(r)
         elif akind == "func":
             inner = a.args[0]
             if name == "log" and inner == "exp":
@@ -1116,6 +1173,15 @@ def select(c, a, b):
         s = func("step", sub(c.lhs, c.rhs))
     else:
         s = func("step", sub(c.rhs, c.lhs))
+    pa, pb = _where_parts(a), _where_parts(b)
+    if pa is not None and pb is not None and (pa[0] is not None or pb[0] is not None):
+        # an inf/nan branch: (a - b)*step would be inf*0 = nan where b is chosen
+        out = add(pb[1], mul(sub(pa[1], pb[1]), s))
+        if pa[0] is not None:
+            out = add(out, _pick(pa[0], s))
+        if pb[0] is not None:
+            out = add(out, _pick(pb[0], sub(ONE, s)))
+        return out
     # where(c, a, b) = b + (a - b) * step  (ge/le differ from gt/lt only at the tie itself)
     return add(b, mul(sub(a, b), s))
 
@@ -1264,3 +1330,268 @@ def check_size(root: Node) -> Node:
     if n > MAX_NODES:
         raise ExpressionTooLarge(f"the formula has {n} distinct subexpressions, over the limit of {MAX_NODES}")
     return root
+
+
+# -- simplifications the constructors apply (exact where the formula is defined) ---------------
+
+TWO = num(2)
+#: node -> whether it may be inf/nan at finite values of its symbols (see _nonfinite)
+_NONFINITE = weakref.WeakKeyDictionary()
+
+
+def _nonfinite(n) -> bool:
+    """Whether ``n`` may be inf or nan where its symbols are finite reals, through an
+    inf/nan number in it (``x + inf``, ``inf*x``, ``(x + inf)^2``), not counting the
+    singular points that formulas read generically (``1/x`` at 0). Such a factor or term
+    is never cancelled: ``(x + inf)/(x + inf)`` is nan, not 1."""
+    k = n.kind
+    if k == "num":
+        return type(n.args[0]) is float
+    if k == "sym" or k == "const":
+        return False
+    known = _NONFINITE
+    r = known.get(n)
+    if r is not None:
+        return r
+    stack = [n]
+    while stack:
+        m = stack[-1]
+        if m in known:
+            stack.pop()
+            continue
+        pending = [c for c in children(m) if c.kind not in ("num", "sym", "const") and c not in known]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        known[m] = _nonfinite_here(m)
+    return known[n]
+
+
+def _nonfinite_here(m) -> bool:
+    """:func:`_nonfinite` of ``m`` from its children's (known already)."""
+    k = m.kind
+    if k == "add":
+        constant, pairs = m.args
+        return type(constant) is float or any(type(c) is float or _nonfinite(t) for c, t in pairs)
+    if k == "mul":
+        coef, factors = m.args
+        if type(coef) is float:
+            return True
+        for b, e in factors:
+            if _nonfinite(e):
+                return True
+            if _nonfinite(b) and not (e.kind == "num" and type(e.args[0]) is int and e.args[0] < 0):
+                return True     # (x + inf)^-1 is 0, (x + inf)^2 is inf
+        return False
+    args = m.args[1:]
+    if m.args[0] in _BOUNDED:
+        return False            # tanh(inf*x) is 1 for x > 0: finite
+    if len(args) == 1:
+        v = _inf_constant(args[0])
+        if v is not None:
+            with np.errstate(all="ignore"):
+                return not math.isfinite(float(NUMPY_FUNCS[m.args[0]](v)))
+    return any(_nonfinite(a) for a in args)
+
+
+#: functions finite at every argument, inf and -inf too (sin(inf) is nan)
+_BOUNDED = frozenset(("atan", "tanh", "sigmoid", "erf", "erfc", "step", "sign"))
+
+
+def _inf_constant(a):
+    """The value (inf or -inf) of a sum ``a = x + inf`` whose terms are finite, else None."""
+    if a.kind != "add" or type(a.args[0]) is not float:
+        return None
+    for c, t in a.args[1]:
+        if type(c) is float or _nonfinite(t):
+            return None
+    return a.args[0]
+
+
+#: tree nodes _ops walks before it gives up
+_OPS_BUDGET = 400
+
+
+def _ops(n):
+    """SymPy's ``count_ops`` of ``n`` read as a tree (roughly: one per +, *, ^, /, function
+    and rational number), or None beyond ``_OPS_BUDGET`` nodes."""
+    total = 0
+    seen = 0
+    stack = [n]
+    while stack:
+        m = stack.pop()
+        seen += 1
+        if seen > _OPS_BUDGET:
+            return None
+        k = m.kind
+        if k == "num":
+            total += type(m.args[0]) is Fraction
+        elif k == "add":
+            constant, pairs = m.args
+            total += len(pairs) - (constant == 0)
+            for c, t in pairs:
+                total += c != 1 and c != -1
+                stack.append(t)
+        elif k == "mul":
+            coef, factors = m.args
+            total += len(factors) - 1 + (coef != 1)
+            for b, e in factors:
+                if e is not ONE:
+                    total += 1
+                    stack.append(e)
+                stack.append(b)
+        elif k == "func":
+            total += 1
+            stack.extend(m.args[1:])
+    return total
+
+
+def _merge_powers(exps, order):
+    """In ``_mul``'s factors (``exps``: base -> exponent, ``order``: the bases; both changed
+    in place): ``exp(a)^j * exp(b)^k -> exp(j a + k b)`` where that is not larger by
+    :func:`_ops` (always where the exponents fold to a number: ``exp(x)*exp(-x) -> 1``), and
+    ``2^x * 4^x -> 8^x`` (positive exact bases, the same exponent). Returns a number the
+    coefficient takes (``exp(0)`` is 1), or 1."""
+    factor = 1
+    exps_found = []
+    nums = None
+    for b in order:
+        k = b.kind
+        if k == "func":
+            if b.args[0] == "exp":
+                e = exps[b]
+                if e.kind == "num" and type(e.args[0]) is not float:
+                    exps_found.append(b)
+        elif k == "num":
+            e = exps[b]
+            v = b.args[0]
+            if e.kind != "num" and type(v) is not float and v > 0 and not _nonfinite(e):
+                # (not 2^(inf*x) * (1/2)^(inf*x): inf * 0 where x > 0)
+                if nums is None:
+                    nums = {}
+                nums.setdefault(e, []).append(b)
+    changed = False
+    if len(exps_found) > 1:
+        arg = add(*[mul(exps[b], b.args[1]) for b in exps_found])
+        new = func("exp", arg)
+        merge = arg.kind == "num"
+        if not merge:
+            after = _ops(new)
+            if after is not None:
+                before = len(exps_found) - 1
+                for b in exps_found:
+                    o = _ops(b)
+                    if o is None:
+                        before = None
+                        break
+                    before += o + (exps[b] is not ONE)
+                merge = before is not None and after <= before
+        if merge:
+            changed = True
+            for b in exps_found:
+                del exps[b]
+            if new.kind == "num":
+                factor = new.args[0]
+            else:
+                exps[new] = ONE
+                order.append(new)
+    if nums:
+        for e, bs in nums.items():
+            if len(bs) < 2:
+                continue
+            changed = True
+            p = 1
+            for b in bs:
+                p = _num_mul(p, b.args[0])
+                del exps[b]
+            if p != 1:
+                nb = num(p)
+                old = exps.get(nb)
+                if old is None:
+                    exps[nb] = e
+                    order.append(nb)
+                else:
+                    exps[nb] = add(old, e)
+    if changed:
+        order[:] = [b for b in order if b in exps]
+    return factor
+
+
+def _pythagoras(constant, terms):
+    """``c*r*sin(u)^2 + c*r*cos(u)^2 -> c*r`` in a sum's terms (``terms``: term -> coefficient,
+    changed in place; of unequal coefficients of one sign the smaller goes:
+    ``3*sin(u)^2 + 2*cos(u)^2 -> 2 + sin(u)^2``). Returns the new constant."""
+    for t in list(terms):
+        if t.kind != "mul":
+            continue
+        c = terms[t]
+        if c == 0 or type(c) is float:
+            continue
+        factors = t.args[1]
+        for i, (b, e) in enumerate(factors):
+            if e is TWO and b.kind == "func" and b.args[0] == "sin":
+                break
+        else:
+            continue
+        rest = _make_mul(1, factors[:i] + factors[i + 1:])
+        if rest.kind == "add" or _nonfinite(rest) or _nonfinite(b):
+            continue        # inf*sin(u)^2 + inf*cos(u)^2 is nan where sin(u) = 0, sin(inf*x) nan
+        partner = mul(rest, power(func("cos", b.args[1]), TWO))
+        d = terms.get(partner)
+        if d is None or d == 0 or type(d) is float or (c > 0) != (d > 0):
+            continue
+        m = c if abs(c) <= abs(d) else d
+        terms[t] = _num_add(c, -m)
+        terms[partner] = _num_add(d, -m)
+        if rest.kind == "num":
+            constant = _num_add(constant, _num_mul(m, rest.args[0]))
+        else:
+            old = terms.get(rest)
+            terms[rest] = m if old is None else _num_add(old, m)
+    return constant
+
+
+def _has_trig_square(t) -> bool:
+    """Whether the term ``t`` has a factor sin(u)^2 or cos(u)^2 (:func:`_pythagoras`)."""
+    if t.kind != "mul":
+        return False
+    for b, e in t.args[1]:
+        if e is TWO and b.kind == "func" and (b.args[0] == "sin" or b.args[0] == "cos"):
+            return True
+    return False
+
+
+def _where_parts(a):
+    """``a`` as (K, rest): K its inf/nan constant (``a = K + rest``) or None, rest finite;
+    or None where an inf/nan is elsewhere in it (``inf*x``)."""
+    if a.kind == "num":
+        return (a.args[0], ZERO) if type(a.args[0]) is float else (None, a)
+    if not _nonfinite(a):
+        return None, a
+    if a.kind == "add" and type(a.args[0]) is float:
+        rest = add(*[mul(num(c), t) for c, t in a.args[1]])
+        if not _nonfinite(rest):
+            return a.args[0], rest
+    return None
+
+
+def _pick(k, s):
+    """The constant ``k`` (inf, -inf or nan) where ``s`` (0 or 1) is 1, and 0 where it is 0,
+    without a product ``0*k`` (nan)."""
+    if math.isnan(k):
+        return func("log", sub(ONE, mul(TWO, s)))     # log(-1) is nan, log(1) is 0
+    return sub(power(num(k), s), ONE)                 # k^0 - 1 = 0, k^1 - 1 = k
+
+
+def _merges(b, exps) -> bool:
+    """Whether a new factor with base ``b`` may be merged by :func:`_merge_powers` with the
+    bases ``exps`` of a product (ProductBuilder then takes the step as ``mul`` does)."""
+    k = b.kind
+    if k == "func":
+        if b.args[0] != "exp":
+            return False
+        return any(bb.kind == "func" and bb.args[0] == "exp" for bb in exps)
+    if k == "num":
+        return any(bb.kind == "num" for bb in exps)
+    return False
