@@ -6,7 +6,8 @@
 
 Workloads (DESIGN.md, "Performance"): scalar-grad, rosen-grad, mlp-step,
 hessian (the logistic loss spelled three ways: softplus, logaddexp, sigmoid; and
-hessian-tall, the same on 3000 x 150 data), sparse-hessian, symbolic, checkpoint. Each row is the median of
+hessian-tall, the same on 3000 x 150 data), sparse-hessian, symbolic, symbolic-family
+(random formulas, bench/symbolic_family.py; per-formula lines start with '#'), checkpoint. Each row is the median of
 several timed runs after a warm-up; the ratio column divides by the first row
 of the workload (the reference). The checkpoint workload reports peak memory
 (MiB, measured with tracemalloc, which sees NumPy's buffers) instead of time.
@@ -363,6 +364,24 @@ def symbolic(quick):
     return rows
 
 
+def symbolic_family(quick):
+    """Expr.diff against sympy.diff on a seeded family of random formulas (bench/symbolic_family.py):
+    every partial of order 1-4 of each, printed. One row per system with the total time;
+    then the per-formula ratio SymPy / partiald, median and worst (time: that formula's partiald's)."""
+    from . import symbolic_family as F
+    sp = _optional("sympy")
+    per = F.measure(F.N_FORMULAS // 2 if quick else F.N_FORMULAS, F.SEED, quick, sp)
+    n = len(per)
+    rows = [(f"partiald parse+diff+str, {n} formulas", sum(r[3] for r in per))]
+    if sp:
+        rows.append(("sympy sympify+diff+str, same formulas", sum(r[4] for r in per)))
+        ratios = sorted((r[4] / r[3], i) for i, r in enumerate(per))
+        med, worst = ratios[len(ratios) // 2], ratios[0]
+        rows.append((f"per formula sympy/partiald: median (#{med[1]})", per[med[1]][3], med[0]))
+        rows.append((f"per formula sympy/partiald: worst (#{worst[1]})", per[worst[1]][3], worst[0]))
+    return rows
+
+
 _W = np.random.default_rng(1).normal(size=(100, 100)) / 10
 
 
@@ -437,7 +456,7 @@ def hessian_tall(quick):
 
 WORKLOADS = {"scalar-grad": scalar_grad, "rosen-grad": rosen_grad, "mlp-step": mlp_step,
              "hessian": hessian, "hessian-tall": hessian_tall, "sparse-hessian": sparse_hessian, "symbolic": symbolic,
-             "checkpoint": checkpoint}
+             "symbolic-family": symbolic_family, "checkpoint": checkpoint}
 
 
 def _fmt(t, unit="s"):
@@ -469,8 +488,9 @@ def main(argv=None):
             continue
         ref = rows[0][1]
         unit = getattr(WORKLOADS[name], "unit", "s")
-        for system, t in rows:
-            print(f"{name:<16} {system:<48} {_fmt(t, unit):>12} {t / ref:>7.2f}x")
+        for system, t, *ratio in rows:     # a row may give its own ratio
+            r = ratio[0] if ratio else t / ref
+            print(f"{name:<16} {system:<48} {_fmt(t, unit):>12} {r:>7.2f}x")
         sys.stdout.flush()
 
 

@@ -315,3 +315,24 @@ def test_common_integer_factors_of_sums_in_products():
         f = expr(text)
         assert f.node is C.normalize(node), text
         assert f.equals(Expr(node)), text
+
+
+def test_printed_text_shared_by_a_formula_family():
+    # str() of a formula and of its derivatives reuses the text of the nodes they share
+    # (printing.Printer.doprint's ``shared``, kept in the family's derivative cache): the
+    # text must be what a fresh print gives, and the length limit still applies
+    from partiald.symbolic.printing import to_str
+    f = expr("exp(x*y)*sin(x + y^2)/(1 + x^2) + tan(x)^(3/2)*sqrt(y)")
+    ds = [f, f.diff("x"), f.diff("y"), f.diff("x", "y"), f.diff("x", n=3), f.diff("x", "y", "y")]
+    for _ in range(2):
+        for d in ds:
+            assert str(d) == to_str(d.node)
+    cache = f._diff_cache()
+    assert cache.printed and all(d._diff_cache() is cache for d in ds)
+    with pytest.raises(ExpressionTooLarge):
+        to_str(ds[-1].node, max_chars=10, shared=cache.printed)
+    # a derivative kept alone (its family gone) prints the same
+    text = str(ds[4])
+    g = ds[4]
+    del f, ds, cache
+    assert str(g) == text == to_str(g.node)

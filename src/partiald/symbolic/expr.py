@@ -115,6 +115,9 @@ def _call(name, arg):
 
 # -- lowering: canonical node -> Graph ------------------------------------------------------
 
+_HALF = Fraction(1, 2)
+
+
 def _lower_pow(b, e, memo, exact=False):
     """``b ** e`` for a lowered base ``b`` and an exponent node ``e``."""
     ev = e.args[0] if e.kind == "num" else None
@@ -122,7 +125,7 @@ def _lower_pow(b, e, memo, exact=False):
         return bind(REGISTRY["integer_pow"], b, n=int(ev))
     if type(ev) is int and not exact:
         return _huge_int_pow(b, ev)
-    if ev == Fraction(1, 2):
+    if ev == _HALF:
         return bind(REGISTRY["sqrt"], b)
     if ev is None:
         return bind(REGISTRY["pow"], b, memo[e])
@@ -308,7 +311,7 @@ class _DiffCache:
     """Per node: its value as the lowered Graph recomputes it, its tangent per variable,
     and its normalized form. Shared by a formula and its derivatives."""
 
-    __slots__ = ("primal", "dual", "norm", "ops", "terms", "__weakref__")
+    __slots__ = ("primal", "dual", "norm", "ops", "terms", "printed", "__weakref__")
 
     def __init__(self):
         self.primal = {}
@@ -316,6 +319,7 @@ class _DiffCache:
         self.norm = {}
         self.ops = ({}, {}, {})  # memos of add, mul and power (canonical.set_memo)
         self.terms = {}         # a long sum -> {variable: its (coef, term) pairs that hold it}
+        self.printed = {}       # node -> its str() form (printing.Printer.doprint's ``shared``)
 
 
 #: a sum with at least this many terms keeps an index of its terms by variable
@@ -666,7 +670,7 @@ class Expr:
 
     # -- printing -------------------------------------------------------------
     def __str__(self):
-        return to_str(self.node)
+        return to_str(self.node, shared=self._diff_cache().printed)
 
     def __repr__(self):
         return f"Expr('{to_str(self.node)}')"

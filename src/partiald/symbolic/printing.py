@@ -31,6 +31,8 @@ from .limits import env_number
 MAX_PRINTED_CHARS = env_number("PARTIALD_MAX_PRINTED_CHARS", 10_000_000, int)
 #: the text of all subexpressions printed on the way may come to this many times the limit
 PRINT_WORK_FACTOR = 50
+#: the printed text a formula family keeps for reuse (Printer.doprint's ``shared``), in characters
+SHARED_PRINT_CHARS = 20_000_000
 #: sizes are counted up to this (so an astronomically large formula costs no big integers)
 _SIZE_CAP = 1 << 62
 
@@ -263,9 +265,14 @@ class Printer:
         size = self.sizes(order)
         return size[root], min(sum(size.values()), _SIZE_CAP)
 
-    def doprint(self, root: Node, max_chars=None) -> str:
+    def doprint(self, root: Node, max_chars=None, shared=None) -> str:
         """The text of ``root``; ExpressionTooLarge (before any text is made) when it would
-        have more than ``max_chars`` characters (default :data:`MAX_PRINTED_CHARS`)."""
+        have more than ``max_chars`` characters (default :data:`MAX_PRINTED_CHARS`).
+
+        ``shared``: a dict kept between calls by this printer's class (a formula and its
+        derivatives share one): the printed form of each node, which depends on the node
+        alone, is read from it and added to it (up to :data:`SHARED_PRINT_CHARS` characters
+        in all, counted under the key ``None``)."""
         order, deps, uses = _print_order(root)
         limit = MAX_PRINTED_CHARS if max_chars is None else max_chars
         if limit and limit != math.inf:
@@ -274,6 +281,22 @@ class Printer:
             if not _within(length, work, limit):
                 raise ExpressionTooLarge(too_large_message("the formula", length, work, limit))
         memo: dict = {}
+        if shared is not None:
+            stored = shared.get(None, 0)
+            if stored < SHARED_PRINT_CHARS:
+                self._terms = shared.get("terms")
+                if self._terms is None:
+                    self._terms = shared["terms"] = {}     # (product, coefficient) -> its text in a sum
+            for n in order:
+                item = shared.get(n)
+                if item is None:
+                    item = self._print(n, memo)
+                    if stored < SHARED_PRINT_CHARS:
+                        shared[n] = item
+                        stored += len(item[0])
+                memo[n] = item
+            shared[None] = stored
+            return memo[root][0]
         for n in order:
             memo[n] = self._print(n, memo)
             for c in deps[n]:
@@ -283,6 +306,8 @@ class Printer:
                 elif c in memo:
                     del memo[c]         # its last reader is printed
         return memo[root][0]
+
+    _terms = None
 
     def _wrap(self, item, level):
         s, p = item
@@ -332,6 +357,13 @@ class Printer:
         if c == 1 and t.kind != "mul":
             return memo[t][0], sign         # what _print_mul(1, ((t, None),)) gives
         if t.kind == "mul":
+            terms = self._terms
+            if terms is not None:
+                s = terms.get((t, c))
+                if s is None:
+                    coef, factors = t.args
+                    s = terms[(t, c)] = self._print_mul(coef * c, factors, memo)[0]
+                return s, sign
             coef, factors = t.args
             s, _ = self._print_mul(coef * c, factors, memo)
         else:
@@ -382,7 +414,7 @@ class Printer:
     def _pow_item(self, b, e, memo):
         if e.kind == "num" and e.args[0] == 1:
             return memo[b]
-        if e.kind == "num" and e.args[0] == Fraction(1, 2):
+        if e.kind == "num" and e.args[0] == _HALF:
             return self.sqrt(memo[b][0]), P_ATOM
         base = self._wrap(memo[b], P_POW + 1) if b.kind != "num" or not _simple_num(b) else memo[b][0]
         if e.kind == "num":
@@ -400,6 +432,9 @@ class Printer:
     def _exp_str(self, item):
         s, p = item
         return s if p >= P_ATOM else self.exp_paren(s)
+
+
+_HALF = Fraction(1, 2)
 
 
 def _simple_num(n):
@@ -563,8 +598,8 @@ def text_of(n: Node, form="text", max_chars=None) -> str:
     return PRINTERS[form]().doprint(n, max_chars)
 
 
-def to_str(n: Node, max_chars=None) -> str:
-    return Printer().doprint(n, max_chars)
+def to_str(n: Node, max_chars=None, shared=None) -> str:
+    return Printer().doprint(n, max_chars, shared)
 
 
 def to_unicode(n: Node, max_chars=None) -> str:
