@@ -84,7 +84,8 @@ class Node:
     # _content: of a sum, see _content(); _unit: of a product with a coefficient, the product
     # without it (both filled in when first needed); height: 1 for a leaf, else one more than
     # the highest child; ckey: what stands for the node in its parents' skeys (see _Key)
-    __slots__ = ("kind", "args", "free", "skey", "height", "ckey", "_content", "_unit", "__weakref__")
+    __slots__ = ("kind", "args", "free", "skey", "height", "ckey", "_content", "_unit", "_nonfin",
+                 "__weakref__")
     shape = ()
     dtype = _FLOAT64
     ndim = 0
@@ -145,6 +146,7 @@ def _intern(kind, args, free, skey, key, height=1):
     node = Node()
     node.kind, node.args, node.free, node.skey, node.height = kind, args, free, skey, height
     node.ckey = skey if height < _DEEP else _Key(skey)
+    node._nonfin = None                 # _nonfinite's answer, filled in when first asked
     _TABLE[key] = weakref.KeyedRef(node, _forget, key)
     return node
 
@@ -1336,7 +1338,6 @@ def check_size(root: Node) -> Node:
 
 TWO = num(2)
 #: node -> whether it may be inf/nan at finite values of its symbols (see _nonfinite)
-_NONFINITE = weakref.WeakKeyDictionary()
 
 
 def _nonfinite(n) -> bool:
@@ -1349,23 +1350,22 @@ def _nonfinite(n) -> bool:
         return type(n.args[0]) is float
     if k == "sym" or k == "const":
         return False
-    known = _NONFINITE
-    r = known.get(n)
+    r = n._nonfin
     if r is not None:
         return r
     stack = [n]
     while stack:
         m = stack[-1]
-        if m in known:
+        if m._nonfin is not None:
             stack.pop()
             continue
-        pending = [c for c in children(m) if c.kind not in ("num", "sym", "const") and c not in known]
+        pending = [c for c in children(m) if c.kind not in ("num", "sym", "const") and c._nonfin is None]
         if pending:
             stack.extend(pending)
             continue
         stack.pop()
-        known[m] = _nonfinite_here(m)
-    return known[n]
+        m._nonfin = _nonfinite_here(m)
+    return n._nonfin
 
 
 def _nonfinite_here(m) -> bool:
