@@ -9,6 +9,7 @@ import numpy as _np
 from ..core.primitive import bind
 from ..core.trace import Tracer
 from ..ops import elementwise as _ew
+from ..ops.common import real_dtype
 from . import _core as pnp
 
 __all__ = ["real", "imag", "conj", "conjugate", "angle", "real_if_close"]
@@ -58,7 +59,7 @@ def real_if_close(a, tol=100):
         return _np.real_if_close(a, tol=tol)
     if a.dtype.kind != "c":
         return a
-    eps = _np.finfo(_ew._real_dtype(a.dtype)).eps
+    eps = _np.finfo(real_dtype(a.dtype)).eps
     limit = tol * eps if tol > 1 else tol
     return real(a) if bool(_np.all(_np.abs(_np.imag(a.concrete_value("pnp.real_if_close"))) < limit)) else a
 

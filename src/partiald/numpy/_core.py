@@ -2599,32 +2599,41 @@ def _quantile_impl(fname, a, q, axis, method, keepdims, nan):
     return astype(r, out_dt) if _dtype(r) != out_dt else r
 
 
+_NUMPY_QUANTILES = {"quantile": _np.quantile, "percentile": _np.percentile, "nanquantile": _np.nanquantile,
+                    "nanpercentile": _np.nanpercentile}
+
+
+def _quantile_call(name, a, q, axis, out, overwrite_input, method, keepdims, weights, interpolation):
+    """quantile, percentile and their nan versions: NumPy's own on plain values; on traced
+    ones the sorted values interpolated (``q`` in percent for the percentile pair)."""
+    if interpolation is not None:
+        method = interpolation
+    if _plain(a, q):
+        return _NUMPY_QUANTILES[name](a, q, axis=axis, out=out, overwrite_input=overwrite_input, method=method,
+                                      keepdims=keepdims, weights=weights)
+    _no_out(out, name)
+    if weights is not None:
+        raise NotImplementedError(f"pnp.{name}: weights= is not supported on traced arrays")
+    if name.endswith("percentile"):
+        _check_percents(q)
+        q = divide(q, 100)
+    nan = name.startswith("nan")
+    return _quantile_impl("nanquantile" if nan else "quantile", a, q, axis, method, keepdims, nan)
+
+
 def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
              weights=None, interpolation=None):
     """``numpy.quantile`` (all of NumPy's methods, unweighted): the sorted values
     interpolated, so derivatives move with the sorted values and the interpolation
     weights; a traced ``q`` is differentiable too (linear-type methods)."""
-    if interpolation is not None:
-        method = interpolation
-    if _plain(a, q):
-        return _np.quantile(a, q, axis=axis, out=out, overwrite_input=overwrite_input, method=method,
-                            keepdims=keepdims, weights=weights)
-    _no_out(out, "quantile")
-    if weights is not None:
-        raise NotImplementedError("pnp.quantile: weights= is not supported on traced arrays")
-    return _quantile_impl("quantile", a, q, axis, method, keepdims, False)
+    return _quantile_call("quantile", a, q, axis, out, overwrite_input, method, keepdims, weights, interpolation)
 
 
 def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
                weights=None, interpolation=None):
     """``numpy.percentile``: ``quantile(a, q / 100)``."""
-    if interpolation is not None:
-        method = interpolation
-    if _plain(a, q):
-        return _np.percentile(a, q, axis=axis, out=out, overwrite_input=overwrite_input, method=method,
-                              keepdims=keepdims, weights=weights)
-    _check_percents(q)
-    return quantile(a, divide(q, 100), axis, out, overwrite_input, method, keepdims, weights=weights)
+    return _quantile_call("percentile", a, q, axis, out, overwrite_input, method, keepdims, weights,
+                          interpolation)
 
 
 def _check_percents(q):
@@ -2637,27 +2646,15 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear
                 weights=None, interpolation=None):
     """``numpy.nanquantile``: quantiles of the non-NaN values of each slice (NaN where a
     slice is all NaN); the count per slice is traced, so it works under jit and vmap."""
-    if interpolation is not None:
-        method = interpolation
-    if _plain(a, q):
-        return _np.nanquantile(a, q, axis=axis, out=out, overwrite_input=overwrite_input, method=method,
-                               keepdims=keepdims, weights=weights)
-    _no_out(out, "nanquantile")
-    if weights is not None:
-        raise NotImplementedError("pnp.nanquantile: weights= is not supported on traced arrays")
-    return _quantile_impl("nanquantile", a, q, axis, method, keepdims, True)
+    return _quantile_call("nanquantile", a, q, axis, out, overwrite_input, method, keepdims, weights,
+                          interpolation)
 
 
 def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
                   weights=None, interpolation=None):
     """``numpy.nanpercentile``: ``nanquantile(a, q / 100)``."""
-    if interpolation is not None:
-        method = interpolation
-    if _plain(a, q):
-        return _np.nanpercentile(a, q, axis=axis, out=out, overwrite_input=overwrite_input, method=method,
-                                 keepdims=keepdims, weights=weights)
-    _check_percents(q)
-    return nanquantile(a, divide(q, 100), axis, out, overwrite_input, method, keepdims, weights=weights)
+    return _quantile_call("nanpercentile", a, q, axis, out, overwrite_input, method, keepdims, weights,
+                          interpolation)
 
 
 def _median_impl(a, axis, keepdims, nan):

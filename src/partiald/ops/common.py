@@ -21,6 +21,21 @@ def dtype_of(x):
     return np.dtype(x.dtype) if hasattr(x, "dtype") else np.result_type(x)
 
 
+def is_complex(x) -> bool:
+    return dtype_of(x).kind == "c"
+
+
+def real_dtype(dt):
+    """The real dtype of the same precision (complex128 -> float64, complex64 -> float32)."""
+    dt = np.dtype(dt)
+    return np.empty(0, dt).real.dtype if dt.kind == "c" else dt
+
+
+def complex_dtype(dt):
+    """The complex dtype a value of dtype ``dt`` promotes to (float32 -> complex64)."""
+    return np.result_type(dt, np.complex64)
+
+
 def _dtype_arg(x):
     # Python scalars stay weakly typed (NEP 50): float32 + 2.0 is float32.
     return x if isinstance(x, (bool, int, float, complex)) else x.dtype

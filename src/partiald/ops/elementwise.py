@@ -36,8 +36,8 @@ from ..core.graph import ShapedArray
 from ..core.primitive import REGISTRY, Primitive, bind, is_undefined, register, zero_jvp
 from . import batch_rules
 from . import fused_forms as FF
-from .common import (NUMPY_IMPL, bool_elementwise_aval, elementwise_aval, float_elementwise_aval,
-                     shape_of)
+from .common import (NUMPY_IMPL, bool_elementwise_aval, complex_dtype, elementwise_aval,
+                     float_elementwise_aval, is_complex, real_dtype, shape_of)
 
 # sparsity of elementwise primitives: the input pairs (i, j) whose mixed second
 # derivative can be nonzero (transforms/sparsity.py reads them from the record)
@@ -563,25 +563,16 @@ logistic_p = _unary("logistic", _logistic_impl, lambda ans, x: mul(ans, sub(1.0,
                     rule_name="sigmoid rule", symbol="sigmoid")
 sqrt_p = _unary("sqrt", np.sqrt, lambda ans, x: div(0.5, ans), rule_name="power rule",
                 numpy="sqrt", python="_m.sqrt({0})", fused=FF.unary("np.sqrt({0})"))
-def _is_complex(x) -> bool:
-    return np.dtype(getattr(x, "dtype", None) or np.result_type(x)).kind == "c"
-
-
-def _real_dtype(dt):
-    """The real dtype of the same precision (complex128 -> float64, complex64 -> float32)."""
-    dt = np.dtype(dt)
-    return np.empty(0, dt).real.dtype if dt.kind == "c" else dt
-
-
-def _abs_aval(x):
+def _real_aval(x):
+    """The aval of a real-valued function of ``x`` (abs, real, imag)."""
     aval = elementwise_aval(x)
-    return ShapedArray(aval.shape, _real_dtype(aval.dtype))
+    return ShapedArray(aval.shape, real_dtype(aval.dtype))
 
 
 def _abs_jvp(tangents, ans, x):
     # real x: sign(x) * t, with sign(0) = 0.  complex z: d|z| = Re(conj(z) dz) / |z|, taken
     # as 0 at z = 0 (the same convention).
-    if not _is_complex(x):
+    if not is_complex(x):
         return safe_mul(tangents[0], sign(x))
     zero = compare(ans, 0.0, "eq")
     coef = select(zero, 0.0, div(conj(x), select(zero, 1.0, ans)))
@@ -596,18 +587,14 @@ def imag(x): return bind(imag_p, x)
 def conj(x): return bind(conj_p, x)
 
 
-def _complex_dtype(dt):
-    return np.result_type(dt, np.complex64)
-
-
 def _real_transpose(ct, x):
     # Re(ct * Re(dz)) = Re(ct * dz) for real ct: the cotangent of z is ct itself, as complex
-    return [bind(convert_p, ct, dtype=_complex_dtype(x.aval.dtype))]
+    return [bind(convert_p, ct, dtype=complex_dtype(x.aval.dtype))]
 
 
 def _imag_transpose(ct, x):
     # ct * Im(dz) = Re(-i ct * dz)
-    return [mul(bind(convert_p, ct, dtype=_complex_dtype(x.aval.dtype)), -1j)]
+    return [mul(bind(convert_p, ct, dtype=complex_dtype(x.aval.dtype)), -1j)]
 
 
 def _conj_transpose(ct, x):
@@ -623,22 +610,22 @@ def _part(fn):
     return impl
 
 
-real_p = _prim("real", _part(np.real), _abs_aval, lambda t, ans, x: real(t[0]), _real_transpose, linear=True,
+real_p = _prim("real", _part(np.real), _real_aval, lambda t, ans, x: real(t[0]), _real_transpose, linear=True,
                rule_name="real part rule", sparsity=LINEAR)
-imag_p = _prim("imag", _part(np.imag), _abs_aval, lambda t, ans, x: imag(t[0]), _imag_transpose, linear=True,
+imag_p = _prim("imag", _part(np.imag), _real_aval, lambda t, ans, x: imag(t[0]), _imag_transpose, linear=True,
                rule_name="imaginary part rule", sparsity=LINEAR)
 conj_p = _prim("conj", np.conjugate, elementwise_aval, lambda t, ans, x: conj(t[0]), _conj_transpose,
                linear=True, rule_name="conjugate rule", sparsity=LINEAR)
 
 
-abs_p = _prim("abs", np.abs, _abs_aval, _abs_jvp,
+abs_p = _prim("abs", np.abs, _real_aval, _abs_jvp,
               rule_name="absolute value rule", sparsity=LINEAR, numpy="abs", python="abs({0})", exact=True,
               symbol="abs", domain="at u = 0 the derivative is taken as 0 (partiald's convention, sign(0) = 0)",
               fused=FF.unary("abs({0})"))
 def _sign_jvp(tangents, ans, x):
     # real x: piecewise constant (0 away from the jump).  complex z: sign(z) = z / |z| (NumPy 2)
     # moves with z: d(z/|z|) = (dz - sign(z) Re(conj(sign(z)) dz)) / |z|, taken as 0 at z = 0
-    if not _is_complex(x):
+    if not is_complex(x):
         return zero_jvp(tangents, ans, x)
     t = tangents[0]
     r = abs_(x)

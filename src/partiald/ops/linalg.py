@@ -13,8 +13,8 @@ import numpy as np
 from ..core.graph import ShapedArray
 from ..core.primitive import REGISTRY, Primitive, bind, is_undefined, register, zero_jvp
 from . import batch_rules
-from .common import dtype_of, shape_of
-from .elementwise import add, conj, div, mul, neg, real, safe_mul, sub
+from .common import complex_dtype, dtype_of, is_complex, real_dtype, shape_of
+from .elementwise import abs_, add, compare, conj, div, imag, mul, neg, real, safe_mul, select, sub
 from .reduce import reduce_sum
 from .shape import concatenate, einsum, gather, reshape, transpose
 
@@ -23,10 +23,6 @@ _LETTERS = "abcdefgh"
 
 def _nd(x):
     return len(shape_of(x))
-
-
-def _is_complex(x):
-    return np.dtype(dtype_of(x)).kind == "c"
 
 
 def _mT(x):
@@ -38,11 +34,11 @@ def _mT(x):
 def _H(x):
     """The conjugate transpose of the last two axes (the transpose for real ``x``)."""
     t = _mT(x)
-    return conj(t) if _is_complex(x) else t
+    return conj(t) if is_complex(x) else t
 
 
 def _conj(x):
-    return conj(x) if _is_complex(x) else x
+    return conj(x) if is_complex(x) else x
 
 
 def _mm(x, y):
@@ -250,9 +246,9 @@ det_p = register(Primitive("det", lambda a: np.linalg.det(a),
 def _lower_sym(t, n, dtype):
     """tril(t) + tril(t, -1)^H, the Hermitian matrix whose lower triangle is that of ``t``."""
     strict = np.tril(np.ones((n, n), dtype=dtype), -1)
-    if _is_complex(t):
+    if is_complex(t):
         # LAPACK reads the real part of the diagonal only
-        eye = np.eye(n, dtype=_real_dtype(dtype))
+        eye = np.eye(n, dtype=real_dtype(dtype))
         return add(add(mul(t, strict), _H(mul(t, strict))), mul(real(t), eye))
     low = np.tril(np.ones((n, n), dtype=dtype))
     return add(mul(t, low), _H(mul(t, strict)))
@@ -260,10 +256,6 @@ def _lower_sym(t, n, dtype):
 
 def _square_aval(a):
     return ShapedArray(a.shape, a.dtype)
-
-
-def _real_dtype(dtype):
-    return np.empty(0, dtype).real.dtype
 
 
 def _cholesky_jvp(tangents, ans, a):
@@ -298,7 +290,7 @@ def _logabsdet_jvp(tangents, ans, a):
         return None
     r = _nd(a)
     out = reduce_sum(safe_mul(tangents[0], _mT(_inv(a, a.dtype))), (r - 2, r - 1))
-    return real(out) if _is_complex(a) else out
+    return real(out) if is_complex(a) else out
 
 
 def _slogdet(a, which):
@@ -307,7 +299,7 @@ def _slogdet(a, which):
 
 
 logabsdet_p = register(Primitive("logabsdet", lambda a: _slogdet(a, 1),
-                                 lambda a: ShapedArray(a.shape[:-2], _real_dtype(a.dtype)),
+                                 lambda a: ShapedArray(a.shape[:-2], real_dtype(a.dtype)),
                                  jvp=_logabsdet_jvp, rule_name="log-determinant rule",
                                  batch=_front_rule("logabsdet"), sparsity="dense"))
 
@@ -357,7 +349,7 @@ def _eigh_w_jvp(tangents, ans, a):
     v = bind(eigh_v_p, a)
     m = _eigh_m(tangents[0], a, v, a.dtype)
     d = _diag(m)
-    return real(d) if _is_complex(a) else d
+    return real(d) if is_complex(a) else d
 
 
 def _eigh_v_jvp(tangents, ans, a):
@@ -369,7 +361,7 @@ def _eigh_v_jvp(tangents, ans, a):
     if n == 0 or 0 in a.shape:
         return None
     w = bind(eigh_w_p, a)
-    rdt = _real_dtype(ans.dtype)
+    rdt = real_dtype(ans.dtype)
     eye = np.eye(n, dtype=rdt)
     gap = add(sub(_row(w), _col(w)), eye)
     f = div(1.0 - eye, gap)
@@ -378,7 +370,7 @@ def _eigh_v_jvp(tangents, ans, a):
 
 
 eigh_w_p = register(Primitive("eigh_w", lambda a: np.linalg.eigh(a)[0],
-                              lambda a: ShapedArray(a.shape[:-1], _real_dtype(a.dtype)),
+                              lambda a: ShapedArray(a.shape[:-1], real_dtype(a.dtype)),
                               jvp=_eigh_w_jvp, rule_name="symmetric eigenvalue rule",
                               batch=_front_rule("eigh_w"), sparsity="dense"))
 eigh_v_p = register(Primitive("eigh_v", _eigh_v_impl, _square_aval, jvp=_eigh_v_jvp,
@@ -395,12 +387,12 @@ eigh_v_p = register(Primitive("eigh_v", _eigh_v_impl, _square_aval, jvp=_eigh_v_
 
 def _eig_impl(a):
     w, v = np.linalg.eig(a)
-    ct = np.result_type(a.dtype, np.complex64)
+    ct = complex_dtype(a.dtype)
     return w.astype(ct, copy=False), _fix_phase(v.astype(ct, copy=False))[0]
 
 
 def _eig_aval(a, vectors):
-    ct = np.result_type(a.dtype, np.complex64)
+    ct = complex_dtype(a.dtype)
     return ShapedArray(a.shape if vectors else a.shape[:-1], ct)
 
 
@@ -420,8 +412,8 @@ def _pivot_rows(v):
     """A one-hot (..., n, n) mask of each column's pivot, the component _fix_phase made real
     (argmax of |v| down the column: an integer, derivative 0)."""
     n = shape_of(v)[-2]
-    p = bind(REGISTRY["argmax"], bind(REGISTRY["abs"], v), axis=_nd(v) - 2)
-    return bind(REGISTRY["compare"], np.arange(n).reshape(n, 1), _row(p), op="eq")
+    p = bind(REGISTRY["argmax"], abs_(v), axis=_nd(v) - 2)
+    return compare(np.arange(n).reshape(n, 1), _row(p), "eq")
 
 
 def _eig_v_jvp(tangents, ans, a):
@@ -440,9 +432,9 @@ def _eig_v_jvp(tangents, ans, a):
     # pivot phase: Im(dv_k[p] / v_k[p]) = 0
     mask = _pivot_rows(ans)
     zero = np.zeros((), dtype=ans.dtype)
-    piv_v = reduce_sum(bind(REGISTRY["select"], mask, ans, zero), (_nd(ans) - 2,))
-    piv_dv = reduce_sum(bind(REGISTRY["select"], mask, dv, zero), (_nd(ans) - 2,))
-    theta = bind(REGISTRY["imag"], mul(piv_dv, div(1.0, piv_v)))
+    piv_v = reduce_sum(select(mask, ans, zero), (_nd(ans) - 2,))
+    piv_dv = reduce_sum(select(mask, dv, zero), (_nd(ans) - 2,))
+    theta = imag(mul(piv_dv, div(1.0, piv_v)))
     return sub(dv, mul(ans, _row(mul(theta, 1j))))
 
 
@@ -477,7 +469,7 @@ def sylvester(a, b, q):
 
 
 def _sqrtm_impl(a):
-    ct = np.result_type(a.dtype, np.complex64)
+    ct = complex_dtype(a.dtype)
     if a.size == 0:
         return np.zeros(a.shape, ct)
     try:
@@ -505,7 +497,7 @@ def _sqrtm_jvp(tangents, ans, a):
 
 
 sqrtm_p = register(Primitive("sqrtm", _sqrtm_impl,
-                             lambda a: ShapedArray(a.shape, np.result_type(a.dtype, np.complex64)),
+                             lambda a: ShapedArray(a.shape, complex_dtype(a.dtype)),
                              jvp=_sqrtm_jvp, rule_name="matrix square root rule", batch=_front_rule("sqrtm"),
                              sparsity="dense"))
 
@@ -530,7 +522,7 @@ def _svd_s_impl(a):
 
 def _svd_s_aval(a):
     m, n = a.shape[-2:]
-    return ShapedArray(tuple(a.shape[:-2]) + (min(m, n),), _real_dtype(a.dtype))
+    return ShapedArray(tuple(a.shape[:-2]) + (min(m, n),), real_dtype(a.dtype))
 
 
 def _svd_u_aval(a, full_matrices):
@@ -558,14 +550,14 @@ def _svd_s_jvp(tangents, ans, a):
         return None
     _, _, _, ds = _svd_ds(tangents[0], a)
     d = _diag(ds)
-    return real(d) if _is_complex(a) else d
+    return real(d) if is_complex(a) else d
 
 
 def _svd_uv_tangents(t, a, want):
     m, n = a.shape[-2:]
     u, s, vh, ds = _svd_ds(t, a)
     k = min(m, n)
-    rdt = _real_dtype(a.dtype)
+    rdt = real_dtype(a.dtype)
     eye = np.eye(k, dtype=rdt)
     sr, sc = _row(s), _col(s)
     diffs = mul(add(sr, sc), sub(sr, sc))                   # s_j^2 - s_i^2
@@ -573,7 +565,7 @@ def _svd_uv_tangents(t, a, want):
     if want == "u":
         dss = mul(sr, ds)                                   # dS diag(s)
         inner = mul(f, add(dss, _H(dss)))
-        if _is_complex(a):
+        if is_complex(a):
             s_inv = div(1.0, s)
             inner = add(inner, mul(mul(mul(0.5, sub(ds, _H(ds))), _row(s_inv)), eye))
         du = _mm(u, inner)
@@ -641,7 +633,7 @@ def _thin_qr_tangents(q, r, dx):
     strict = np.tril(np.ones((n, n)), -1)
     low = mul(qt, strict)
     do = sub(low, _H(low))                                  # skew-Hermitian
-    if _is_complex(q):
+    if is_complex(q):
         do = add(do, mul(sub(qt, real(qt)), np.eye(n)))
     dq = add(_mm(q, sub(do, qt)), dx_rinv)
     dr = _mm(sub(qt, do), r)

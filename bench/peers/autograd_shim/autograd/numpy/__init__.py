@@ -4,10 +4,9 @@ differentiable function partiald lacks fails on traced input with partiald's
 own error."""
 import importlib as _il
 
-import numpy as _onp
-
-import partiald.numpy as _pnp
 from partiald.numpy import *  # noqa: F401,F403
+
+from .._forward import forwarding
 
 # this package's own submodules (the star import above bound partiald's linalg and fft)
 fft = _il.import_module(__name__ + ".fft")
@@ -15,8 +14,4 @@ linalg = _il.import_module(__name__ + ".linalg")
 random = _il.import_module(__name__ + ".random")
 
 
-def __getattr__(name):
-    try:
-        return getattr(_pnp, name)
-    except AttributeError:
-        return getattr(_onp, name)
+__getattr__ = forwarding("partiald.numpy", "numpy")

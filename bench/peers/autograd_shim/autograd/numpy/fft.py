@@ -1,15 +1,3 @@
-import numpy.fft as _o
+from .._forward import forwarding
 
-try:
-    import partiald.numpy.fft as _p
-except ImportError:  # partiald has no such module yet
-    _p = None
-
-
-def __getattr__(name):
-    if _p is not None:
-        try:
-            return getattr(_p, name)
-        except AttributeError:
-            pass
-    return getattr(_o, name)
+__getattr__ = forwarding("partiald.numpy.fft", "numpy.fft")

@@ -1,7 +1,6 @@
-import numpy.linalg as _o
-
 import partiald.numpy as _pnp
-import partiald.numpy.linalg as _p
+
+from .._forward import forwarding
 
 
 def _dot(a, b):
@@ -14,8 +13,4 @@ def T(x):
     return _pnp.swapaxes(x, -1, -2)
 
 
-def __getattr__(name):
-    try:
-        return getattr(_p, name)
-    except AttributeError:
-        return getattr(_o, name)
+__getattr__ = forwarding("partiald.numpy.linalg", "numpy.linalg")

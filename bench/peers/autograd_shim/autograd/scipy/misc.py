@@ -1,17 +1,3 @@
-import importlib as _il
+from .._forward import forwarding
 
-import scipy as _s  # scipy.misc is gone from SciPy
-
-_p = None
-try:
-    _p = _il.import_module("partiald.scipy.misc")
-except ImportError:  # partiald has no such module
-    pass
-
-
-def __getattr__(name):
-    """partiald's function where it has one; otherwise SciPy's, which fails on traced
-    values with partiald's 'not supported' error."""
-    if _p is not None and hasattr(_p, name):
-        return getattr(_p, name)
-    return getattr(_s, name)
+__getattr__ = forwarding("partiald.scipy.misc", "scipy")   # scipy.misc is gone from SciPy
